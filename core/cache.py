@@ -113,7 +113,7 @@ class ArtifactCache:
             array = np.load(npy, allow_pickle=False, mmap_mode=None)
             if list(array.shape) != record["shape"] or str(array.dtype) != record["dtype"]:
                 raise ValueError("shape/dtype mismatch")
-        except Exception:  # noqa: BLE001 - any failure means: not usable, recompute
+        except Exception:
             self.delete(kind, key)
             return None
         return array, record.get("meta", {})

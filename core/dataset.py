@@ -70,9 +70,8 @@ class Dataset:
             raise ValueError(f"dataset {self.name!r} is empty: it has no items")
         if self.texts is not None and len(self.texts) != n:
             raise ValueError(f"{len(self.texts)} texts but {n} ids")
-        if self.vectors is not None:
-            if self.vectors.ndim != 2 or self.vectors.shape[0] != n:
-                raise ValueError(f"vectors have shape {self.vectors.shape}, expected ({n}, d)")
+        if self.vectors is not None and (self.vectors.ndim != 2 or self.vectors.shape[0] != n):
+            raise ValueError(f"vectors have shape {self.vectors.shape}, expected ({n}, d)")
         if self.labels is not None and len(self.labels) != n:
             raise ValueError(f"{len(self.labels)} labels but {n} items")
         if len(set(self.ids)) != n:
@@ -187,3 +186,39 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return x / norms
+
+
+def subsample(ds: Dataset, n: int, seed: int = 0) -> Dataset:
+    """A seeded random sample of ``n`` items, kept in their original order.
+
+    Queries are kept when at least one of their relevant documents survives.
+    """
+    if n < 1:
+        raise ValueError(f"sample size must be at least 1, got {n}")
+    if n >= ds.n:
+        return ds
+    rows = np.sort(np.random.default_rng(seed).choice(ds.n, size=n, replace=False))
+    ids = [ds.ids[i] for i in rows]
+    keep = set(ids)
+    queries, qrels = ds.queries, ds.qrels
+    if ds.qrels and ds.queries is not None:
+        qrels = {q: {d: r for d, r in rel.items() if d in keep} for q, rel in ds.qrels.items()}
+        qrels = {q: rel for q, rel in qrels.items() if rel}
+        qsel = [i for i, q in enumerate(ds.queries.ids) if q in qrels]
+        queries = Queries(
+            [ds.queries.ids[i] for i in qsel],
+            None if ds.queries.texts is None else [ds.queries.texts[i] for i in qsel],
+            None if ds.queries.vectors is None else ds.queries.vectors[qsel],
+        )
+    return Dataset(
+        name=ds.name,
+        ids=ids,
+        texts=None if ds.texts is None else [ds.texts[i] for i in rows],
+        vectors=None if ds.vectors is None else np.ascontiguousarray(ds.vectors[rows]),
+        labels=None if ds.labels is None else [ds.labels[i] for i in rows],
+        queries=queries,
+        qrels=qrels,
+        metric=ds.metric,
+        params={**ds.params, "limit": n, "seed": seed},
+        description=ds.description,
+    )

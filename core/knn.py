@@ -58,7 +58,7 @@ def exact_search(
     index = flat_index(xb, metric)
     nq = xq.shape[0]
     D = np.empty((nq, k), dtype=np.float32)
-    I = np.empty((nq, k), dtype=np.int64)  # noqa: E741 - faiss convention
+    I = np.empty((nq, k), dtype=np.int64)
     for start in range(0, nq, block):
         stop = min(nq, start + block)
         D[start:stop], I[start:stop] = index.search(xq[start:stop], k)
@@ -82,7 +82,7 @@ def knn_graph(
     """
     n = xb.shape[0]
     check_k(k, n - 1, "k (neighbours per point, excluding the point itself)")
-    D, I = exact_search(xb, xb, k + 1, metric, block=block, progress=progress)  # noqa: E741
+    D, I = exact_search(xb, xb, k + 1, metric, block=block, progress=progress)
     own = I == np.arange(n)[:, None]
     # rows where the point itself was not returned (ties among duplicates): drop the last column
     missing = ~own.any(axis=1)

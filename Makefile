@@ -1,0 +1,44 @@
+# densescope: `make run` starts the app, `make test` runs the whole suite.
+# Both create .venv when missing, install requirements.txt into it, and prepare
+# the built-in demo data (stdlib-docs encoded with MiniLM, numba caches warmed).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export RAY_AUTH_MODE := disabled
+export RAY_USAGE_STATS_ENABLED := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test install prepare lint bench clean
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+prepare: install
+	$(BIN)/python -m core prepare
+
+run: prepare
+	@echo "densescope: open http://localhost:$(PORT)  (PORT=... to change)"
+	$(BIN)/streamlit run app.py --server.headless true --server.port $(PORT) --server.address 0.0.0.0
+
+test: prepare
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/encode.py
+	$(BIN)/python bench/sweep.py
+
+clean:
+	rm -rf .pytest-home tests/artifacts .pytest_cache .ruff_cache

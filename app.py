@@ -1,0 +1,40 @@
+"""densescope: router only. Pages live in pages/, computing in core/."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.sidebar import workspace_picker
+
+ROOT = Path(__file__).parent
+
+st.set_page_config(page_title="densescope", page_icon="🔭", layout="wide")
+
+PAGES = {
+    "Explore": [
+        ("pages/home.py", "Home", "🏠"),
+        ("pages/data.py", "Data", "🗂️"),
+        ("pages/map.py", "Embedding map", "🗺️"),
+        ("pages/query.py", "Query", "🔎"),
+    ],
+    "Experiments": [
+        ("pages/intrinsic.py", "Intrinsic dimension", "📐"),
+        ("pages/order.py", "HNSW insertion order", "🧭"),
+        ("pages/compression.py", "Compression", "🗜️"),
+        ("pages/runs.py", "Runs", "📒"),
+    ],
+}
+
+navigation = {
+    section: [
+        st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+        for path, title, icon in entries
+        if (ROOT / path).exists()
+    ]
+    for section, entries in PAGES.items()
+}
+
+page = st.navigation(navigation)
+st.sidebar.markdown("**densescope** · dense embeddings & vector search lab")
+workspace_picker()
+page.run()

@@ -1,0 +1,288 @@
+"""A workspace is one (dataset, encoder) pair and the artifacts derived from it.
+
+Everything a page or a CLI command needs -- embeddings, query embeddings, the
+evaluation split, exact ground truth, the kNN graph -- comes from here, computed
+once and cached on disk keyed by content (dataset fingerprint + encoder config),
+so no page and no command ever computes the same thing twice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .cache import ArtifactCache, artifact_key
+from .dataset import Dataset, check_vectors, normalize_rows
+from .progress import ProgressFn
+
+#: Encoder name used for vector datasets, whose vectors are used as given.
+GIVEN_VECTORS = "given-vectors"
+
+
+@dataclass
+class EvalSet:
+    """Base and query vectors for an experiment, with ground-truth bookkeeping.
+
+    Attributes:
+        xb: float32 ``(nb, d)`` base vectors searched by every method.
+        xq: float32 ``(nq, d)`` query vectors.
+        base_rows: ``(nb,)`` row of each base vector in the dataset.
+        query_ids: one id per query (dataset query ids, or ids of held-out items).
+        qrels: per query, the base positions (into ``xb``) judged relevant, or ``None``.
+        source: ``"dataset queries"`` or ``"held-out sample (seed s)"``.
+    """
+
+    xb: np.ndarray
+    xq: np.ndarray
+    base_rows: np.ndarray
+    query_ids: list[str]
+    qrels: list[np.ndarray] | None
+    source: str
+    query_rows: np.ndarray | None = None  # dataset rows of held-out queries
+
+    @property
+    def key(self) -> str:
+        return artifact_key(self.source, self.query_ids, int(self.xb.shape[0]))
+
+
+def default_n_queries(n: int) -> int:
+    """Held-out queries for datasets without queries: 10% of n, at most 1,000, at least 1."""
+    return max(1, min(1000, n // 10))
+
+
+def held_out_split(n: int, n_queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of ``range(n)`` into sorted (query_rows, base_rows)."""
+    if not 1 <= n_queries < n:
+        raise ValueError(f"n_queries must be between 1 and {n - 1} for {n} items, got {n_queries}")
+    rng = np.random.default_rng(seed)
+    query_rows = np.sort(rng.choice(n, size=n_queries, replace=False))
+    mask = np.ones(n, dtype=bool)
+    mask[query_rows] = False
+    return query_rows, np.flatnonzero(mask)
+
+
+@dataclass
+class Workspace:
+    dataset: Dataset
+    encoder_name: str = GIVEN_VECTORS
+    encoder_options: dict = field(default_factory=dict)
+    cache: ArtifactCache = field(default_factory=ArtifactCache)
+    _memo: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.dataset.kind == "vectors":
+            self.encoder_name = GIVEN_VECTORS
+        elif self.encoder_name == GIVEN_VECTORS:
+            from .encoders import DEFAULT_ENCODER
+
+            self.encoder_name = DEFAULT_ENCODER
+
+    # -- identity ------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        dataset: str | Dataset,
+        encoder: str | None = None,
+        *,
+        dataset_params: dict | None = None,
+        encoder_options: dict | None = None,
+        cache: ArtifactCache | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Workspace:
+        if isinstance(dataset, str):
+            from .userdata import open_dataset
+
+            dataset = open_dataset(dataset, progress=progress, **(dataset_params or {}))
+        return cls(
+            dataset,
+            encoder or GIVEN_VECTORS,
+            dict(encoder_options or {}),
+            cache or ArtifactCache(),
+        )
+
+    @cached_property
+    def encoder(self):  # -> core.encoders.Encoder | None
+        if self.dataset.kind == "vectors":
+            return None
+        from .encoders import make_encoder
+
+        enc = make_encoder(self.encoder_name, **self.encoder_options)
+        if getattr(enc, "needs_fit", False):
+            enc.fit(self.dataset.texts)
+        return enc
+
+    def encoder_config(self) -> dict:
+        if self.dataset.kind == "vectors":
+            return {"name": GIVEN_VECTORS, "normalize": self.dataset.metric == "cosine"}
+        return self.encoder.config()
+
+    @property
+    def metric(self) -> str:
+        return self.dataset.metric
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset.name} · {self.encoder_name}"
+
+    @cached_property
+    def embeddings_key(self) -> str:
+        return artifact_key("embeddings", self.dataset.fingerprint(), self.encoder_config())
+
+    # -- embeddings ------------------------------------------------------------
+    def has_embeddings(self) -> bool:
+        if self.dataset.kind == "vectors" or self._memo is not None:
+            return True
+        return self.cache.load("embeddings", self.embeddings_key, verify=False) is not None
+
+    def embeddings(self, progress: ProgressFn | None = None) -> np.ndarray:
+        """float32 ``(n, d)`` vectors of the base items (computed once, then cached)."""
+        if self.dataset.kind == "vectors":
+            return self._given_vectors()
+        if self._memo is not None:
+            return self._memo
+        hit = self.cache.load("embeddings", self.embeddings_key)
+        if hit is not None:
+            self._memo = hit[0]
+            return self._memo
+        t0 = time.perf_counter()
+        x = self.encoder.encode(self.dataset.texts, kind="passage", progress=progress)
+        seconds = time.perf_counter() - t0
+        x = check_vectors(x, "embeddings")
+        self._memo = x
+        self.cache.save(
+            "embeddings",
+            self.embeddings_key,
+            x,
+            {
+                "dataset": self.dataset.name,
+                "fingerprint": self.dataset.fingerprint(),
+                "encoder": self.encoder_config(),
+                "seconds": seconds,
+                "per_second": self.dataset.n / seconds if seconds > 0 else None,
+            },
+        )
+        return x
+
+    def embeddings_meta(self) -> dict | None:
+        hit = self.cache.load("embeddings", self.embeddings_key, verify=False)
+        return None if hit is None else hit[1]
+
+    def embeddings_path(self):
+        return self.cache.root / "embeddings" / f"{self.embeddings_key}.npy"
+
+    @cached_property
+    def _given(self) -> np.ndarray:
+        x = check_vectors(self.dataset.vectors, f"vectors of {self.dataset.name}",
+                          allow_zero=self.metric != "cosine")
+        return normalize_rows(x) if self.metric == "cosine" else x
+
+    def _given_vectors(self) -> np.ndarray:
+        return self._given
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Encode free-text queries with the workspace's encoder (unit rows)."""
+        if self.dataset.kind == "vectors":
+            raise ValueError("this is a vector dataset: it has no text encoder; pick a query from the data")
+        return check_vectors(self.encoder.encode(list(texts), kind="query"), "query vectors")
+
+    def query_embeddings(self, progress: ProgressFn | None = None) -> np.ndarray | None:
+        """Vectors of the dataset's own queries (cached), or ``None`` when it has none."""
+        q = self.dataset.queries
+        if q is None or len(q) == 0:
+            return None
+        if q.vectors is not None:
+            x = check_vectors(q.vectors, "query vectors", allow_zero=self.metric != "cosine")
+            return normalize_rows(x) if self.metric == "cosine" else x
+        key = artifact_key("query-embeddings", self.dataset.fingerprint(), self.encoder_config())
+        return self.cache.get_or_compute(
+            "query-embeddings", key,
+            lambda: self.encoder.encode(q.texts, kind="query", progress=progress),
+        )[0]
+
+    # -- evaluation ------------------------------------------------------------
+    def eval_set(
+        self, n_queries: int | None = None, seed: int = 0, progress: ProgressFn | None = None
+    ) -> EvalSet:
+        """Base and queries for an experiment.
+
+        The dataset's own queries when it has them (all of the base is searched),
+        else a seeded held-out sample of base items, removed from the base.
+        """
+        x = self.embeddings(progress)
+        xq = self.query_embeddings(progress)
+        if xq is not None:
+            if xq.shape[1] != x.shape[1]:
+                raise ValueError(f"queries have {xq.shape[1]} dims but the base has {x.shape[1]}")
+            ids = self.dataset.queries.ids
+            if n_queries is not None and n_queries < len(ids):
+                sel = np.sort(np.random.default_rng(seed).choice(len(ids), n_queries, replace=False))
+                xq, ids = xq[sel], [ids[i] for i in sel]
+            qrels = None
+            if self.dataset.qrels:
+                pos = {doc: i for i, doc in enumerate(self.dataset.ids)}
+                qrels = [
+                    np.array(sorted(pos[d] for d, r in self.dataset.qrels.get(q, {}).items()
+                                    if r > 0 and d in pos), dtype=np.int64)
+                    for q in ids
+                ]
+            return EvalSet(x, xq, np.arange(x.shape[0]), list(ids), qrels, "dataset queries")
+        n = x.shape[0]
+        if n < 2:
+            raise ValueError("need at least 2 items to hold some out as queries")
+        nq = default_n_queries(n) if n_queries is None else min(n_queries, n - 1)
+        query_rows, base_rows = held_out_split(n, nq, seed)
+        return EvalSet(
+            np.ascontiguousarray(x[base_rows]), np.ascontiguousarray(x[query_rows]), base_rows,
+            [self.dataset.ids[i] for i in query_rows], None, f"held-out sample (seed {seed})",
+            query_rows=query_rows,
+        )
+
+    def ground_truth(self, ev: EvalSet, k: int, progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k of the eval queries in the eval base (cached artifact)."""
+        from .knn import exact_search
+
+        key = artifact_key("gt", self.embeddings_key, ev.key, k, self.metric)
+        D_key = key + "d"
+        hitI = self.cache.load("ground-truth", key)
+        hitD = self.cache.load("ground-truth", D_key)
+        if hitI is not None and hitD is not None:
+            return hitD[0], hitI[0]
+        D, I = exact_search(ev.xb, ev.xq, k, self.metric, progress=progress)
+        self.cache.save("ground-truth", D_key, D, {"k": k, "part": "D"})
+        self.cache.save("ground-truth", key, I, {"k": k, "part": "I"})
+        return D, I
+
+    def knn(self, k: int = 100, progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact kNN graph of all items (self excluded), ``D, I`` of shape ``(n, k)``; cached.
+
+        A graph with more neighbours answers smaller-k requests by slicing.
+        """
+        from .knn import knn_graph
+
+        x = self.embeddings(progress)
+        k_eff = min(k, x.shape[0] - 1)
+        for have in sorted({k_eff, 10, 15, 30, 50, 100}):
+            if have < k_eff:
+                continue
+            key = artifact_key("knn", self.embeddings_key, have, self.metric)
+            hitI = self.cache.load("knn", key)
+            hitD = self.cache.load("knn", key + "d")
+            if hitI is not None and hitD is not None:
+                return hitD[0][:, :k_eff], hitI[0][:, :k_eff]
+        D, I = knn_graph(x, k_eff, self.metric, progress=progress)
+        key = artifact_key("knn", self.embeddings_key, k_eff, self.metric)
+        self.cache.save("knn", key + "d", D, {"k": k_eff, "part": "D"})
+        self.cache.save("knn", key, I, {"k": k_eff, "part": "I"})
+        return D, I
+
+    # -- description -------------------------------------------------------------
+    def summary(self) -> dict:
+        s = self.dataset.summary()
+        s["encoder"] = self.encoder_name
+        s["encoded"] = self.has_embeddings()
+        if s["encoded"]:
+            s["dim"] = int(self.embeddings().shape[1])
+        return s

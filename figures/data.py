@@ -1,0 +1,29 @@
+"""Figures of the Data page: vector norms and category sizes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import plotly.graph_objects as go
+
+LAYOUT = {"margin": {"l": 40, "r": 10, "t": 40, "b": 40}, "height": 300, "template": "plotly_white"}
+
+
+def norm_histogram(norms: np.ndarray, *, title: str = "Vector norms", bins: int = 60) -> go.Figure:
+    """Histogram of per-vector L2 norms ``(n,)``; unit-normalised data shows one spike at 1."""
+    norms = np.asarray(norms, dtype=float)
+    fig = go.Figure(go.Histogram(x=norms, nbinsx=bins, marker_color="#3b5bdb"))
+    fig.update_layout(title=title, xaxis_title="L2 norm", yaxis_title="vectors", bargap=0.02, **LAYOUT)
+    return fig
+
+
+def category_bar(labels: list[str], *, top: int = 30, title: str = "Largest categories") -> go.Figure:
+    """Horizontal bars of the ``top`` most common labels, largest on top."""
+    counts = Counter(labels).most_common(top)
+    names = [str(n) for n, _ in counts][::-1]
+    values = [c for _, c in counts][::-1]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#5c7cfa"))
+    layout = dict(LAYOUT, height=max(300, 18 * len(names) + 80))
+    fig.update_layout(title=title, xaxis_title="items", **layout)
+    return fig

@@ -1,0 +1,181 @@
+"""Data: the dataset card, encoding, and uploading your own file."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from core import config
+from core.describe import category_table, norm_summary, query_table, sample_table, vector_norms
+from figures.data import category_bar, norm_histogram
+from ui.state import (
+    confirm,
+    current_workspace,
+    encode_with_progress,
+    needs_confirmation,
+    set_workspace_spec,
+    workspace_spec,
+)
+
+st.title("Data")
+st.markdown(
+    "What is in the current corpus, and how its items became vectors. Encode it here once; "
+    "every other page reuses the cached embeddings. You can also add your own file below."
+)
+
+
+def pydocs_gate(spec: dict) -> None:
+    from core.datasets import estimate_pydocs
+
+    est = estimate_pydocs()
+    limit = spec["params"].get("limit")
+    n = min(limit, est["passages"]) if limit else est["passages"]
+    st.warning(
+        f"**pydocs** is built by walking the docstrings of every package installed in this environment: "
+        f"about {est['passages']:,} passages, ~{est['walk_seconds'] / 60:.0f} min to walk, then about "
+        f"{n / 50 / 60:.0f} min to encode {n:,} passages with MiniLM on 2 CPU cores."
+    )
+    if st.button("Build pydocs now", key="confirm_pydocs", type="primary"):
+        confirm(spec)
+        with st.status("Walking installed packages…", expanded=True) as status:
+            from core.datasets import load_dataset
+
+            bar = st.progress(0.0)
+            load_dataset("pydocs", progress=lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)), text=m),
+                         **spec["params"])
+            status.update(label="pydocs is ready", state="complete")
+        st.rerun()
+
+
+def dataset_card(ws) -> None:
+    ds = ws.dataset
+    s = ws.summary()
+    cols = st.columns(5)
+    cols[0].metric("Items", f"{s['n']:,}")
+    cols[1].metric("Dimensions", s["dim"] or "after encoding")
+    cols[2].metric("Metric", s["metric"])
+    cols[3].metric("Categories", f"{s['categories']:,}" if s["categories"] else "none")
+    cols[4].metric("Queries", f"{s['queries']:,}" if s["queries"] else "none")
+    if ds.description:
+        st.caption(ds.description)
+    if ds.params:
+        st.caption("Built with: " + ", ".join(f"{k}={v}" for k, v in ds.params.items()))
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Sample items** (seeded random sample)")
+        st.dataframe(sample_table(ds), hide_index=True, width="stretch")
+        if ds.queries is not None and len(ds.queries):
+            st.markdown("**Sample queries** and their relevant items")
+            st.dataframe(query_table(ds), hide_index=True, width="stretch")
+    with right:
+        if ds.labels is not None:
+            cats = category_table(ds.labels)
+            st.plotly_chart(category_bar(ds.labels), key="cat_bar")
+            st.caption(f"{len(cats):,} categories; the largest holds {cats['share'].iloc[0]:.1%} of the items.")
+
+
+def encoding_section(ws) -> None:
+    st.subheader("Vectors")
+    ds = ws.dataset
+    if ds.kind == "vectors":
+        raw = vector_norms(ds.vectors)
+        ns = norm_summary(raw)
+        st.markdown(
+            f"Vector dataset: {ds.n:,} × {ds.dim} used as given"
+            + (" (normalised to unit length for cosine)." if ws.metric == "cosine" else ".")
+        )
+        st.plotly_chart(norm_histogram(raw, title="Norms of the vectors as given"), key="norms")
+        st.caption(f"Norms: min {ns['min']:.3g}, median {ns['median']:.3g}, max {ns['max']:.3g}.")
+        return
+    st.markdown(f"Encoder **{ws.encoder_name}**")
+    try:
+        cfg = ws.encoder_config()
+    except (ValueError, OSError) as exc:
+        st.error(f"This encoder cannot be loaded: {exc}")
+        return
+    with st.expander("Encoder configuration"):
+        st.json(cfg)
+    if ws.has_embeddings():
+        x = ws.embeddings()
+        meta = ws.embeddings_meta() or {}
+        rate = meta.get("per_second")
+        st.success(
+            f"Encoded: {x.shape[0]:,} × {x.shape[1]} float32 ({x.nbytes / 2**20:.1f} MiB), cached"
+            + (f"; first encode ran at {rate:.0f} passages/s" if rate else "")
+            + "."
+        )
+        st.caption(f"Artifact: {ws.embeddings_path()}")
+    else:
+        n = ds.n
+        st.info(f"Not encoded yet: {n:,} passages, roughly {max(1, round(n / 50 / 60))} min with a transformer "
+                "on 2 CPU cores (seconds with tfidf-svd or glove-avg).")
+        if st.button("Encode", key="encode", type="primary"):
+            x = encode_with_progress(ws)
+        else:
+            return
+    norms = vector_norms(x)
+    st.plotly_chart(norm_histogram(norms, title="Norms of the embeddings"), key="norms")
+
+
+def upload_section() -> None:
+    st.subheader("Add your own data")
+    st.markdown(
+        f"Text as **CSV/TSV/JSONL/Parquet/TXT** (pick the text column and an optional category column), or "
+        f"vectors as **.npy / .fvecs / ann-benchmarks HDF5**. Limit: **{config.MAX_UPLOAD_MB} MB** per file. "
+        "A BEIR folder can be opened from the command line (`python -m core encode --path FOLDER`)."
+    )
+    up = st.file_uploader(
+        "File", type=["csv", "tsv", "jsonl", "ndjson", "parquet", "txt", "npy", "fvecs", "hdf5", "h5"],
+        key="upload_file",
+    )
+    if up is None:
+        return
+    from core.loaders import check_upload_size, inspect_file
+    from core.userdata import save_upload
+
+    data = up.getvalue()
+    try:
+        check_upload_size(len(data))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(up.name).name
+            path.write_bytes(data)
+            info = inspect_file(path)
+    except ValueError as exc:
+        st.error(f"{up.name}: {exc}")
+        return
+    options: dict = {}
+    columns = list(getattr(info, "columns", None) or [])
+    if columns:
+        preview = getattr(info, "preview", None)
+        if preview is not None:
+            st.dataframe(preview, hide_index=True, width="stretch")
+        c1, c2 = st.columns(2)
+        default = getattr(info, "text_column", None)
+        options["text_column"] = c1.selectbox(
+            "Text column", columns, index=columns.index(default) if default in columns else 0, key="upload_text_col"
+        )
+        label = c2.selectbox("Category column (optional)", ["(none)", *columns], key="upload_label_col")
+        options["label_column"] = None if label == "(none)" else label
+    options["metric"] = st.selectbox("Metric", ["cosine", "ip", "l2"], key="upload_metric")
+    if st.button("Add dataset", key="upload_add", type="primary"):
+        try:
+            name = save_upload(data, up.name, options)
+        except ValueError as exc:
+            st.error(f"{up.name} was not added: {exc}")
+            return
+        spec = workspace_spec()
+        set_workspace_spec(name, {}, spec["encoder"] if spec["encoder"] != "given-vectors" else "minilm")
+        st.success(f"Added {name}; it is now the current dataset.")
+        st.rerun()
+
+
+spec = workspace_spec()
+if needs_confirmation(spec):
+    pydocs_gate(spec)
+else:
+    ws = current_workspace()
+    if ws is not None:
+        st.subheader(f"{ws.dataset.name}")
+        dataset_card(ws)
+        encoding_section(ws)
+upload_section()

@@ -1,0 +1,73 @@
+"""Runs: every experiment saved, with its parameters and rows; compare, export, delete."""
+
+import io
+
+import streamlit as st
+
+from core.compare import compare_runs
+from core.store import RunStore
+
+st.title("Runs")
+st.markdown(
+    "Every experiment you ran — in the app or from the command line — is saved here with its parameters, "
+    "environment and result rows. Open one, compare two of the same kind, export, or delete."
+)
+
+store = RunStore()
+runs = store.list_runs()
+if not runs:
+    st.info("No runs yet. Run a sweep, an intrinsic-dimension estimate or an insertion-order study, "
+            "or `python -m core sweep ...` from a terminal.")
+    st.stop()
+
+frame = store.runs_frame()
+kinds = sorted(frame["kind"].unique())
+kind = st.selectbox("Kind", ["all", *kinds], key="runs_kind")
+shown = frame if kind == "all" else frame[frame["kind"] == kind]
+st.dataframe(shown, hide_index=True, width="stretch")
+st.caption(f"{len(shown)} of {len(frame)} runs; saved in {store.path}.")
+
+by_id = {r.id: r for r in runs}
+ids = list(shown["id"])
+run_id = st.selectbox("Open run", ids, format_func=lambda i: by_id[i].label(), key="runs_open")
+run = by_id[run_id]
+rows = store.rows(run.id)
+
+st.subheader(run.label())
+if run.message:
+    (st.error if run.status == "failed" else st.info)(run.message)
+c1, c2 = st.columns(2)
+with c1.expander("Parameters", expanded=True):
+    st.json(run.params)
+with c2.expander("Environment"):
+    st.json(run.environment)
+st.dataframe(rows, hide_index=True, width="stretch")
+
+d1, d2, d3 = st.columns(3)
+d1.download_button("Download CSV", rows.to_csv(index=False).encode(), f"run-{run.id}.csv", "text/csv",
+                   key="runs_csv", disabled=rows.empty)
+buf = io.BytesIO()
+if not rows.empty:
+    rows.to_parquet(buf, index=False)
+d2.download_button("Download Parquet", buf.getvalue(), f"run-{run.id}.parquet", "application/octet-stream",
+                   key="runs_parquet", disabled=rows.empty)
+if d3.button("Delete this run", key="runs_delete"):
+    st.session_state.runs_confirm_delete = run.id
+if st.session_state.get("runs_confirm_delete") == run.id:
+    st.warning(f"Delete run #{run.id} and its {run.n_rows} rows? This cannot be undone.")
+    if st.button("Yes, delete", key="runs_delete_yes", type="primary"):
+        store.delete_run(run.id)
+        st.session_state.runs_confirm_delete = None
+        st.rerun()
+
+same_kind = [i for i in ids if by_id[i].kind == run.kind and i != run.id]
+if same_kind:
+    st.subheader("Compare with another run")
+    other_id = st.selectbox("Other run", same_kind, format_func=lambda i: by_id[i].label(), key="runs_other")
+    try:
+        table = compare_runs(rows, store.rows(other_id), f"#{run.id}", f"#{other_id}")
+    except ValueError as exc:
+        st.error(str(exc))
+    else:
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption("Rows are matched on their shared configuration columns; Δ = other run minus this run.")

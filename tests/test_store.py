@@ -1,0 +1,88 @@
+import multiprocessing as mp
+import sqlite3
+
+import numpy as np
+import pytest
+
+from core.store import RunStore, export_rows
+
+
+@pytest.fixture
+def store(tmp_path):
+    return RunStore(tmp_path / "runs.sqlite")
+
+
+def test_run_lifecycle(store):
+    rid = store.start_run("sweep", "stdlib-docs", "minilm", {"k": 10}, environment={"cpu": "x"})
+    store.add_rows(rid, [{"method": "flat", "recall_at_k": 1.0}, {"method": "pq", "recall_at_k": np.float32(0.5)}])
+    store.finish_run(rid, "done")
+    run = store.get_run(rid)
+    assert run.status == "done" and run.n_rows == 2 and run.params == {"k": 10}
+    rows = store.rows(rid)
+    assert list(rows["method"]) == ["flat", "pq"]
+    assert rows["recall_at_k"].tolist() == [1.0, 0.5]
+
+
+def test_wal_mode_is_on(store):
+    con = sqlite3.connect(store.path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_nan_is_stored_as_null(store):
+    rid = store.start_run("sweep", "d", "e", {}, environment={})
+    store.add_rows(rid, [{"x": float("nan"), "y": np.float64("inf")}])
+    rows = store.rows(rid)
+    assert rows["x"].isna().all() and rows["y"].isna().all()
+
+
+def test_recording_marks_failure_and_keeps_rows(store):
+    with pytest.raises(RuntimeError), store.recording("order", "d", "e", {}) as rec:
+        rec.add({"i": 1})
+        raise RuntimeError("boom")
+    run = store.list_runs()[0]
+    assert run.status == "failed" and "boom" in run.message and run.n_rows == 1
+
+
+def test_delete_removes_rows(store):
+    rid = store.start_run("id", "d", "e", {}, environment={})
+    store.add_rows(rid, [{"a": 1}])
+    store.delete_run(rid)
+    assert store.list_runs() == []
+    with pytest.raises(ValueError, match="no run"):
+        store.get_run(rid)
+
+
+def _writer(path: str, tag: str, n: int) -> None:
+    s = RunStore(path)
+    rid = s.start_run("sweep", tag, "e", {}, environment={})
+    for i in range(n):
+        s.add_rows(rid, [{"i": i, "tag": tag}])
+    s.finish_run(rid)
+
+
+def test_two_processes_write_at_once(tmp_path):
+    path = str(tmp_path / "runs.sqlite")
+    RunStore(path)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, tag, 150)) for tag in ("app", "cli")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    store = RunStore(path)
+    runs = store.list_runs()
+    assert sorted(r.dataset for r in runs) == ["app", "cli"]
+    for r in runs:
+        rows = store.rows(r.id)
+        assert r.status == "done" and rows["i"].tolist() == list(range(150))
+
+
+def test_export_formats(tmp_path, store):
+    import pandas as pd
+
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    for suffix in (".csv", ".parquet", ".json"):
+        assert export_rows(df, tmp_path / f"out{suffix}").exists()
+    with pytest.raises(ValueError, match="use .csv"):
+        export_rows(df, tmp_path / "out.xlsx")

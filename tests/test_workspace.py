@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from core.cache import ArtifactCache
+from core.dataset import Dataset, Queries, check_vectors, subsample
+from core.workspace import Workspace, held_out_split
+
+
+def vector_ds(n=200, d=16, seed=0, metric="cosine", **kw):
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return Dataset(name="vec", ids=[f"v{i}" for i in range(n)], vectors=x, metric=metric, **kw)
+
+
+def test_given_vectors_are_normalised_for_cosine(tmp_path):
+    ws = Workspace(vector_ds(), cache=ArtifactCache(tmp_path))
+    x = ws.embeddings()
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=1e-5)
+    assert ws.encoder_name == "given-vectors" and ws.has_embeddings()
+
+
+def test_held_out_split_is_a_seeded_partition():
+    q, b = held_out_split(100, 10, seed=3)
+    assert len(q) == 10 and len(b) == 90
+    assert sorted(np.concatenate([q, b]).tolist()) == list(range(100))
+    q2, _ = held_out_split(100, 10, seed=3)
+    np.testing.assert_array_equal(q, q2)
+    with pytest.raises(ValueError, match="n_queries"):
+        held_out_split(10, 10)
+
+
+def test_eval_set_without_queries_removes_them_from_base(tmp_path):
+    ws = Workspace(vector_ds(), cache=ArtifactCache(tmp_path))
+    ev = ws.eval_set(n_queries=20)
+    assert ev.xq.shape == (20, 16) and ev.xb.shape == (180, 16)
+    assert not set(ev.query_rows) & set(ev.base_rows)
+
+
+def test_ground_truth_matches_brute_force_and_is_cached(tmp_path):
+    ws = Workspace(vector_ds(metric="l2"), cache=ArtifactCache(tmp_path))
+    ev = ws.eval_set(n_queries=10)
+    D, I = ws.ground_truth(ev, 5)
+    d2 = ((ev.xq[:, None, :] - ev.xb[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_array_equal(I, np.argsort(d2, axis=1)[:, :5])
+    assert len(ws.cache.list("ground-truth")) == 2
+    D2, I2 = ws.ground_truth(ev, 5)
+    np.testing.assert_array_equal(I, I2)
+
+
+def test_qrels_map_to_base_positions(tmp_path):
+    x = np.eye(4, dtype=np.float32)
+    ds = Dataset(name="t", ids=list("abcd"), vectors=x,
+                 queries=Queries(["q1"], vectors=np.array([[0, 0, 1, 0]], dtype=np.float32)),
+                 qrels={"q1": {"c": 1, "a": 0}})
+    ev = Workspace(ds, cache=ArtifactCache(tmp_path)).eval_set()
+    assert ev.qrels[0].tolist() == [2]
+
+
+def test_knn_graph_excludes_self_and_slices(tmp_path):
+    ws = Workspace(vector_ds(n=50), cache=ArtifactCache(tmp_path))
+    D, I = ws.knn(10)
+    assert I.shape == (50, 10)
+    assert not (I == np.arange(50)[:, None]).any()
+    D5, I5 = ws.knn(5)
+    np.testing.assert_array_equal(I5, I[:, :5])
+
+
+def test_zero_vectors_refused_for_cosine_with_counts(tmp_path):
+    ds = vector_ds(n=10)
+    ds.vectors[[2, 5]] = 0
+    with pytest.raises(ValueError, match="2 of 10 rows are all-zero"):
+        Workspace(ds, cache=ArtifactCache(tmp_path)).embeddings()
+
+
+def test_nan_rows_reported():
+    x = np.ones((5, 3), dtype=np.float32)
+    x[1, 2] = np.nan
+    x[3, 0] = np.inf
+    with pytest.raises(ValueError, match="2 of 5 rows contain NaN or inf"):
+        check_vectors(x)
+
+
+def test_subsample_keeps_order_and_qrels():
+    ds = vector_ds(n=100, queries=Queries(["q"], vectors=np.ones((1, 16), np.float32)), qrels={"q": {"v5": 1}})
+    sub = subsample(ds, 30, seed=1)
+    assert sub.n == 30 and sub.ids == sorted(sub.ids, key=lambda s: int(s[1:]))
+    assert (sub.queries is not None and len(sub.queries) == 1) == ("v5" in sub.ids)

@@ -1,0 +1,159 @@
+"""App-side glue: the current workspace, kept in session state and the URL.
+
+Only Streamlit plumbing lives here (caching, query parameters, widgets shared
+by pages); all computing is in `core`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from core import config
+from core.workspace import GIVEN_VECTORS, Workspace
+
+config.offline_hub()
+
+DEFAULT_DATASET = "stdlib-docs"
+DEFAULT_ENCODER = "minilm"
+#: datasets whose build is slow enough that the app asks before starting it
+CONFIRM_FIRST = {"pydocs"}
+
+
+# -- cached resources ---------------------------------------------------------------
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _workspace(dataset: str, params_json: str, encoder: str, encoder_json: str) -> Workspace:
+    return Workspace.open(
+        dataset, encoder, dataset_params=json.loads(params_json), encoder_options=json.loads(encoder_json)
+    )
+
+
+def workspace_spec() -> dict:
+    """The workspace the user picked: {dataset, params, encoder, encoder_options}."""
+    ss = st.session_state
+    if "ws_spec" not in ss:
+        qp = st.query_params
+        try:
+            params = json.loads(qp.get("params", "{}"))
+            if not isinstance(params, dict):
+                params = {}
+        except ValueError:
+            params = {}
+        ss.ws_spec = {
+            "dataset": qp.get("dataset", DEFAULT_DATASET),
+            "params": params,
+            "encoder": qp.get("encoder", DEFAULT_ENCODER),
+            "encoder_options": {},
+        }
+    return ss.ws_spec
+
+
+def set_workspace_spec(dataset: str, params: dict, encoder: str, encoder_options: dict | None = None) -> None:
+    st.session_state.ws_spec = {
+        "dataset": dataset,
+        "params": params,
+        "encoder": encoder,
+        "encoder_options": encoder_options or {},
+    }
+    sync_url()
+
+
+def sync_url() -> None:
+    spec = workspace_spec()
+    st.query_params["dataset"] = spec["dataset"]
+    st.query_params["encoder"] = spec["encoder"]
+    if spec["params"]:
+        st.query_params["params"] = json.dumps(spec["params"], sort_keys=True, separators=(",", ":"))
+    elif "params" in st.query_params:
+        del st.query_params["params"]
+
+
+def needs_confirmation(spec: dict) -> bool:
+    confirmed = st.session_state.setdefault("confirmed_datasets", set())
+    key = (spec["dataset"], json.dumps(spec["params"], sort_keys=True))
+    return spec["dataset"] in CONFIRM_FIRST and key not in confirmed
+
+
+def confirm(spec: dict) -> None:
+    st.session_state.setdefault("confirmed_datasets", set()).add(
+        (spec["dataset"], json.dumps(spec["params"], sort_keys=True))
+    )
+
+
+def current_workspace() -> Workspace | None:
+    """The open workspace, or None (with the reason shown) when it cannot be opened."""
+    spec = workspace_spec()
+    if needs_confirmation(spec):
+        return None
+    try:
+        with st.spinner(f"Loading {spec['dataset']}…"):
+            return _workspace(
+                spec["dataset"],
+                json.dumps(spec["params"], sort_keys=True),
+                spec["encoder"] or GIVEN_VECTORS,
+                json.dumps(spec["encoder_options"], sort_keys=True),
+            )
+    except (ValueError, FileNotFoundError) as exc:
+        st.error(f"Cannot open workspace {spec['dataset']} · {spec['encoder']}: {exc}")
+        return None
+
+
+# -- shared page helpers ------------------------------------------------------------
+def streamlit_progress(label: str):
+    """A core ProgressFn drawing an st.progress bar; returns (fn, bar)."""
+    bar = st.progress(0.0, text=label)
+
+    def update(done: int, total: int, message: str = "") -> None:
+        frac = 0.0 if total <= 0 else min(1.0, done / total)
+        bar.progress(frac, text=f"{label} — {message or ''} {done:,}/{total:,}".replace("—  ", "— "))
+
+    return update, bar
+
+
+def require_workspace() -> Workspace:
+    """The current workspace; stops the page with a clear prompt when there is none."""
+    ws = current_workspace()
+    if ws is None:
+        spec = workspace_spec()
+        if needs_confirmation(spec):
+            st.info(f"The **{spec['dataset']}** dataset takes minutes to build. Open the **Data** page to see "
+                    "the estimate and start it.")
+        st.stop()
+    return ws
+
+
+def require_embeddings(ws: Workspace, key: str = "encode_now"):
+    """The workspace's embeddings; offers to encode them (with progress) when missing."""
+    if ws.has_embeddings():
+        return ws.embeddings()
+    n = ws.dataset.n
+    st.warning(
+        f"**{ws.dataset.name}** ({n:,} passages) is not encoded with **{ws.encoder_name}** yet. "
+        f"At about 50 passages/s on 2 CPU cores this takes roughly {max(1, round(n / 50 / 60))} min "
+        "(faster encoders such as tfidf-svd take seconds)."
+    )
+    if st.button("Encode now", key=key, type="primary"):
+        return encode_with_progress(ws)
+    st.stop()
+
+
+def encode_with_progress(ws: Workspace):
+    update, bar = streamlit_progress(f"Encoding {ws.dataset.n:,} passages with {ws.encoder_name}")
+    try:
+        x = ws.embeddings(progress=update)
+        ws.query_embeddings(progress=update)
+    except (ValueError, RuntimeError, OSError) as exc:
+        bar.empty()
+        st.error(f"Encoding failed, nothing was saved: {exc}")
+        st.stop()
+    bar.empty()
+    meta = ws.embeddings_meta() or {}
+    rate = meta.get("per_second")
+    st.success(f"Encoded {x.shape[0]:,} × {x.shape[1]}" + (f" at {rate:.0f} passages/s" if rate else ""))
+    return x
+
+
+def page_intro(text: str) -> None:
+    """The one or two sentences under a page title saying what it answers."""
+    st.markdown(text)
