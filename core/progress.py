@@ -11,7 +11,7 @@ from collections.abc import Callable
 ProgressFn = Callable[[int, int, str], None]
 
 
-def noop(done: int, total: int, message: str = "") -> None:  # noqa: ARG001
+def noop(done: int, total: int, message: str = "") -> None:
     return None
 
 

@@ -84,5 +84,5 @@ def test_export_formats(tmp_path, store):
     df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     for suffix in (".csv", ".parquet", ".json"):
         assert export_rows(df, tmp_path / f"out{suffix}").exists()
-    with pytest.raises(ValueError, match="use .csv"):
+    with pytest.raises(ValueError, match=r"use \.csv"):
         export_rows(df, tmp_path / "out.xlsx")

@@ -38,11 +38,11 @@ def test_eval_set_without_queries_removes_them_from_base(tmp_path):
 def test_ground_truth_matches_brute_force_and_is_cached(tmp_path):
     ws = Workspace(vector_ds(metric="l2"), cache=ArtifactCache(tmp_path))
     ev = ws.eval_set(n_queries=10)
-    D, I = ws.ground_truth(ev, 5)
+    _D, I = ws.ground_truth(ev, 5)
     d2 = ((ev.xq[:, None, :] - ev.xb[None, :, :]) ** 2).sum(-1)
     np.testing.assert_array_equal(I, np.argsort(d2, axis=1)[:, :5])
     assert len(ws.cache.list("ground-truth")) == 2
-    D2, I2 = ws.ground_truth(ev, 5)
+    _D2, I2 = ws.ground_truth(ev, 5)
     np.testing.assert_array_equal(I, I2)
 
 
@@ -57,10 +57,10 @@ def test_qrels_map_to_base_positions(tmp_path):
 
 def test_knn_graph_excludes_self_and_slices(tmp_path):
     ws = Workspace(vector_ds(n=50), cache=ArtifactCache(tmp_path))
-    D, I = ws.knn(10)
+    _D, I = ws.knn(10)
     assert I.shape == (50, 10)
     assert not (I == np.arange(50)[:, None]).any()
-    D5, I5 = ws.knn(5)
+    _D5, I5 = ws.knn(5)
     np.testing.assert_array_equal(I5, I[:, :5])
 
 

@@ -1,0 +1,127 @@
+"""AppTest for the foundation pages: Home, Data, Runs, and the router."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SYNTH = {
+    "dataset": "synthetic",
+    "params": {"n": 400, "dim": 24, "intrinsic_dim": 4, "noise": 0.0, "n_clusters": 3, "seed": 0},
+    "encoder": "given-vectors",
+    "encoder_options": {},
+}
+
+
+def run_page(path: str, spec: dict | None = None, timeout: float = 120) -> AppTest:
+    at = AppTest.from_file(str(ROOT / path), default_timeout=timeout)
+    if spec is not None:
+        at.session_state["ws_spec"] = spec
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def all_text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [str(m.value) for m in at.metric] + [m.label for m in at.metric]
+    parts += [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
+    parts += [s.value for s in at.success] + [h.value for h in at.subheader] + [t.value for t in at.title]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_router_opens_home_with_the_demo_dataset():
+    at = run_page("app.py")
+    text = all_text(at)
+    assert "What each page answers" in text
+    assert "stdlib-docs" in text
+    assert at.sidebar.selectbox(key="pick_dataset").value == "stdlib-docs"
+
+
+def test_home_shows_live_numbers_of_a_vector_workspace():
+    at = run_page("pages/home.py", SYNTH)
+    assert at.metric[0].value == "400"
+    assert at.metric[1].value == "24"
+
+
+def test_data_page_card_for_vectors():
+    at = run_page("pages/data.py", SYNTH)
+    text = all_text(at)
+    assert "400 × 24 used as given" in text
+    assert len(at.get("plotly_chart")) >= 2  # categories and norms
+
+
+def test_data_page_for_the_text_demo_offers_or_shows_encoding():
+    at = run_page("pages/data.py")
+    text = all_text(at)
+    assert "Sample items" in text
+    assert ("Encoded:" in text) or any(b.label == "Encode" for b in at.button)
+
+
+def test_data_page_encodes_with_a_fast_encoder():
+    spec = {"dataset": "stdlib-docs", "params": {"limit": 150, "seed": 0}, "encoder": "tfidf-svd",
+            "encoder_options": {}}
+    at = run_page("pages/data.py", spec)
+    buttons = [b for b in at.button if b.key == "encode"]
+    if buttons:  # not cached yet in this test home
+        buttons[0].click().run()
+        assert not at.exception
+    assert "Encoded" in all_text(at) and "150 × " in all_text(at)
+
+
+def test_unknown_dataset_in_link_falls_back_with_a_warning():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["dataset"] = "no-such-dataset"
+    at.run()
+    assert not at.exception
+    assert any("Unknown dataset" in w.value for w in at.sidebar.warning)
+
+
+def test_runs_page_lists_opens_compares_and_deletes(fresh_home):
+    store = RunStore()
+    a = store.start_run("sweep", "stdlib-docs", "minilm", {"k": 10}, environment={})
+    store.add_rows(a, [{"method": "flat", "recall_at_k": 1.0}, {"method": "pq", "recall_at_k": 0.5}])
+    store.finish_run(a)
+    b = store.start_run("sweep", "stdlib-docs", "minilm", {"k": 10}, environment={})
+    store.add_rows(b, [{"method": "flat", "recall_at_k": 1.0}, {"method": "pq", "recall_at_k": 0.6}])
+    store.finish_run(b)
+    at = run_page("pages/runs.py")
+    frames = at.dataframe
+    assert len(frames) >= 3  # runs list, rows, comparison
+    comparison = frames[-1].value
+    delta = comparison.set_index("method")["Δ recall_at_k"]
+    assert delta["pq"] == pytest.approx(-0.1) or delta["pq"] == pytest.approx(0.1)
+    at.button(key="runs_delete").click().run()
+    at.button(key="runs_delete_yes").click().run()
+    assert not at.exception
+    assert len(RunStore().list_runs()) == 1
+
+
+def test_runs_page_when_empty(fresh_home):
+    at = run_page("pages/runs.py")
+    assert "No runs yet" in all_text(at)
+
+
+def test_upload_of_a_csv_adds_a_dataset(fresh_home, tmp_path):
+    from core.userdata import list_user_datasets, open_dataset, save_upload
+
+    data = b"text,topic\nthe cat sat on the mat,pets\nstocks fell sharply today,finance\n"
+    name = save_upload(data, "notes.csv", {"text_column": "text", "label_column": "topic"})
+    assert name in list_user_datasets()
+    ds = open_dataset(name)
+    assert ds.n == 2 and ds.labels == ["pets", "finance"]
+
+
+def test_bad_upload_is_refused_and_nothing_stored(fresh_home):
+    from core.userdata import list_user_datasets, save_upload
+
+    with pytest.raises(ValueError):
+        save_upload(np.ones(3).tobytes(), "vectors.npy")
+    assert list_user_datasets() == []
