@@ -8,20 +8,20 @@ from ui.sidebar import workspace_picker
 
 ROOT = Path(__file__).parent
 
-st.set_page_config(page_title="densescope", page_icon="🔭", layout="wide")
+st.set_page_config(page_title="densescope", page_icon=":material/radar:", layout="wide")
 
 PAGES = {
     "Explore": [
-        ("pages/home.py", "Home", "🏠"),
-        ("pages/data.py", "Data", "🗂️"),
-        ("pages/map.py", "Embedding map", "🗺️"),
-        ("pages/query.py", "Query", "🔎"),
+        ("pages/home.py", "Home", ":material/home:"),
+        ("pages/data.py", "Data", ":material/dataset:"),
+        ("pages/map.py", "Embedding map", ":material/scatter_plot:"),
+        ("pages/query.py", "Query", ":material/search:"),
     ],
     "Experiments": [
-        ("pages/intrinsic.py", "Intrinsic dimension", "📐"),
-        ("pages/order.py", "HNSW insertion order", "🧭"),
-        ("pages/compression.py", "Compression", "🗜️"),
-        ("pages/runs.py", "Runs", "📒"),
+        ("pages/intrinsic.py", "Intrinsic dimension", ":material/straighten:"),
+        ("pages/order.py", "HNSW insertion order", ":material/hub:"),
+        ("pages/compression.py", "Compression", ":material/compress:"),
+        ("pages/runs.py", "Runs", ":material/history:"),
     ],
 }
 

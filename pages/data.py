@@ -52,7 +52,7 @@ def dataset_card(ws) -> None:
     s = ws.summary()
     cols = st.columns(5)
     cols[0].metric("Items", f"{s['n']:,}")
-    cols[1].metric("Dimensions", s["dim"] or "after encoding")
+    cols[1].metric("Dimensions", s["dim"] or "—", help="Known once the corpus is encoded")
     cols[2].metric("Metric", s["metric"])
     cols[3].metric("Categories", f"{s['categories']:,}" if s["categories"] else "none")
     cols[4].metric("Queries", f"{s['queries']:,}" if s["queries"] else "none")

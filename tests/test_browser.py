@@ -120,6 +120,7 @@ def test_home_and_data_pages_show_the_demo_dataset(app_url, page):
     page.goto(app_url + "/data")
     wait_app_idle(page)
     page.get_by_text("Sample items").wait_for(timeout=60_000)
+    page.get_by_text("Add your own data").wait_for(timeout=60_000)
     assert page.get_by_text("stdlib-docs").count() > 0
     assert_no_exception(page)
     shot(page, "data")
