@@ -223,11 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Modules that register experiment subcommands with `command` (each owned by its engine).
+PLUGINS = ("core.cli_sweep", "core.cli_intrinsic", "core.cli_map", "core.cli_ray")
+
+
 def _load_plugins() -> None:
     """Experiment commands live beside their engines (sweep, id, order, map, ray)."""
     import importlib
 
-    for mod in ("core.cli_experiments",):
+    for mod in PLUGINS:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,218 @@
+"""Neighbourhood statistics over a kNN graph, and one point's neighbours, exact vs approximate.
+
+Conventions (faiss contrib style): a kNN graph is ``D, I`` of shape ``(n, k)``,
+best first, the point itself excluded, ``-1`` in ``I`` for a missing neighbour.
+Scores in ``D`` are as `core.knn` returns them: inner products for ``cosine`` /
+``ip`` (larger is closer), squared Euclidean distances for ``l2``.
+
+* `k_occurrence`: hubness, how often each point is among the others' k nearest.
+* `local_dimension`: LID per point from the same graph (`core.intrinsic.LocalMLE`).
+* `neighbour_misses`: which exact neighbours an approximate search did not return.
+* `approx_neighbours`: one point's neighbours from an index of the compression sweep's
+  method registry (`core.methods`: HNSW, IVF, PQ, binary ...), for the map page's
+  "what does a real index miss" panel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .knn import higher_is_closer, to_distances
+
+# ------------------------------------------------------------------ hubness
+
+
+def k_occurrence(I: np.ndarray, n: int | None = None, k: int | None = None) -> np.ndarray:
+    """How many times each point appears in the other points' k-NN lists (``N_k``).
+
+    Args:
+        I: int ``(n_rows, >= k)`` neighbour ids of a kNN graph (self excluded, ``-1`` = none).
+        n: number of points (default ``I.shape[0]``): ids are in ``range(n)``.
+        k: use the first ``k`` columns (default all).
+
+    Returns int64 ``(n,)``; the counts sum to the number of valid entries. A "hub"
+    has a count far above ``k`` (the mean); an "anti-hub" (orphan) has 0.
+    """
+    I = np.asarray(I)
+    if I.ndim != 2:
+        raise ValueError(f"I must be a 2-D array of neighbour ids (n, k), got shape {I.shape}")
+    if k is not None:
+        if k < 1 or k > I.shape[1]:
+            raise ValueError(f"k={k} but the graph has {I.shape[1]} neighbours per point")
+        I = I[:, :k]
+    n = I.shape[0] if n is None else n
+    ids = I[I >= 0].astype(np.int64, copy=False)
+    if ids.size and ids.max() >= n:
+        raise ValueError(f"neighbour id {int(ids.max())} is out of range for {n} points")
+    return np.bincount(ids, minlength=n).astype(np.int64)
+
+
+def skewness(values: np.ndarray) -> float:
+    """Sample skewness (third standardised moment); 0 when the values are constant.
+
+    For k-occurrence counts this is the usual hubness score: above ~1 the space has hubs.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return 0.0
+    sd = v.std()
+    if sd == 0:
+        return 0.0
+    return float(np.mean(((v - v.mean()) / sd) ** 3))
+
+
+# ------------------------------------------------------------------ local dimension
+
+
+def local_dimension(D: np.ndarray, metric: str, k: int = 20) -> np.ndarray:
+    """Pointwise LID (MLE, ``-((1/k) Σ ln(r_i/r_k))^-1``) from a kNN graph's scores ``D``.
+
+    Returns float64 ``(n,)``, NaN where a point has no estimate (all neighbours
+    duplicates). Uses `core.intrinsic.LocalMLE` on the first ``k`` neighbours.
+    """
+    from .intrinsic import LocalMLE
+
+    k = min(k, D.shape[1])
+    R = to_distances(np.asarray(D[:, :k], dtype=np.float32), metric)
+    return LocalMLE(k=k).fit(knn_distances=R).dimension_pw_
+
+
+# ------------------------------------------------------------------ exact vs approximate
+
+
+def neighbour_misses(exact_ids, approx_ids) -> list:
+    """The exact neighbours an approximate search missed, in exact rank order.
+
+    ``exact_ids`` and ``approx_ids`` are sequences of ids (any hashable type);
+    ``-1`` entries (faiss's "no result") in ``approx_ids`` never match anything.
+    """
+    found = {_plain(a) for a in approx_ids} - {-1}
+    return [_plain(e) for e in exact_ids if _plain(e) not in found]
+
+
+def _plain(value):
+    """numpy scalars as Python values, so ids compare and print plainly."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+#: Approximate method the map page compares with first, and its teaching defaults: a small
+#: efSearch, so that misses show up. Other methods start from the registry's defaults.
+DEFAULT_APPROX = "hnsw_flat"
+MAP_DEFAULTS: dict[str, dict] = {"hnsw_flat": {"M": 16, "ef_search": 16}, "hnsw_sq8": {"M": 16, "ef_search": 16}}
+
+
+def default_nlist(n: int) -> int:
+    """IVF lists for ``n`` vectors: about 4·sqrt(n), at most n / 39 (faiss's points per centroid), at least 1."""
+    return int(max(1, min(round(4 * np.sqrt(n)), n // 39)))
+
+
+def approx_defaults(method: str, n: int, d: int) -> dict:
+    """Parameters of a `core.methods` method that fit ``n`` vectors of ``d`` dims, for the map panel.
+
+    The registry's defaults, with: small HNSW settings (misses show up), nlist for ``n``
+    with nprobe 1, PQ's ``m`` the largest divisor of ``d`` not above its default, and a
+    reduced dimension below ``d``.
+    """
+    from .methods import get_method
+
+    params = {**get_method(method).defaults(), **MAP_DEFAULTS.get(method, {})}
+    if "nlist" in params:
+        params["nlist"] = default_nlist(n)
+        if "nprobe" in params:
+            params["nprobe"] = 1
+    if "m" in params:
+        params["m"] = max(m for m in range(1, int(params["m"]) + 1) if d % m == 0)
+    if "d_out" in params:
+        params["d_out"] = max(1, min(int(params["d_out"]), d // 2))
+    return params
+
+
+def split_params(method: str, params: dict) -> tuple[dict, dict]:
+    """``(build, search)`` parameters of a `core.methods` method, ann-benchmarks style."""
+    from .methods import get_method
+
+    spec = get_method(method)
+    build = {p.name: params[p.name] for p in spec.build_params if p.name in params}
+    search = {p.name: params[p.name] for p in spec.search_params if p.name in params}
+    return build, search
+
+
+def approx_neighbours(built, x: np.ndarray, row: int, k: int, search_params: dict | None = None) -> np.ndarray:
+    """Ids of the ``k`` neighbours of base point ``row`` that a built `core.methods` index returns.
+
+    ``built`` is `core.methods.build`'s result over all of ``x``; the point itself is left out.
+    """
+    from .methods import search
+
+    _, I = search(built, x[row : row + 1], min(k + 1, built.n), search_params or {})
+    ids = I[0][I[0] != row]
+    return ids[:k]
+
+
+def exact_neighbours(
+    x: np.ndarray, row: int, k: int, metric: str, graph: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and ids of the ``k`` exact neighbours of base point ``row`` (itself excluded).
+
+    Read from ``graph`` (``D, I`` of the whole base, e.g. `Workspace.knn`) when it has
+    at least ``k`` columns, else one exact search of the point against all of ``x``.
+    """
+    if graph is not None and graph[1].shape[1] >= k:
+        return graph[0][row, :k], graph[1][row, :k]
+    from .knn import exact_search
+
+    k = min(k, x.shape[0] - 1)
+    D, I = exact_search(x, x[row : row + 1], k + 1, metric)
+    keep = I[0] != row
+    return D[0][keep][:k], I[0][keep][:k]
+
+
+def closeness_label(metric: str) -> str:
+    """What the scores mean, for column headers."""
+    return "inner product (higher is closer)" if higher_is_closer(metric) else "squared L2 (lower is closer)"
+
+
+# ------------------------------------------------------------------ finding items
+
+
+def find_items(ids: list[str], texts: list[str] | None, labels: list[str] | None, query: str,
+               limit: int = 50) -> np.ndarray:
+    """Rows whose id, label or text contains ``query`` (case-insensitive), id/label matches first.
+
+    Returns int64 row numbers, at most ``limit``; empty for an empty query.
+    """
+    q = query.strip().lower()
+    if not q:
+        return np.zeros(0, dtype=np.int64)
+    first, second = [], []
+    for i, item_id in enumerate(ids):
+        if q in item_id.lower() or (labels is not None and q in str(labels[i]).lower()):
+            first.append(i)
+        elif texts is not None and q in texts[i].lower():
+            second.append(i)
+        if len(first) >= limit:
+            break
+    return np.asarray((first + second)[:limit], dtype=np.int64)
+
+
+def neighbour_table(dataset, scores: np.ndarray, ids: np.ndarray, missed: list | None = None,
+                    method: str | None = None, width: int = 120):
+    """One row per exact neighbour: rank, id, label, score, (found by ``method``?), text snippet."""
+    import pandas as pd
+
+    missed_set = set(missed or [])
+    rows = []
+    for rank, (score, i) in enumerate(zip(scores, ids, strict=True), start=1):
+        i = int(i)
+        row = {"rank": rank, "id": dataset.ids[i]}
+        if dataset.labels is not None:
+            row["label"] = dataset.labels[i]
+        row["score"] = float(score)
+        if missed is not None:
+            row[f"found by {method}"] = "missed" if i in missed_set else "yes"
+        if dataset.texts is not None:
+            text = " ".join(dataset.texts[i].split())
+            row["text"] = text if len(text) <= width else text[: width - 1] + "…"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,282 @@
+"""Embedding map: the space in 2-D/3-D (PCA or UMAP), coloured, with one point's neighbours."""
+
+import json
+
+import numpy as np
+import streamlit as st
+
+from core import methods
+from core.neighbors import (
+    DEFAULT_APPROX,
+    approx_defaults,
+    approx_neighbours,
+    closeness_label,
+    exact_neighbours,
+    find_items,
+    neighbour_misses,
+    neighbour_table,
+    split_params,
+)
+from core.projection import (
+    COLOUR_BY,
+    DEFAULT_BUDGET,
+    GRAPH_K,
+    UMAP_DEFAULTS,
+    coords_frame,
+    drawn_positions,
+    hover_texts,
+    map_colour,
+    preload_umap,
+    project,
+)
+from figures.map import figure_html, figure_png, map_figure, png_export_status
+from ui.state import require_embeddings, require_workspace, streamlit_progress
+
+st.title("Embedding map")
+
+ws = require_workspace()
+x = require_embeddings(ws, key="map_encode_now")
+ds = ws.dataset
+n, d = x.shape
+encoder = "given vectors" if ds.kind == "vectors" else f"{ws.encoder_name} embeddings"
+cats = f", {ds.n_labels:,} categories" if ds.labels is not None else ""
+st.markdown(
+    f"What does the space of **{ds.name}** look like? Each dot is one of its **{n:,}** items "
+    f"({d}-dimensional {encoder}, metric {ws.metric}{cats}) placed so that similar items land close: "
+    "**PCA** keeps the directions of largest variance (a faithful linear shadow), **UMAP** keeps each "
+    "point's nearest neighbours (tight groups are real neighbourhoods; distances *between* groups mean "
+    "little). Click a point, or search for one below, to list its exact nearest neighbours and see which "
+    "of them an approximate index (HNSW, IVF, PQ, binary codes …) misses."
+)
+
+
+# -- helpers (Streamlit plumbing only) ---------------------------------------------
+def lazy_progress(label: str):
+    """A ProgressFn that draws its bar only when called (a cache hit draws nothing)."""
+    held: dict = {}
+
+    def update(done: int, total: int, message: str = "") -> None:
+        if "fn" not in held:
+            held["fn"], held["bar"] = streamlit_progress(label)
+        held["fn"](done, total, message)
+
+    def close() -> None:
+        if "bar" in held:
+            held["bar"].empty()
+
+    return update, close
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def approx_index(embeddings_key: str, metric: str, method: str, build_json: str, _x: np.ndarray):
+    return methods.build(method, _x, metric, json.loads(build_json))
+
+
+def method_params(method: str) -> dict:
+    """One widget per build and search parameter of a registry method."""
+    spec = methods.get_method(method)
+    defaults = approx_defaults(method, n, d)
+    values: dict = {}
+    cols = st.columns(max(len(spec.params), 1))
+    for col, p in zip(cols, spec.params, strict=False):
+        key = f"map_p_{method}_{p.name}"
+        kind = "build" if p in spec.build_params else "search"
+        if p.choices is not None:
+            choices = list(p.choices)
+            values[p.name] = col.selectbox(p.name, choices, index=choices.index(defaults[p.name]), key=key,
+                                           help=f"{p.help} ({kind} parameter)")
+        else:
+            values[p.name] = int(col.number_input(p.name, p.low, p.high, int(defaults[p.name]), key=key,
+                                                  help=f"{p.help} ({kind} parameter)"))
+    return values
+
+
+def select_row(row: int | None) -> None:
+    st.session_state["map_selected"] = None if row is None else (ws.embeddings_key, int(row))
+
+
+def on_chart_select() -> None:
+    event = st.session_state.get("map_chart") or {}
+    points = (event.get("selection") or {}).get("points") or []
+    rows = st.session_state.get("map_rows")
+    if not points or rows is None:
+        return
+    pos = points[0].get("customdata")
+    if isinstance(pos, list):
+        pos = pos[0] if pos else None
+    if pos is not None and 0 <= int(pos) < len(rows):
+        select_row(int(rows[int(pos)]))
+
+
+def on_search_pick() -> None:
+    picked = st.session_state.get("map_search_pick")
+    if picked is not None:
+        select_row(int(picked))
+
+
+# -- controls ------------------------------------------------------------------------
+colour_options = [c for c in COLOUR_BY if c != "category" or ds.labels is not None]
+c1, c2, c3, c4, c5 = st.columns([1.2, 0.8, 1.2, 1.2, 0.8])
+method = c1.radio("Projection", ["pca", "umap"], format_func=str.upper, horizontal=True, key="map_method")
+dims = c2.radio("Dimensions", [2, 3], format_func=lambda v: f"{v}-D", horizontal=True, key="map_dims")
+default_colour = "category" if ds.labels is not None and 1 < ds.n_labels <= 200 else "norm"
+colour_by = c3.selectbox("Colour by", colour_options, index=colour_options.index(default_colour), key="map_colour",
+                         help="category: the dataset's labels. LID: local intrinsic dimension (MLE over each point's "
+                              "20 nearest neighbours). hubness: how often a point is among the others' 10 nearest "
+                              "(k-occurrence). norm: vector length. Per-query recall needs a saved sweep run and is "
+                              "not offered yet.")
+budget = int(c4.number_input("Point budget", 1_000, 200_000, DEFAULT_BUDGET, step=5_000, key="map_budget",
+                             help="Above this many items the map draws a seeded random sample of them."))
+seed = int(c5.number_input("Seed", 0, 2**31 - 1, 0, key="map_seed"))
+params: dict = {}
+if method == "umap":
+    with st.expander("UMAP settings"):
+        u1, u2, u3 = st.columns(3)
+        params["n_neighbors"] = int(u1.slider("n_neighbors", 2, GRAPH_K + 1, UMAP_DEFAULTS["n_neighbors"],
+                                              key="map_n_neighbors",
+                                              help="Neighbours per point in the graph UMAP lays out: small values "
+                                                   "show local detail, large ones more global shape."))
+        params["min_dist"] = float(u2.slider("min_dist", 0.0, 0.99, UMAP_DEFAULTS["min_dist"], step=0.01,
+                                             key="map_min_dist", help="How tightly points may pack together."))
+        params["n_epochs"] = int(u3.select_slider("epochs", [50, 100, 200, 500], UMAP_DEFAULTS["n_epochs"],
+                                                  key="map_n_epochs"))
+        st.caption("UMAP starts from the PCA layout and uses the exact nearest-neighbour graph; each map is "
+                   "cached, so coming back to it is instant.")
+
+# -- projection and colours ----------------------------------------------------------
+update, close = lazy_progress(f"Computing the {method.upper()} {dims}-D map")
+try:
+    proj = project(ws, method, dims, budget=budget, seed=seed, params=params, progress=update)
+    colour = map_colour(ws, proj, colour_by, progress=update)
+except ValueError as exc:
+    close()
+    st.error(f"Cannot draw this map: {exc}")
+    st.stop()
+close()
+preload_umap()  # while the user looks at this map, import umap for the next one
+st.session_state["map_rows"] = proj.rows
+how = "loaded from the cache" if proj.cached else "computed just now"
+st.caption(f"{proj.method_name} {dims}-D of {proj.note}: {how} (first computed in {proj.seconds:.1f} s)."
+           + (f" {colour.summary}." if colour.summary else ""))
+
+chart_box = st.container()
+downloads_box = st.container()
+
+# -- a point and its neighbours ------------------------------------------------------------
+st.subheader("A point and its neighbours")
+selected = st.session_state.get("map_selected")
+row = selected[1] if selected and selected[0] == ws.embeddings_key and selected[1] < n else None
+
+s1, s2 = st.columns([1, 2])
+query = s1.text_input("Find a point by id, label or text", key="map_search",
+                      placeholder="e.g. " + (ds.ids[0][:30] if ds.ids else "an id"))
+if query.strip():
+    matches = find_items(ds.ids, ds.texts, ds.labels, query)
+    if len(matches) == 0:
+        s2.info(f"No item's id, label or text contains {query!r}.")
+    else:
+
+        def describe(i: int) -> str:
+            head = ds.ids[i] + (f" — {ds.labels[i]}" if ds.labels is not None else "")
+            return head if ds.texts is None else f"{head} — {' '.join(ds.texts[i].split())[:80]}"
+
+        found_label = f"{len(matches):,} match{'es' if len(matches) != 1 else ''}"
+        s2.selectbox(found_label + (" (first 50)" if len(matches) == 50 else ""), [int(i) for i in matches],
+                     index=None, format_func=describe, key="map_search_pick",
+                     on_change=on_search_pick, placeholder="pick one to show it on the map")
+elif row is None:
+    s2.caption("…or click a point on the map (2-D maps).")
+
+highlight: dict = {}
+if row is not None:
+    k1, k2 = st.columns([1, 2])
+    k = int(k1.slider("Neighbours k", 1, 50, 10, key="map_k"))
+    choices = [m for m in methods.METHODS if m not in ("flat", "leanvec_ood")]
+    approx = k2.selectbox(
+        "Compare with", choices, index=choices.index(DEFAULT_APPROX), key="map_approx",
+        format_func=lambda m: f"{m} — {methods.METHODS[m].description.split(':')[0].split('.')[0]}",
+        help="Any method of the compression sweep's registry (except leanvec_ood, which needs queries).",
+    )
+    build, search = split_params(approx, method_params(approx))
+    settings = methods.METHODS[approx].factory({**build, **search}) + "".join(
+        f", {name}={value}" for name, value in search.items())
+    try:
+        graph = None if proj.sampled else ws.knn(max(k, GRAPH_K))
+        scores, ids = exact_neighbours(x, row, k, ws.metric, graph)
+        with st.spinner(f"Building {approx} over {n:,} vectors (once per setting)…"):
+            built = approx_index(ws.embeddings_key, ws.metric, approx, json.dumps(build, sort_keys=True), x)
+        found = approx_neighbours(built, x, row, k, search)
+    except ValueError as exc:
+        st.error(f"Cannot compare neighbours: {exc}")
+    else:
+        missed = neighbour_misses(ids, found)
+        label = f" ({ds.labels[row]})" if ds.labels is not None else ""
+        st.markdown(f"Selected: **`{ds.ids[row].replace('`', '')}`**{label}")
+        if ds.texts is not None:
+            st.text(" ".join(ds.texts[row].split())[:400])
+        source = "from the cached kNN graph" if graph is not None else f"exact search over all {n:,} items"
+        st.markdown(
+            f"Its **{len(ids)} exact nearest neighbours** ({source}; "
+            f"score: {closeness_label(ws.metric)}). **{approx}** ({settings}) finds **{len(ids) - len(missed)}** "
+            f"of them (recall@{len(ids)} = {(len(ids) - len(missed)) / max(len(ids), 1):.2f})"
+            + (f" and misses {len(missed)}, marked ✕ on the map." if missed else ".")
+        )
+        st.dataframe(neighbour_table(ds, scores, ids, missed, approx), hide_index=True, width="stretch",
+                     key="map_neighbours")
+        neighbour_pos = drawn_positions(proj.rows, ids)
+        selected_pos = drawn_positions(proj.rows, [row])
+        highlight = {
+            "selected": int(selected_pos[0]) if selected_pos.size else None,
+            "neighbours": neighbour_pos,
+            "missed": drawn_positions(proj.rows, missed),
+            "missed_name": f"missed by {approx}",
+        }
+        if proj.sampled:
+            st.caption(f"{neighbour_pos.size} of the {len(ids)} neighbours are among the drawn sample"
+                       + ("." if selected_pos.size else "; the point itself is not."))
+    if st.button("Clear selection", key="map_clear"):
+        select_row(None)
+        st.rerun()
+
+# -- the map -------------------------------------------------------------------------------
+title = f"{proj.method_name} {dims}-D map of {ds.name}" + (f", coloured by {colour.title}" if colour.title else "")
+axes = None
+if proj.explained_variance:
+    axes = tuple(f"PC{j + 1} ({v:.1%} of variance)" for j, v in enumerate(proj.explained_variance))
+    st.session_state["map_pca_variance"] = proj.explained_variance
+fig = map_figure(
+    proj.coords,
+    colour=colour.values,
+    colour_kind=colour.kind,
+    colour_title=colour.title,
+    hover=hover_texts(ds, proj.rows, width=140 if proj.n_shown <= 10_000 else 80),
+    title=title,
+    note=proj.note,
+    axis_titles=axes,
+    **highlight,
+)
+with chart_box:
+    if dims == 2:
+        st.plotly_chart(fig, key="map_chart", on_select=on_chart_select, selection_mode="points",
+                        config={"scrollZoom": True})
+    else:
+        st.plotly_chart(fig, key="map_chart_3d", config={"scrollZoom": True})
+    if axes:
+        st.caption("PCA axes: " + ", ".join(axes) + f"; together {sum(proj.explained_variance):.1%} of the "
+                   f"variance of the {d}-D vectors.")
+
+with downloads_box:
+    stem = f"{ds.name}-{proj.method}-{dims}d".replace("/", "_")
+    b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
+    b1.download_button("Coordinates (CSV)", data=lambda: coords_frame(proj, ds).to_csv(index=False).encode(),
+                       file_name=f"{stem}.csv", mime="text/csv", key="map_dl_csv", on_click="ignore")
+    b2.download_button("Figure (HTML)", data=lambda: figure_html(fig), file_name=f"{stem}.html",
+                       mime="text/html", key="map_dl_html", on_click="ignore")
+    png_ok, png_why = png_export_status()
+    if png_ok:
+        b3.download_button("Figure (PNG)", data=lambda: figure_png(fig), file_name=f"{stem}.png",
+                           mime="image/png", key="map_dl_png", on_click="ignore",
+                           help="Rendered by kaleido in a headless Chromium: takes a few seconds.")
+    else:
+        b3.caption(f"{png_why}. The camera icon above the chart saves a PNG from your browser.")
+    b4.caption("The CSV has one row per drawn point: id, label and the map coordinates.")

@@ -1,0 +1,331 @@
+"""HNSW insertion order: does the order vectors are inserted in change what the graph finds?"""
+
+import dataclasses
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core.experiments_id import (
+    DEFAULT_LID_K,
+    OrderStudyParams,
+    check_order_inputs,
+    estimate_build_seconds,
+    estimate_study_seconds,
+    eval_sizes,
+    gap_sentence,
+    hub_table,
+    latest_order_run,
+    load_custom_order,
+    load_order_run,
+    never_returned_table,
+    order_diagnostics,
+    order_gaps,
+    order_run_params,
+    order_study_for_workspace,
+    prepare_order_study,
+    probe_build_seconds,
+    read_order_column,
+    recall_vs_lid_table,
+    summarize_order_rows,
+)
+from core.order import BACKENDS, DEFAULT_EF_SEARCH, DEFAULT_ORDERS, SEEDED_ORDERS, ef_search_note
+from core.store import RunStore
+from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_lid_figure
+from ui.state import require_embeddings, require_workspace, streamlit_progress
+
+st.title("HNSW insertion order")
+
+ws = require_workspace()
+x = require_embeddings(ws, key="order_encode_now")
+ds = ws.dataset
+n, d = x.shape
+intro = st.container()
+ROW_COLUMNS = ["backend", "order", "seed", "ef_search", "recall_at_k", "build_s", "reused"]
+#: estimated study time above which the page warns before running
+WARN_SECONDS = 60
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def probe(embeddings_key: str, backend: str, metric: str, M: int, ef_construction: int, _x) -> tuple[float, int]:
+    return probe_build_seconds(_x, backend, metric=metric, M=M, ef_construction=ef_construction)
+
+
+def parse_ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise ValueError(f"{what} must be whole numbers separated by commas, e.g. 10,20,40") from None
+    if not values or min(values) < 1:
+        raise ValueError(f"{what} must list at least one positive whole number, e.g. 10,20,40")
+    return values
+
+
+def duration(seconds: float) -> str:
+    if seconds < 1:
+        return "<1 s"
+    if seconds < 120:
+        return f"~{seconds:.0f} s"
+    return f"~{seconds / 60:.0f} min"
+
+
+def belongs_here(run) -> bool:
+    return run is not None and run.params.get("embeddings_key") == ws.embeddings_key
+
+
+# -- settings ------------------------------------------------------------------------------------
+if n < 3:
+    st.error(f"The study needs at least 3 items (a base, queries and neighbours); {ds.name} has {n}.")
+    st.stop()
+
+with st.expander("Custom order (optional): upload one column of row ids", expanded=False):
+    st.caption(f"A CSV or text file with one row id per line, a permutation of 0..{n - 1} (the dataset's rows; a "
+               "header line is allowed). Rows held out as queries are skipped, the rest keep your order.")
+    upload = st.file_uploader("Order file", type=["csv", "txt", "npy"], key="order_upload")
+custom = None
+if upload is not None:
+    try:
+        custom = read_order_column(upload.getvalue())
+        check_order_inputs(ws, OrderStudyParams(orders=("original",), lid_k=2), custom)
+    except ValueError as exc:
+        st.error(f"The uploaded order cannot be used: {exc}")
+        custom = None
+
+order_options = [*DEFAULT_ORDERS]
+if ds.labels is not None:
+    order_options.append("category")
+if custom is not None:
+    order_options.append("custom")
+
+with st.container(border=True):
+    a1, a2, a3, a4 = st.columns([1.3, 2.6, 0.8, 0.8])
+    backends = a1.multiselect("Backends", list(BACKENDS), default=list(BACKENDS), key="order_backends")
+    orders = a2.multiselect("Insertion orders", order_options,
+                            default=[*DEFAULT_ORDERS, *(["custom"] if custom is not None else [])],
+                            key="order_orders",
+                            help="original: the dataset's order. random: a seeded shuffle per seed. lid-desc/asc: by "
+                                 "local intrinsic dimension, highest/lowest first. category: categories in a seeded "
+                                 "random order. custom: your uploaded order.")
+    n_seeds = int(a3.number_input("Seeds", 1, 10, 3, key="order_seeds",
+                                  help="Builds per random and category order (seeds 0, 1, ...)."))
+    k = int(a4.number_input("Recall@k", 1, 100, 10, key="order_k"))
+    b1, b2, b3, b4, b5 = st.columns([0.8, 0.8, 1.6, 1, 1])
+    M = int(b1.number_input("M", 2, 128, 16, key="order_M", help="Links per node (Elliott & Clark: 16)."))
+    efc = int(b2.number_input("efConstruction", 1, 1024, 128, key="order_efc",
+                              help="Candidates kept while inserting (Elliott & Clark: 128)."))
+    efs_text = b3.text_input("efSearch values", ",".join(map(str, DEFAULT_EF_SEARCH)), key="order_efs")
+    _, default_nq, _ = eval_sizes(ws, None)
+    n_queries = int(b4.number_input("Queries", 1, max(default_nq, min(n - 1, 10_000)), default_nq,
+                                    key="order_queries"))
+    lid_k = int(b5.number_input("LID k", 2, max(2, n - 1), min(DEFAULT_LID_K, n - 1), key="order_lid_k",
+                                help="Neighbours per item for the LID orders (Elliott & Clark: 100)."))
+
+# -- validate and estimate -------------------------------------------------------------------------
+problems: list[str] = []
+efs: tuple[int, ...] = ()
+try:
+    efs = parse_ints(efs_text, "efSearch")
+except ValueError as exc:
+    problems.append(str(exc))
+if not backends:
+    problems.append("Pick at least one backend.")
+if not orders:
+    problems.append("Pick at least one insertion order.")
+params = None
+if not problems:
+    try:
+        params = OrderStudyParams(backends=tuple(backends), orders=tuple(orders), seeds=tuple(range(n_seeds)),
+                                  M=M, ef_construction=efc, ef_search=efs, k=k, n_queries=n_queries, lid_k=lid_k)
+        check_order_inputs(ws, params, custom if "custom" in orders else None)
+    except ValueError as exc:
+        problems.append(str(exc))
+        params = None
+for problem in problems:
+    st.error(problem)
+
+n_base, nq, query_source = eval_sizes(ws, n_queries)
+if "category" in orders and ds.labels is not None and ds.n_labels < 2:
+    st.info(f"{ds.name} has one category only (**{ds.labels[0]}**): the category order is the original order.")
+low_efs = [e for e in efs if e < k]
+if low_efs:
+    below = ", ".join(map(str, low_efs))
+    st.info(f"efSearch {below} {'is' if len(low_efs) == 1 else 'are'} below k = {k}: "
+            + " ".join(ef_search_note(b, min(low_efs), k).split(": ", 1)[1] + "." for b in backends))
+
+if params is not None:
+    per_build = {}
+    for backend in params.backends:
+        seconds, m = probe(ws.embeddings_key, backend, ws.metric, M, efc, x)
+        per_build[backend] = estimate_build_seconds(seconds, m, n_base)
+    total = estimate_study_seconds(params, per_build)
+    n_builds = len(params.configurations())
+    per = ", ".join(f"{b} {duration(s)}" for b, s in per_build.items())
+    line = (f"{n_builds} builds of {n_base:,} vectors ({per} each, extrapolated from a timed build of a "
+            f"{min(n, 1000):,}-vector sample), searched by {nq:,} queries at {len(efs)} efSearch values: "
+            f"**{duration(total)}** in all; builds dominate. Configurations already run are reused from the cache.")
+    (st.warning if total > WARN_SECONDS else st.caption)(
+        ("This is a long run. " if total > WARN_SECONDS else "") + line)
+
+r1, r2 = st.columns([1, 3], vertical_alignment="center")
+run_clicked = r1.button("Run", key="order_run", type="primary", disabled=params is None)
+latest = latest_order_run(ws)
+if latest is not None:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(latest.started))
+    if r2.button(f"Open the latest saved run (#{latest.id}, {when}, {latest.n_rows} rows)", key="order_reopen"):
+        st.session_state["order_run_id"] = latest.id
+
+# -- run ---------------------------------------------------------------------------------------------
+if run_clicked and params is not None:
+    with st.status(f"Running {len(params.configurations())} HNSW builds…", expanded=True) as status:
+        update, bar = streamlit_progress("Insertion-order study")
+        live = st.empty()
+        rows: list[dict] = []
+        try:
+            inputs = prepare_order_study(ws, params, custom_order=custom if "custom" in orders else None,
+                                         progress=update)
+            with RunStore().recording("order", ds.name, ws.encoder_name,
+                                      order_run_params(ws, params, inputs)) as rec:
+                for row in order_study_for_workspace(ws, params, update, rec, inputs=inputs):
+                    rows.append(row)
+                    live.dataframe(pd.DataFrame(rows)[ROW_COLUMNS].iloc[::-1], hide_index=True, height=240)
+        except ValueError as exc:
+            status.update(label="The study stopped", state="error")
+            st.error(f"Cannot run the study: {exc}")
+        else:
+            bar.empty()
+            live.empty()
+            reused = sum(r["reused"] for r in rows) // max(len(params.ef_search), 1)
+            status.update(label=f"Done: {len(rows)} rows saved as run #{rec.run_id}"
+                                + (f" ({reused} builds reused from the cache)" if reused else ""),
+                          state="complete", expanded=False)
+            st.session_state["order_run_id"] = rec.run_id
+
+# -- results -------------------------------------------------------------------------------------------
+run_id = st.session_state.get("order_run_id")
+shown = None
+if run_id is not None:
+    try:
+        shown = load_order_run(run_id)
+    except ValueError:
+        shown = None
+if shown is None or not belongs_here(shown.run) or shown.rows.empty:
+    intro.markdown(
+        f"Does the order in which vectors go into an HNSW graph change what it finds? Each of the **{n_base:,}** "
+        f"base vectors of **{ds.name}** ({d}-D, {ws.metric}) is inserted one at a time in several orders, and "
+        f"recall@{k} of **{nq:,}** queries ({query_source}) is measured against exact search. Lines higher up "
+        "are better; the gap between lines is the effect of the order alone (Elliott & Clark 2024 report up to "
+        "~12 points)."
+    )
+    st.stop()
+
+run, rows = shown.run, shown.rows
+rk = int(rows["k"].iloc[0])
+summary = summarize_order_rows(rows)
+gaps = order_gaps(rows)
+widest = gaps.loc[gaps["gap_points"].idxmax()] if not gaps.empty else None
+run_base, run_nq = int(rows["n_base"].iloc[0]), int(rows["n_queries"].iloc[0])
+intro.markdown(
+    f"Does the order in which vectors go into an HNSW graph change what it finds? Here **{run_base:,}"
+    f"** base vectors of **{ds.name}** ({d}-D, {ws.metric}) were inserted one at a time in "
+    f"{rows['order'].nunique()} orders, and recall@{rk} of **{run_nq:,}** queries was "
+    "measured against exact search. Lines higher up are better; the gap between lines is the effect of the order "
+    "alone"
+    + (f" — here up to **{widest.gap_points:.1f} points** ({widest.backend}, efSearch {int(widest.ef_search)}: "
+       f"{widest.best_order} vs {widest.worst_order})." if widest is not None else ".")
+)
+
+st.subheader("Recall against efSearch")
+st.caption(f"Run #{run.id} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(run.started))} · M={run.params.get('M')}"
+           f", efConstruction={run.params.get('ef_construction')}, {run.params.get('queries', 'queries')} · "
+           f"{len(rows)} rows.")
+st.plotly_chart(recall_vs_ef_figure(summary, k=rk), key="order_chart")
+for backend in rows["backend"].unique():
+    sentence = gap_sentence(gaps, backend)
+    if sentence:
+        st.markdown(sentence)
+notes = sorted({note for note in rows["note"].dropna() if note})
+if notes:
+    st.info("**Why some rows read as they do.** " + " ".join(f"{note}." for note in notes))
+with st.expander("All rows"):
+    st.dataframe(rows.drop(columns=["study"], errors="ignore"), hide_index=True, key="order_rows")
+    st.download_button("Download CSV", rows.to_csv(index=False).encode(), f"order-run-{run.id}.csv", "text/csv",
+                       key="order_download")
+
+# -- per-query recall vs LID ----------------------------------------------------------------------------
+st.subheader("Which queries lose recall?")
+st.markdown(f"Queries binned by their own LID (five equal-count bins); each line is one order's mean per-query "
+            f"recall@{rk} (averaged over seeds). A falling line means high-LID queries are the hard ones; "
+            "Spearman's ρ in the legend measures it over all queries.")
+v1, v2 = st.columns(2)
+lid_backend = v1.selectbox("Backend", list(rows["backend"].unique()), key="order_lid_backend")
+efs_run = sorted(rows["ef_search"].unique())
+hard = summary[(summary["backend"] == lid_backend) & (summary["mean"] < 1.0)]["ef_search"]
+default_ef = int(hard.min()) if not hard.empty else int(efs_run[0])
+lid_ef = int(v2.selectbox("efSearch", efs_run, index=efs_run.index(default_ef), key="order_lid_ef"))
+table = recall_vs_lid_table(ws, rows, lid_backend, lid_ef)
+if table.empty:
+    st.info("The per-query recall of this run is no longer in the artifact cache; run the study again "
+            "(configurations still cached are reused).")
+else:
+    st.plotly_chart(recall_vs_lid_figure(table, k=rk, backend=lid_backend, ef_search=lid_ef), key="order_lid_chart")
+    rhos = table.groupby("order", sort=False)["spearman_rho"].first().dropna()
+    if not rhos.empty:
+        st.caption(f"Rank correlation of query LID with recall: from {rhos.min():+.2f} ({rhos.idxmin()}) to "
+                   f"{rhos.max():+.2f} ({rhos.idxmax()}); below zero means higher-LID queries get lower recall.")
+
+# -- diagnostics ----------------------------------------------------------------------------------------
+st.subheader("Inside one graph: hubs and unreachable points")
+st.markdown("Rebuilds one index and reads its graph: how many links point at each node (hubs attract many, some "
+            "nodes get none) and which base points no search returns when *every* base vector is used as a query.")
+configs = rows[["backend", "order", "seed"]].drop_duplicates().reset_index(drop=True)
+labels = [f"{r.backend} · {r.order}" + ("" if pd.isna(r.seed) else f" · seed {int(r.seed)}")
+          for r in configs.itertuples()]
+w1, w2, w3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+pick = w1.selectbox("Build", range(len(configs)), format_func=lambda i: labels[i], key="order_diag_config")
+diag_ef = int(w2.selectbox("efSearch", efs_run, index=efs_run.index(default_ef), key="order_diag_ef"))
+diag_clicked = w3.button("Diagnose", key="order_diagnose")
+chosen = configs.iloc[pick]
+diag_key = (run.id, labels[pick], diag_ef)
+if diag_clicked:
+    st.session_state["order_diag"] = diag_key
+if st.session_state.get("order_diag") == diag_key:
+    run_params = OrderStudyParams.from_dict(run.params)
+    order_name = str(chosen["order"])
+    seed = None if pd.isna(chosen["seed"]) else int(chosen["seed"])
+    custom_run = load_custom_order(ws, run.params.get("custom_order_sha")) if order_name == "custom" else None
+    diag_params = dataclasses.replace(run_params, orders=(order_name,),
+                                      seeds=(seed,) if order_name in SEEDED_ORDERS else run_params.seeds)
+    update, bar = streamlit_progress(f"Building {chosen['backend']} in {order_name} order")
+    try:
+        inputs = prepare_order_study(ws, diag_params, custom_order=custom_run, progress=update)
+        diag = order_diagnostics(ws, diag_params, str(chosen["backend"]), order_name, seed, diag_ef,
+                                 inputs=inputs, progress=update)
+    except ValueError as exc:
+        bar.empty()
+        st.error(f"Cannot diagnose this build: {exc}")
+    else:
+        bar.empty()
+        base_rows = inputs.base_rows
+        c1, c2 = st.columns(2)
+        with c1:
+            if diag.in_degree is None:
+                st.caption("hnswlib does not expose its graph to Python; pick a faiss build for the in-degree "
+                           "distribution and hubs.")
+            else:
+                st.plotly_chart(in_degree_figure(diag.in_degree), key="order_indegree_chart")
+                median = float(pd.Series(diag.in_degree).median())
+                st.caption(f"{diag.n_without_in_links:,} of {diag.n_base:,} nodes have no in-link at level 0; the "
+                           f"busiest hub has {int(diag.in_degree.max())} (median {median:g}).")
+                st.dataframe(hub_table(ws, diag, base_rows), hide_index=True, key="order_hubs")
+        with c2:
+            n_never = diag.never_returned.size
+            st.metric("Never returned", f"{n_never:,}", help=f"of {diag.n_base:,} base points, top-{diag.k} at "
+                                                             f"efSearch {diag.ef_search}")
+            if n_never:
+                st.markdown(f"**{n_never:,}** base points ({n_never / diag.n_base:.1%}) are never among anyone's "
+                            f"top-{diag.k} — not even their own query: the graph barely reaches them.")
+                st.dataframe(never_returned_table(ws, diag, base_rows), hide_index=True, key="order_never")
+            else:
+                st.markdown(f"Every base point is returned by at least one search (top-{diag.k} at efSearch "
+                            f"{diag.ef_search}).")
+        st.caption("Loaded from the cache." if diag.cached else "Computed now and cached.")

@@ -1,0 +1,83 @@
+"""AppTest for the Embedding map page on a small synthetic vector workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "map.py")
+
+SPEC = {
+    "dataset": "synthetic",
+    "params": {"n": 500, "dim": 32, "intrinsic_dim": 4, "n_clusters": 3, "seed": 0},
+    "encoder": "given-vectors",
+    "encoder_options": {},
+}
+
+
+def open_map(spec: dict = SPEC) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["ws_spec"] = spec
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_map_page_draws_a_pca_map_with_live_numbers():
+    at = open_map()
+    assert len(at.get("plotly_chart")) == 1
+    text = texts(at)
+    assert "**500** items" in text and "32-dimensional" in text
+    assert "PCA 2-D of all 500 points" in text
+    assert "of variance" in text  # PCA axes report their explained variance
+    assert not at.error
+
+
+def test_map_page_umap_3d_and_colours():
+    at = open_map()
+    at.radio(key="map_method").set_value("umap")
+    at.selectbox(key="map_colour").set_value("hubness")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 1
+    assert "UMAP 2-D of all 500 points" in texts(at)
+    assert "k-occurrence" in texts(at)
+    at.radio(key="map_dims").set_value(3)
+    at.selectbox(key="map_colour").set_value("LID")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "UMAP 3-D" in texts(at)
+    # the same map again comes from the artifact cache
+    at.run()
+    assert "loaded from the cache" in texts(at)
+
+
+def test_map_page_search_a_point_and_compare_with_hnsw():
+    at = open_map()
+    at.text_input(key="map_search").input("p01").run()
+    pick = at.selectbox(key="map_search_pick")
+    assert len(pick.options) > 1
+    pick.select_index(0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    tables = [df.value for df in at.dataframe]
+    assert tables, "the neighbour table is shown"
+    table = tables[0]
+    assert len(table) == 10 and "found by hnsw_flat" in table.columns
+    assert "exact nearest neighbours" in texts(at)
+    at.selectbox(key="map_approx").set_value("ivf_flat").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "found by ivf_flat" in at.dataframe[0].value.columns
+
+
+def test_map_page_samples_above_the_budget_and_says_so():
+    spec = {**SPEC, "params": {**SPEC["params"], "n": 1200}}
+    at = open_map(spec)
+    at.number_input(key="map_budget").set_value(1000).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "showing 1,000 of 1,200 points, random sample, seed 0" in texts(at)
