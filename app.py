@@ -1,4 +1,8 @@
-"""densescope: router only. Pages live in pages/, computing in core/."""
+"""densescope: router only. Pages live in views/, computing in core/.
+
+The folder is views/, not pages/: Streamlit auto-loads a pages/ folder as an old-style
+multipage app when a shared link to a page is the first request, bypassing this router.
+"""
 
 from pathlib import Path
 
@@ -12,22 +16,22 @@ st.set_page_config(page_title="densescope", page_icon=":material/radar:", layout
 
 PAGES = {
     "Explore": [
-        ("pages/home.py", "Home", ":material/home:"),
-        ("pages/data.py", "Data", ":material/dataset:"),
-        ("pages/map.py", "Embedding map", ":material/scatter_plot:"),
-        ("pages/query.py", "Query", ":material/search:"),
+        ("views/home.py", "Home", ":material/home:"),
+        ("views/data.py", "Data", ":material/dataset:"),
+        ("views/map.py", "Embedding map", ":material/scatter_plot:"),
+        ("views/query.py", "Query", ":material/search:"),
     ],
     "Experiments": [
-        ("pages/intrinsic.py", "Intrinsic dimension", ":material/straighten:"),
-        ("pages/order.py", "HNSW insertion order", ":material/hub:"),
-        ("pages/compression.py", "Compression", ":material/compress:"),
-        ("pages/runs.py", "Runs", ":material/history:"),
+        ("views/intrinsic.py", "Intrinsic dimension", ":material/straighten:"),
+        ("views/order.py", "HNSW insertion order", ":material/hub:"),
+        ("views/compression.py", "Compression", ":material/compress:"),
+        ("views/runs.py", "Runs", ":material/history:"),
     ],
 }
 
 navigation = {
     section: [
-        st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+        st.Page(path, title=title, icon=icon, default=path == "views/home.py")
         for path, title, icon in entries
         if (ROOT / path).exists()
     ]

@@ -71,6 +71,7 @@ class Workspace:
     encoder_options: dict = field(default_factory=dict)
     cache: ArtifactCache = field(default_factory=ArtifactCache)
     _memo: np.ndarray | None = field(default=None, init=False, repr=False)
+    _knn_memo: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.dataset.kind == "vectors":
@@ -264,6 +265,9 @@ class Workspace:
 
         x = self.embeddings(progress)
         k_eff = min(k, x.shape[0] - 1)
+        for have, (D, I) in self._knn_memo.items():
+            if have >= k_eff:
+                return D[:, :k_eff], I[:, :k_eff]
         for have in sorted({k_eff, 10, 15, 30, 50, 100}):
             if have < k_eff:
                 continue
@@ -271,8 +275,10 @@ class Workspace:
             hitI = self.cache.load("knn", key)
             hitD = self.cache.load("knn", key + "d")
             if hitI is not None and hitD is not None:
+                self._knn_memo[have] = (hitD[0], hitI[0])
                 return hitD[0][:, :k_eff], hitI[0][:, :k_eff]
         D, I = knn_graph(x, k_eff, self.metric, progress=progress)
+        self._knn_memo[k_eff] = (D, I)
         key = artifact_key("knn", self.embeddings_key, k_eff, self.metric)
         self.cache.save("knn", key + "d", D, {"k": k_eff, "part": "D"})
         self.cache.save("knn", key, I, {"k": k_eff, "part": "I"})

@@ -46,20 +46,20 @@ def test_router_opens_home_with_the_demo_dataset():
 
 
 def test_home_shows_live_numbers_of_a_vector_workspace():
-    at = run_page("pages/home.py", SYNTH)
+    at = run_page("views/home.py", SYNTH)
     assert at.metric[0].value == "400"
     assert at.metric[1].value == "24"
 
 
 def test_data_page_card_for_vectors():
-    at = run_page("pages/data.py", SYNTH)
+    at = run_page("views/data.py", SYNTH)
     text = all_text(at)
     assert "400 × 24 used as given" in text
     assert len(at.get("plotly_chart")) >= 2  # categories and norms
 
 
 def test_data_page_for_the_text_demo_offers_or_shows_encoding():
-    at = run_page("pages/data.py")
+    at = run_page("views/data.py")
     text = all_text(at)
     assert "Sample items" in text
     assert ("Encoded:" in text) or any(b.label == "Encode" for b in at.button)
@@ -68,7 +68,7 @@ def test_data_page_for_the_text_demo_offers_or_shows_encoding():
 def test_data_page_encodes_with_a_fast_encoder():
     spec = {"dataset": "stdlib-docs", "params": {"limit": 150, "seed": 0}, "encoder": "tfidf-svd",
             "encoder_options": {}}
-    at = run_page("pages/data.py", spec)
+    at = run_page("views/data.py", spec)
     buttons = [b for b in at.button if b.key == "encode"]
     if buttons:  # not cached yet in this test home
         buttons[0].click().run()
@@ -92,7 +92,7 @@ def test_runs_page_lists_opens_compares_and_deletes(fresh_home):
     b = store.start_run("sweep", "stdlib-docs", "minilm", {"k": 10}, environment={})
     store.add_rows(b, [{"method": "flat", "recall_at_k": 1.0}, {"method": "pq", "recall_at_k": 0.6}])
     store.finish_run(b)
-    at = run_page("pages/runs.py")
+    at = run_page("views/runs.py")
     frames = at.dataframe
     assert len(frames) >= 3  # runs list, rows, comparison
     comparison = frames[-1].value
@@ -105,7 +105,7 @@ def test_runs_page_lists_opens_compares_and_deletes(fresh_home):
 
 
 def test_runs_page_when_empty(fresh_home):
-    at = run_page("pages/runs.py")
+    at = run_page("views/runs.py")
     assert "No runs yet" in all_text(at)
 
 

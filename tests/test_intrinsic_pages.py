@@ -29,7 +29,7 @@ def fresh_caches(fresh_home):
 
 
 def open_page(name: str, spec: dict = SPEC) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "views" / name), default_timeout=120)
     at.session_state["ws_spec"] = spec
     at.run()
     assert not at.exception, [e.value for e in at.exception]
