@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export RAY_USAGE_STATS_ENABLED := 0
-export PYTHONDONTWRITEBYTECODE := 1
+export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: run test install prepare lint bench clean
 

@@ -1,0 +1,141 @@
+"""Recall, nDCG, MRR, the metric registry, the Pareto frontier and the budget question: hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.metrics import (
+    METRICS,
+    as_relevance,
+    best_under_budget,
+    mrr_at_k,
+    ndcg_at_k,
+    pareto_frontier,
+    recall_at_k,
+    recall_per_query,
+)
+
+
+def test_recall_hand_case():
+    I = np.array([[1, 2, 3], [4, 5, 6]])
+    gt = np.array([[1, 2, 9], [7, 8, 6]])
+    assert recall_per_query(I, gt, 3).tolist() == pytest.approx([2 / 3, 1 / 3])
+    assert recall_at_k(I, gt) == pytest.approx(0.5)
+
+
+def test_recall_counts_each_true_neighbour_once_and_ignores_missing_results():
+    gt = np.array([[1, 2, 3]])
+    assert recall_at_k(np.array([[1, 1, 1]]), gt) == pytest.approx(1 / 3)
+    assert recall_at_k(np.array([[3, -1, -1]]), gt) == pytest.approx(1 / 3)
+
+
+def test_recall_uses_only_the_first_k_columns():
+    I = np.array([[1, 9, 2, 3]])
+    gt = np.array([[1, 2, 3, 4]])
+    assert recall_at_k(I, gt, 2) == pytest.approx(0.5)
+
+
+def test_recall_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="queries"):
+        recall_at_k(np.zeros((2, 3), int), np.zeros((3, 3), int))
+    with pytest.raises(ValueError, match="k=5"):
+        recall_at_k(np.zeros((2, 3), int), np.zeros((2, 3), int), 5)
+
+
+def test_ndcg_and_mrr_binary_relevance():
+    I = np.array([[3, 1, 2]])
+    assert ndcg_at_k(I, [[1]], 10) == pytest.approx(1 / math.log2(3))
+    assert mrr_at_k(I, [[1]], 10) == pytest.approx(0.5)
+
+
+def test_ndcg_graded_relevance_uses_linear_gains():
+    I = np.array([[2, 1, 5]])
+    qrels = [{1: 2, 2: 1}]
+    dcg = 1 / math.log2(2) + 2 / math.log2(3)
+    idcg = 2 / math.log2(2) + 1 / math.log2(3)
+    assert ndcg_at_k(I, qrels, 10) == pytest.approx(dcg / idcg)
+    assert mrr_at_k(I, qrels, 10) == 1.0
+
+
+def test_queries_without_judgments_are_left_out_and_dict_form_matches_list_form():
+    I = np.array([[5, 6], [1, 2]])
+    as_list = [[], [2]]
+    as_dict = {1: [2]}
+    assert mrr_at_k(I, as_list, 10) == pytest.approx(0.5)
+    assert mrr_at_k(I, as_dict, 10) == pytest.approx(0.5)
+    assert ndcg_at_k(I, as_dict, 10) == pytest.approx(ndcg_at_k(I, as_list, 10))
+    assert math.isnan(mrr_at_k(I, [[], []], 10))
+
+
+def test_miss_within_cutoff_scores_zero():
+    I = np.array([[7, 8, 9]])
+    assert mrr_at_k(I, [[1]], 10) == 0.0
+    assert ndcg_at_k(I, [[1]], 10) == 0.0
+
+
+def test_as_relevance_validates():
+    with pytest.raises(ValueError, match="2 entries but there are 3 queries"):
+        as_relevance([[1], [2]], 3)
+    with pytest.raises(ValueError, match="outside"):
+        as_relevance({5: [1]}, 3)
+
+
+def test_metric_registry_directions():
+    assert METRICS["recall_at_k"].direction == "max"
+    assert METRICS["bytes_per_vector"].direction == "min"
+    assert METRICS["qps"].direction == "max"
+    assert METRICS["p99_ms"].direction == "min"
+    assert all(m.direction in ("min", "max") and m.label for m in METRICS.values())
+
+
+def frontier_rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "label": list("ABCDEFGH"),
+            "bytes_per_vector": [10, 20, 20, 40, 80, 80, 5, 1],
+            "recall_at_k": [0.5, 0.4, 0.8, 0.8, 1.0, 1.0, np.nan, 0.9],
+            "qps": [100, 900, 50, 500, 10, 10, 1, 1],
+            "status": ["ok"] * 7 + ["failed"],
+        }
+    )
+
+
+def test_pareto_frontier_hand_made_set():
+    mask = pareto_frontier(frontier_rows(), "bytes_per_vector", "recall_at_k")
+    # A cheapest; B beaten by A; C best at 20 B; D beaten by C; E and F identical optima;
+    # G has no recall; H failed.
+    assert mask.tolist() == [True, False, True, False, True, True, False, False]
+
+
+def test_pareto_frontier_follows_the_registry_directions():
+    mask = pareto_frontier(frontier_rows(), "qps", "recall_at_k")  # both "max"
+    # B fastest; D beats A and C (faster at >= their recall); E and F most accurate
+    assert frontier_rows()["label"][mask].tolist() == ["B", "D", "E", "F"]
+
+
+def test_pareto_frontier_empty_and_unknown_metric():
+    assert pareto_frontier(frontier_rows().iloc[:0]).tolist() == []
+    with pytest.raises(ValueError, match="unknown metric"):
+        pareto_frontier(frontier_rows(), "bytes", "recall_at_k")
+
+
+def test_best_under_budget_sorts_matches_by_speed():
+    answer = best_under_budget(frontier_rows(), max_bytes=40, min_recall=0.8)
+    assert answer.rows["label"].tolist() == ["D", "C"]
+    assert "fastest: D" in answer.explanation
+
+
+def test_best_under_budget_explains_an_empty_answer():
+    answer = best_under_budget(frontier_rows(), max_bytes=15, min_recall=0.9)
+    assert answer.rows.empty
+    assert "best within budget is A" in answer.explanation
+    assert "smallest reaching it is E at 80.0 B/vector" in answer.explanation
+
+
+def test_best_under_budget_validates():
+    with pytest.raises(ValueError, match="min_recall"):
+        best_under_budget(frontier_rows(), 10, 1.5)
