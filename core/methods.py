@@ -863,7 +863,11 @@ def build(
     spec = get_method(method)
     params = check_params(method, params or {}, "build")
     n, d = xb.shape
-    reason = spec.validate({**spec.defaults(), **params}, n, d)
+    # Search settings are checked in `searcher` against the real values; here they take their
+    # least demanding value so a build is not refused for a default search setting (nprobe=8
+    # with nlist=7 must build and then search with nprobe <= 7).
+    least = {p.name: (p.low if p.low is not None else p.default) for p in spec.search_params}
+    reason = spec.validate({**spec.defaults(), **least, **params}, n, d)
     if reason:
         raise ValueError(f"{method}: {reason}")
     xb = np.ascontiguousarray(xb, dtype=np.float32)
@@ -882,6 +886,10 @@ def searcher(
     spec = METHODS[built.method]
     sp = check_params(built.method, params or {}, "search")
     check_k(k, built.n)
+    for constraint in spec.constraints:
+        reason = constraint({**spec.defaults(), **built.params, **sp}, built.n, built.d)
+        if reason:
+            raise ValueError(f"{built.method}: {reason}")
     if 0 < sp.get("rerank", 0) < k:
         raise ValueError(f"{built.method}: rerank={sp['rerank']} must be 0 or at least k={k}")
     return lambda xq: spec.search(built, xq, k, sp)

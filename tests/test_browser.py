@@ -140,3 +140,37 @@ def test_map_page_draws_a_plotly_map(app_url, page):
     assert page.get_by_text("all 2,000 points").count() > 0
     assert_no_exception(page)
     shot(page, "map")
+
+
+def test_query_page_shows_one_result_column_per_method(app_url, page):
+    import json
+    from urllib.parse import quote
+
+    params = {"limit": 300, "seed": 0}
+    query = f"?dataset=stdlib-docs&encoder=tfidf-svd&params={quote(json.dumps(params, separators=(',', ':')))}"
+    page.goto(app_url + "/query" + query)
+    wait_app_idle(page, timeout=120_000)
+    encode = page.get_by_role("button", name="Encode now")
+    ready = page.get_by_text("Do different indexes return the same answers")
+    encode.or_(ready).first.wait_for(timeout=120_000)
+    if encode.count():  # the first run in this test home: encode the 300 passages (seconds with tfidf-svd)
+        encode.click()
+        ready.wait_for(timeout=120_000)
+        wait_app_idle(page, timeout=120_000)
+    box = page.get_by_label("Query text", exact=True)
+    box.fill("read a file line by line")
+    box.press("Enter")
+    page.get_by_text("Of this query's exact top-10, each method found").wait_for(timeout=120_000)
+    wait_app_idle(page, timeout=120_000)
+    methods = ["flat", "hnsw_flat", "pq", "binary"]
+    headings = [h.strip() for h in page.locator("h4").all_inner_texts()]
+    assert headings == methods, headings
+    # one result table per method, plus the overlap matrix
+    tables = page.locator("[data-testid=stDataFrame]")
+    tables.nth(len(methods)).wait_for(timeout=60_000)
+    assert tables.count() == len(methods) + 1
+    assert page.get_by_text("recall@10 = 1.00").count() >= 1
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1400, "height": 2000})  # the app scrolls inside: show the columns too
+    page.wait_for_selector("[data-testid=stPlotlyChart] .js-plotly-plot", timeout=60_000)
+    shot(page, "query")

@@ -67,7 +67,9 @@ def _dataset_params(name: str, current: dict) -> dict:
             format_func=lambda v: "all (~47k)" if v == 0 else f"{v:,}", key="pick_pydocs_limit",
         )
         return {"limit": int(limit), "seed": 0} if limit else {}
-    return {}
+    # No widgets for this dataset's parameters: keep what a shared link asked for
+    # (e.g. stdlib-docs with {"limit": 300, "seed": 0}).
+    return {k: v for k, v in current.items() if k in ("limit", "seed")}
 
 
 def workspace_picker() -> None:

@@ -1,0 +1,113 @@
+"""AppTest for the Query comparison page on a small vector workspace and a tiny text workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "views" / "query.py")
+
+VECTORS = {
+    "dataset": "synthetic",
+    "params": {"n": 500, "dim": 32, "intrinsic_dim": 4, "n_clusters": 3, "seed": 0},
+    "encoder": "given-vectors",
+    "encoder_options": {},
+}
+TEXT = {"dataset": "stdlib-docs", "params": {"limit": 300, "seed": 0}, "encoder": "tfidf-svd", "encoder_options": {}}
+
+
+def open_page(spec: dict) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["ws_spec"] = spec
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
+    parts += [i.value for i in at.info]
+    return "\n".join(str(p) for p in parts)
+
+
+def method_tables(at: AppTest) -> list:
+    return [df.value for df in at.dataframe if "rank" in df.value.columns]
+
+
+def test_vector_workspace_pick_a_point_and_compare_methods():
+    at = open_page(VECTORS)
+    assert at.radio(key="query_mode").options == ["An item from the data"]
+    assert "Search for an item" in texts(at)  # a clear prompt before any query
+    assert "**500** items" in texts(at) and "32-dimensional" in texts(at)
+
+    at.multiselect(key="query_methods").set_value(["flat", "hnsw_flat", "ivf_flat"])
+    at.text_input(key="query_item_search").input("p01").run()
+    at.selectbox(key="query_item_pick").select_index(0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+    results = method_tables(at)
+    assert len(results) == 3, "one result table per chosen method"
+    flat = results[0]
+    assert len(flat) == 10 and flat["in exact top-k"].all() and list(flat["exact rank"]) == list(range(1, 11))
+    assert "recall@10 = 1.00" in texts(at)
+    assert "overlap" in texts(at)
+    # the point itself is left out by default
+    picked = at.session_state["query_item_row"][1]
+    assert f"p{picked:03d}" not in set(flat["id"])
+
+    # moving the cut-off recounts survivors without searching again
+    before = at.session_state["query_last"]
+    slider = at.slider(key="query_threshold")  # synthetic is L2: the largest distance keeps all
+    slider.set_value(slider.max).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["query_last"] is before
+    assert "10 of 10 pass the cut-off" in texts(at)
+
+    # a second query reuses every index
+    at.button(key="query_item_random").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert texts(at).count("index reused from the cache") == 3
+
+
+def test_text_workspace_free_text_query_with_default_methods():
+    at = open_page(TEXT)
+    if any(b.key == "query_encode_now" for b in at.button):  # first run in this test home
+        assert "is not encoded with **tfidf-svd** yet" in "\n".join(w.value for w in at.warning)
+        at.button(key="query_encode_now").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="query_mode").value == "Free text"
+    assert at.multiselect(key="query_methods").value == ["flat", "hnsw_flat", "pq", "binary"]
+    at.text_input(key="query_text").input("read a file line by line").run()
+    assert not at.exception, [e.value for e in at.exception]
+    results = method_tables(at)
+    assert len(results) == 4
+    assert all(len(t) == 10 and "text" in t.columns for t in results)
+    assert "recall@10 = 1.00" in texts(at)  # flat
+    assert len(at.get("plotly_chart")) == 1
+
+    # one of the dataset's own queries: its relevant document is marked from the qrels
+    at.radio(key="query_mode").set_value("One of the dataset's queries").run()
+    assert not at.exception, [e.value for e in at.exception]
+    results = method_tables(at)
+    assert len(results) == 4 and "relevant" in results[0].columns
+    assert "qrels judge 1 document relevant" in texts(at)
+    assert "relevant found" in texts(at)
+
+
+def test_a_method_that_cannot_run_shows_its_reason_and_the_others_still_run():
+    at = open_page(VECTORS)
+    at.multiselect(key="query_methods").set_value(["flat", "binary"])
+    at.number_input(key="query_p_binary_rerank").set_value(5)  # below k=10: the registry refuses it
+    at.button(key="query_item_random").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(method_tables(at)) == 1
+    assert any("binary could not run" in e.value and "rerank" in e.value for e in at.error)
+
+
+def test_fewer_than_two_methods_get_a_prompt():
+    at = open_page(VECTORS)
+    at.multiselect(key="query_methods").set_value(["flat"]).run()
+    assert not at.exception
+    assert "Choose at least two methods" in texts(at)

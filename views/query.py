@@ -1,0 +1,309 @@
+"""Query comparison: one query, 2-4 indexes side by side, each result marked against exact search."""
+
+import json
+
+import numpy as np
+import streamlit as st
+
+from core import methods
+from core.knn import higher_is_closer
+from core.neighbors import closeness_label, find_items, split_params
+from core.query_compare import (
+    DEFAULT_METHODS,
+    MAX_METHODS,
+    IndexCache,
+    compare_query,
+    exact_reference,
+    method_defaults,
+    overlap_frame,
+    relevant_rows,
+    result_frame,
+    score_rows,
+    snippet,
+    summary_line,
+    threshold_range,
+    with_threshold,
+)
+from figures.query import score_curves_figure
+from ui.state import require_embeddings, require_workspace
+
+st.title("Query comparison")
+
+ws = require_workspace()
+x = require_embeddings(ws, key="query_encode_now")
+ds = ws.dataset
+n, d = x.shape
+metric = ws.metric
+encoder = "given vectors" if ds.kind == "vectors" else f"{ws.encoder_name} embeddings"
+intro = st.container()
+
+FREE_TEXT = "Free text"
+OWN_QUERY = "One of the dataset's queries"
+ITEM = "An item from the data"
+CUT_OFF = {"cosine": "minimum cosine similarity", "ip": "minimum inner product", "l2": "maximum squared L2 distance"}
+
+
+# -- Streamlit plumbing: caches and callbacks ----------------------------------------------
+@st.cache_resource(show_spinner=False)
+def index_cache() -> IndexCache:
+    """Built indexes shared by every session of this app process."""
+    return IndexCache(max_entries=12)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def encode_text(embeddings_key: str, text: str, _ws) -> np.ndarray:
+    return _ws.encode_queries([text])
+
+
+def pick_item(row: int | None) -> None:
+    st.session_state["query_item_row"] = None if row is None else (ws.embeddings_key, int(row))
+
+
+def on_item_pick() -> None:
+    picked = st.session_state.get("query_item_pick")
+    if picked is not None:
+        pick_item(int(picked))
+
+
+def on_random_item() -> None:
+    draws = st.session_state.get("query_random_draws", 0)
+    st.session_state["query_random_draws"] = draws + 1
+    pick_item(int(np.random.default_rng(draws).integers(n)))
+
+
+def md_escape(text: str) -> str:
+    """User-named things (dataset names) shown as literal text inside markdown."""
+    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in str(text))
+
+
+def describe(i: int) -> str:
+    head = ds.ids[i] + (f" — {ds.labels[i]}" if ds.labels is not None else "")
+    return head if ds.texts is None else f"{head} — {snippet(ds.texts[i], 80)}"
+
+
+def method_params(method: str) -> dict:
+    """One widget per build and search parameter of a registry method."""
+    spec = methods.get_method(method)
+    defaults = method_defaults(method, n, d)
+    values: dict = {}
+    if not spec.params:
+        st.caption(f"**{method}** has no parameters.")
+        return values
+    cols = st.columns([1] + [2] * len(spec.params))
+    cols[0].markdown(f"**{method}**")
+    for col, p in zip(cols[1:], spec.params, strict=True):
+        key = f"query_p_{method}_{p.name}"
+        kind = "build" if p in spec.build_params else "search"
+        if p.choices is not None:
+            choices = list(p.choices)
+            values[p.name] = col.selectbox(p.name, choices, index=choices.index(defaults[p.name]), key=key,
+                                           help=f"{p.help} ({kind} parameter)")
+        else:
+            values[p.name] = int(col.number_input(p.name, p.low, p.high, int(defaults[p.name]), key=key,
+                                                  help=f"{p.help} ({kind} parameter)"))
+    return values
+
+
+# -- the query -------------------------------------------------------------------------------
+has_queries = ds.queries is not None and len(ds.queries) > 0
+modes = ([FREE_TEXT] if ds.kind == "text" else []) + ([OWN_QUERY] if has_queries else []) + [ITEM]
+mode = st.radio("Query", modes, horizontal=True, key="query_mode",
+                help="Free text is encoded with the workspace's encoder. A dataset query marks the documents "
+                     "its relevance judgments (qrels) name. An item from the data searches with its own vector.")
+
+xq = None
+exclude_row = None
+query_id = None
+query_sig: list = [mode]
+if mode == FREE_TEXT:
+    text = st.text_input("Query text", key="query_text", placeholder="e.g. read a file line by line",
+                         help="Press Enter (or Search) to run it.")
+    if text.strip():
+        try:
+            with st.spinner(f"Encoding the query with {ws.encoder_name}…"):
+                xq = encode_text(ws.embeddings_key, text.strip(), ws)
+        except (ValueError, RuntimeError) as exc:
+            st.error(f"Cannot encode this query: {exc}")
+        query_sig.append(text.strip())
+elif mode == OWN_QUERY:
+    q = ds.queries
+    qi = st.selectbox(f"Query ({len(q):,}; type to filter)", range(len(q)), index=0, key="query_own",
+                      format_func=lambda i: q.ids[i] + (f" — {snippet(q.texts[i], 100)}" if q.texts else ""))
+    query_id = q.ids[qi]
+    try:
+        if q.vectors is not None:
+            xq = ws.query_embeddings()[qi : qi + 1]
+        else:
+            with st.spinner(f"Encoding the query with {ws.encoder_name}…"):
+                xq = encode_text(ws.embeddings_key, q.texts[qi], ws)
+    except (ValueError, RuntimeError) as exc:
+        st.error(f"Cannot encode this query: {exc}")
+    if q.texts:
+        st.text(q.texts[qi])
+    query_sig.append(query_id)
+else:
+    s1, s2, s3 = st.columns([1, 2, 0.6])
+    search_text = s1.text_input("Find an item by id, label or text", key="query_item_search",
+                                placeholder="e.g. " + snippet(ds.labels[0] if ds.labels else ds.ids[0], 30))
+    if search_text.strip():
+        matches = find_items(ds.ids, ds.texts, ds.labels, search_text)
+        if len(matches) == 0:
+            s2.info("No item's id, label or text contains that text.")
+        else:
+            found = f"{len(matches):,} match{'es' if len(matches) != 1 else ''}"
+            s2.selectbox(found + (" (first 50)" if len(matches) == 50 else ""), [int(i) for i in matches],
+                         index=None, format_func=describe, key="query_item_pick", on_change=on_item_pick,
+                         placeholder="pick one as the query")
+    s3.button("Random item", key="query_item_random", on_click=on_random_item)
+    picked = st.session_state.get("query_item_row")
+    row = picked[1] if picked and picked[0] == ws.embeddings_key and picked[1] < n else None
+    exclude = st.checkbox("Leave the item itself out of the results", value=True, key="query_exclude_self",
+                          help="Otherwise every method returns the item itself at rank 1.")
+    if row is not None:
+        st.text("Query item: " + describe(row))
+        xq = x[row : row + 1]
+        exclude_row = row if exclude else None
+        query_sig += [row, exclude]
+
+# -- the methods ------------------------------------------------------------------------------
+options = [m for m in methods.METHODS if m != "leanvec_ood" or has_queries]
+m1, m2 = st.columns([3, 1])
+chosen = m1.multiselect(
+    f"Methods ({2}–{MAX_METHODS})", options, default=[m for m in DEFAULT_METHODS if m in options],
+    max_selections=MAX_METHODS, key="query_methods",
+    format_func=lambda m: f"{m} · {methods.FAMILIES[methods.METHODS[m].family]}",
+    help="Any method of the compression sweep's registry (flat is exact search); the Method parameters below "
+         "set how each is built and searched.",
+)
+k_max = max(1, min(50, n - 1))
+k = int(m2.slider("Results per method (k)", 1, k_max, min(10, k_max), key="query_k")) if k_max > 1 else 1
+with st.expander("Method parameters", expanded=False):
+    st.caption("Build parameters change the index (built once per setting, then cached); search parameters only "
+               "change how it is searched.")
+    params = {m: method_params(m) for m in chosen}
+force = st.button("Search", key="query_run", type="primary")
+
+intro.markdown(
+    f"Do different indexes return the same answers to one query? Each column lists the top-**{k}** that one "
+    f"method returns from the **{n:,}** items of **{md_escape(ds.name)}** ({d}-dimensional {md_escape(encoder)}, "
+    f"metric {metric}), "
+    "each result marked against exact search over all of them: is it in the exact top-k, at which exact rank. "
+    "The summary line gives this query's recall@k, how much the methods agree (overlap) and the search latency; "
+    "the cut-off slider shows how many results would survive a relevance threshold."
+)
+
+if len(chosen) < 2:
+    st.info(f"Choose at least two methods (up to {MAX_METHODS}) to compare.")
+    st.stop()
+if xq is None:
+    prompt = {FREE_TEXT: "Type a query and press Enter.", OWN_QUERY: "Pick one of the dataset's queries.",
+              ITEM: "Search for an item (or draw a random one) to use its vector as the query."}[mode]
+    st.info(prompt)
+    st.stop()
+
+# -- run (cached: moving the cut-off slider does not search again) ---------------------------------
+choices = [(m, *split_params(m, params[m])) for m in chosen]
+signature = json.dumps([ws.embeddings_key, query_sig, choices, k], default=str)
+last = st.session_state.get("query_last")
+if force or last is None or last["signature"] != signature:
+    cache = index_cache()
+    missing = [m for m, build, _ in choices if not cache.has(ws.embeddings_key, metric, m, build)]
+    try:
+        xq_train = ws.query_embeddings() if "leanvec_ood" in chosen else None
+        exact = exact_reference(x, xq, k, metric, exclude_row)
+        run = dict(exact=exact, exclude_row=exclude_row, relevant=relevant_rows(ds, query_id), cache=cache,
+                   embeddings_key=ws.embeddings_key, xq_train=xq_train)
+        if missing:
+            with st.status(f"Building {', '.join(missing)} over {n:,} vectors (once per setting)…",
+                           expanded=True) as status:
+                results = compare_query(x, xq, choices, k, metric, **run,
+                                        progress=lambda done, total, message: status.write(message.capitalize()))
+                built = [r for r in results if r.ok and not r.reused]
+                failed = [r.method for r in results if not r.ok and r.method in missing]
+                label = (f"Built {', '.join(r.method for r in built)} in {sum(r.build_s for r in built):.1f} s; "
+                         "cached, so the next query is instant." if built else "No index could be built.")
+                if failed:
+                    label += f" {', '.join(failed)} could not run (see its column)."
+                status.update(label=label, state="complete" if built else "error", expanded=False)
+        else:
+            results = compare_query(x, xq, choices, k, metric, **run)
+    except (ValueError, RuntimeError) as exc:
+        st.error(f"Cannot run this comparison: {exc}")
+        st.stop()
+    last = {"signature": signature, "results": results, "exact": exact}
+    st.session_state["query_last"] = last
+results, exact = last["results"], last["exact"]
+ran = [r for r in results if r.ok]
+
+# -- cut-off -----------------------------------------------------------------------------------------
+lo, hi, default = threshold_range(exact, results)
+if st.session_state.get("query_threshold_range") != (lo, hi, signature):
+    st.session_state["query_threshold_range"] = (lo, hi, signature)
+    st.session_state["query_threshold"] = default
+threshold = float(st.slider(
+    f"Cut-off: {CUT_OFF[metric]}", lo, hi, step=(hi - lo) / 200, format="%.4f", key="query_threshold",
+    help="Relevance filtering: a search always returns k results; a score cut-off keeps only those close enough, "
+         "trading recall for precision. Applied to each result's exact score, so methods whose own scores are "
+         "estimates (PQ) or Hamming distances (binary codes) compare fairly.",
+))
+results = with_threshold(results, threshold, metric)
+relevant = relevant_rows(ds, query_id)
+
+recalls = ", ".join(f"**{r.method}** {r.found}/{k}" for r in ran)
+sentence = (f"Of this query's exact top-{k}, each method found: {recalls}." if ran
+            else "No method could run on this query.")
+if ran:
+    sentence += (f" At the cut-off, {exact.count_passing(threshold):,} of the {exact.n:,} items qualify "
+                 f"({exact.top_k_passing(threshold)} of the exact top-{k}).")
+if relevant:
+    sentence += f" The qrels judge {len(relevant)} document{'s' if len(relevant) != 1 else ''} relevant to it."
+st.markdown(sentence)
+st.caption(f"Scores: {closeness_label(metric)}. *score* is the method's own (an estimate for compressed codes, a "
+           "Hamming distance for binary codes without re-rank); *exact score* is recomputed from the float vectors. "
+           "Exact ranks share the best rank on ties.")
+
+# -- one column per method --------------------------------------------------------------------------------
+columns = st.columns(len(results))
+config = {
+    "rank": st.column_config.NumberColumn("#", width=36, help="rank in this method's results"),
+    "in exact top-k": st.column_config.CheckboxColumn("top-k", width=52, help=f"among the exact top-{k} (ties count)"),
+    "exact rank": st.column_config.NumberColumn("exact rank", width=74, help="rank in exact search (1 = nearest)"),
+    "exact score": st.column_config.NumberColumn(format="%.3f", width=80, help="recomputed from the float vectors"),
+    "score": st.column_config.NumberColumn(format="%.3f", width=70, help="the method's own score"),
+    "relevant": st.column_config.NumberColumn(width=70, help="relevance grade in the qrels (0 = not judged)"),
+    "passes cut-off": st.column_config.CheckboxColumn("cut-off", width=60,
+                                                      help=f"exact score passes the {CUT_OFF[metric]}"),
+    "id": st.column_config.TextColumn(width=120),
+    "text": st.column_config.TextColumn(width="large"),
+}
+order = ["rank", "id", "in exact top-k", "exact rank", "relevant", "exact score", "score", "passes cut-off", "text"]
+for col, r in zip(columns, results, strict=True):
+    with col:
+        st.markdown(f"#### {r.method}")
+        st.caption(r.label)
+        if not r.ok:
+            st.error(f"{r.method} could not run: {r.error}")
+            continue
+        line = summary_line(r)
+        if relevant:
+            line += f" · relevant found {r.relevant_found} of {len(relevant)}"
+        st.markdown(line)
+        built = "index reused from the cache" if r.reused else f"index built in {r.build_s:.2f} s"
+        st.caption(built + (f"; {r.note}" if r.note else ""))
+        table = result_frame(r, ds, threshold, metric, judged=bool(relevant))
+        st.dataframe(table, hide_index=True, width="stretch", column_config=config, key=f"query_table_{r.method}",
+                     column_order=[c for c in order if c in table.columns])
+
+# -- agreement and score curves ---------------------------------------------------------------------------
+if len(ran) >= 2:
+    o1, o2 = st.columns([1, 2])
+    with o1:
+        st.markdown(f"**Overlap** |A ∩ B| / {k} between methods")
+        st.dataframe(overlap_frame(results).style.format("{:.2f}"), width="stretch", key="query_overlap")
+    with o2:
+        fig = score_curves_figure(score_rows(results, exact), threshold=threshold,
+                                  score_title=f"exact score ({closeness_label(metric)})",
+                                  higher_is_closer=higher_is_closer(metric))
+        st.plotly_chart(fig, key="query_scores")
+        st.caption("Each method's results by rank, at their exact scores; the dashed grey line is the exact top-k. "
+                   "A line that falls away from it returned worse neighbours; the red line is the cut-off.")
