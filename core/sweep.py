@@ -531,6 +531,18 @@ def _skip_reason(cfg: Config, data: EvalData) -> str | None:
     return None
 
 
+def _ranking_results(cfg: Config, built: Built, I: np.ndarray, data: EvalData) -> np.ndarray | None:
+    """Top-10 results for nDCG@10/MRR@10 (searched again, untimed, when the sweep's k < 10)."""
+    if data.relevance is None:
+        return None
+    if data.k >= 10 or data.n < 10:
+        return I
+    try:
+        return searcher(built, 10, cfg.search_params)(data.xq)[1]
+    except ValueError:  # e.g. a re-rank shortlist shorter than 10
+        return None
+
+
 def _measure(cfg: Config, built: Built, size: int, data: EvalData) -> dict:
     search_fn = searcher(built, data.k, cfg.search_params)
     threads = faiss.omp_get_max_threads()
@@ -541,6 +553,7 @@ def _measure(cfg: Config, built: Built, size: int, data: EvalData) -> dict:
     bytes_per_vector = size / data.n
     rerank_per_vector = rerank_bytes(built, cfg.search_params) / data.n
     notes = [built.note, data.train_note if cfg.method == "leanvec_ood" else ""]
+    rank_I = _ranking_results(cfg, built, I, data)
     return _row(
         cfg,
         data,
@@ -548,8 +561,8 @@ def _measure(cfg: Config, built: Built, size: int, data: EvalData) -> dict:
         "",
         note="; ".join(s for s in notes if s),
         recall_at_k=recall_at_k(I, data.gt_I, data.k),
-        ndcg_at_10=float("nan") if data.relevance is None else ndcg_at_k(I, data.relevance, 10),
-        mrr_at_10=float("nan") if data.relevance is None else mrr_at_k(I, data.relevance, 10),
+        ndcg_at_10=float("nan") if rank_I is None else ndcg_at_k(rank_I, data.relevance, 10),
+        mrr_at_10=float("nan") if rank_I is None else mrr_at_k(rank_I, data.relevance, 10),
         bytes_per_vector=bytes_per_vector,
         rerank_bytes_per_vector=rerank_per_vector,
         total_bytes_per_vector=bytes_per_vector + rerank_per_vector,

@@ -295,3 +295,14 @@ def test_estimates_are_positive_and_ordered():
     flat = estimate_memory_bytes(Config.make("flat"), 100_000, 384)
     pq = estimate_memory_bytes(Config.make("pq", {"m": 32}), 100_000, 384)
     assert flat > pq > 100_000 * 32
+
+
+def test_ndcg_and_mrr_use_ten_results_even_when_k_is_smaller(data):
+    xb, xq, _ = data
+    _, gt5 = ground_truth(xb, xq, 5, "cosine")
+    relevance = [np.array([int(g[7])]) for g in ground_truth(xb, xq, 10, "cosine")[1]]  # rank 8 is relevant
+    rows = list(run_sweep(xb, xq, gt5, metric="cosine", configs=[Config.make("flat")], k=5,
+                          qrels=relevance, latency_queries=5))
+    # Exact search puts each relevant item at rank 8: MRR@10 = 1/8 although only 5 results are scored for recall.
+    assert rows[0]["mrr_at_10"] == pytest.approx(1 / 8)
+    assert rows[0]["recall_at_k"] == 1.0

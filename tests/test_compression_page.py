@@ -1,0 +1,198 @@
+"""AppTest for the Compression page, and the pure figures it draws."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.metrics import pareto_frontier
+from core.store import RunStore
+from figures.compression import recall_vs_memory_figure, recall_vs_qps_figure
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = {"n": 2000, "dim": 32, "intrinsic_dim": 8, "noise": 0.01, "n_clusters": 4, "seed": 0}
+SPEC = {"dataset": "synthetic", "params": PARAMS, "encoder": "given-vectors", "encoder_options": {}}
+CHEAP = ["flat", "sq", "pq", "binary"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches(fresh_home):
+    """Each test starts from an empty home: no workspace, artifact or run left by another test."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield fresh_home
+    st.cache_resource.clear()
+
+
+def open_page(spec: dict = SPEC) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "views" / "compression.py"), default_timeout=120)
+    at.session_state["ws_spec"] = spec
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
+    parts += [i.value for i in at.info] + [w.value for w in at.warning] + [s.value for s in at.success]
+    return "\n".join(str(p) for p in parts)
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def run_cheap(at: AppTest) -> AppTest:
+    at.multiselect(key="sweep_methods").set_value(CHEAP)
+    at.multiselect(key="sweep_quick_sq_qtype").set_value(["int8", "int4"])
+    at.number_input(key="sweep_queries").set_value(50)
+    at.run()
+    ok(at)
+    assert "6 configurations (5 builds, 4 method families) on 1,950 base vectors of 32 dims, 50 queries" in texts(at)
+    at.button(key="sweep_run").click().run()
+    return ok(at)
+
+
+def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
+    at = open_page()
+    text = texts(at)
+    assert "2,000 given vectors of 32 dims take 256 kB as float32" in text and "press **Run**" in text
+    assert "28 configurations (22 builds, 8 method families) on 1,800 base vectors" in text  # plan, estimate
+    assert not at.get("plotly_chart")
+    run_cheap(at)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2
+    (run,) = RunStore().list_runs(kind="sweep")
+    rows = RunStore().rows(run.id)
+    assert run.status == "done" and len(rows) == 6
+    assert list(rows["method"]) == ["flat", "sq", "sq", "pq", "binary", "binary"]
+    text = texts(at)
+    assert "Here 6 configurations ran (run #" in text and "The smallest configuration within 1 point" in text
+    assert f"Run #{run.id}" in text
+    (table,) = [df.value for df in at.dataframe if "pareto" in df.value]
+    assert len(table) == 6 and table["pareto"].any() and table.loc[table["label"] == "flat", "recall_at_k"].item() == 1
+    # the budget question, answered in words from the rows
+    assert "Under 16.0 B/vector (12.5% of float32" in text
+    at.number_input(key="sweep_budget_bytes").set_value(40.0)
+    at.slider(key="sweep_budget_recall").set_value(0.9)
+    at.run()
+    ok(at)
+    answer = [s.value for s in at.success]
+    assert answer and "configuration(s) fit; fastest:" in answer[0] and "sq qtype=int8" in texts(at)
+    at.slider(key="sweep_budget_recall").set_value(1.0)
+    at.number_input(key="sweep_budget_bytes").set_value(2.0)
+    at.run()
+    ok(at)
+    assert "no configuration reaches recall@10 >= 1 within 2 B/vector" in texts(at)
+    # counting the index alone moves the re-ranking binary codes to 4 B/vector
+    at.radio(key="sweep_bytes").set_value("the index alone").run()
+    ok(at)
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_a_new_visit_reopens_the_latest_sweep_without_running_again():
+    run_cheap(open_page())
+    (run,) = RunStore().list_runs(kind="sweep")
+    again = open_page()
+    assert "press **Run**" in texts(again)
+    again.button(key="sweep_reopen").click().run()
+    ok(again)
+    assert f"Run #{run.id}" in texts(again) and len(again.get("plotly_chart")) == 2
+    assert len(RunStore().list_runs(kind="sweep")) == 1
+
+
+def test_bad_parameters_are_explained_and_block_the_run():
+    at = open_page()
+    at.multiselect(key="sweep_methods").set_value(["hnsw_flat"])
+    at.run()
+    # a typed value outside the range names the parameter and its range
+    at.multiselect(key="sweep_quick_hnsw_flat_ef_search").set_value([16, "200000"]).run()
+    ok(at)
+    assert "hnsw_flat: ef_search must be an integer in [1, 100000], got 200000" in texts(at)
+    assert at.button(key="sweep_run").disabled
+    at.multiselect(key="sweep_quick_hnsw_flat_ef_search").set_value([16, "100"]).run()
+    ok(at)
+    assert "2 configurations (1 build, 1 method family)" in texts(at) and not at.button(key="sweep_run").disabled
+    at.multiselect(key="sweep_quick_hnsw_flat_ef_search").set_value([]).run()
+    ok(at)
+    assert "hnsw_flat: ef_search needs at least one value (an integer in [1, 100000])" in texts(at)
+    assert at.button(key="sweep_run").disabled
+    at.multiselect(key="sweep_methods").set_value([]).run()
+    ok(at)
+    assert "Pick at least one method." in texts(at) and at.button(key="sweep_run").disabled
+
+
+def test_thorough_shows_its_time_estimate_before_running():
+    at = open_page()
+    at.selectbox(key="sweep_preset").set_value("thorough").run()
+    ok(at)
+    text = texts(at)
+    assert "configurations (" in text and "a cost model" in text
+    # every parameter of the full grid is on offer and picked
+    assert at.multiselect(key="sweep_thorough_hnsw_flat_ef_search").value == [16, 32, 64, 128, 256, 512]
+
+
+def test_a_workspace_without_embeddings_offers_to_encode():
+    spec = {"dataset": "stdlib-docs", "params": {"limit": 200, "seed": 0}, "encoder": "tfidf-svd",
+            "encoder_options": {}}
+    at = open_page(spec)
+    assert "is not encoded with **tfidf-svd** yet" in texts(at)
+    at.button(key="sweep_encode_now").click().run()
+    ok(at)
+    assert "200 TF-IDF+SVD vectors of" in texts(at)
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def rows_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "method": ["flat", "sq", "pq", "binary", "hnsw_flat", "pq"],
+        "family": ["exact", "scalar", "pq", "binary", "graph", "pq"],
+        "label": ["flat", "sq int8", "pq m=8", "binary", "hnsw", "pq m=99"],
+        "status": ["ok", "ok", "ok", "ok", "ok", "skipped"],
+        "k": 10,
+        "recall_at_k": [1.0, 0.97, 0.6, 0.3, 0.99, np.nan],
+        "bytes_per_vector": [128.0, 32.0, 8.0, 4.0, 272.0, np.nan],
+        "rerank_bytes_per_vector": [0.0, 0.0, 0.0, 128.0, 0.0, np.nan],
+        "total_bytes_per_vector": [128.0, 32.0, 8.0, 132.0, 272.0, np.nan],
+        "qps": [1e4, 2e4, 8e4, 2e5, 5e4, np.nan],
+        "factory": ["Flat", "SQ8", "PQ8x8np", "BFlat", "HNSW16,Flat", "PQ99x8np"],
+        "note": ["", "", "", "", "", ""],
+    })
+
+
+def test_memory_figure_log_axis_families_and_a_step_frontier():
+    rows = rows_frame()
+    fig = recall_vs_memory_figure(rows)
+    assert fig.layout.xaxis.type == "log" and "recall@10" in fig.layout.yaxis.title.text
+    points = [t for t in fig.data if t.mode == "markers"]
+    assert sum(len(t.x) for t in points) == 5  # the skipped row is not drawn
+    assert {t.name for t in points} == {"Exact search", "Scalar quantization", "Product quantization",
+                                        "Binary codes", "Graph (HNSW)"}
+    (front,) = [t for t in fig.data if t.name == "Pareto frontier"]
+    assert front.line.shape == "hv"
+    expected = rows[pareto_frontier(rows)].sort_values("bytes_per_vector")
+    assert list(front.x[: len(expected)]) == list(expected["bytes_per_vector"])
+    assert list(front.x) == [4.0, 8.0, 32.0, 128.0, 272.0]  # extended to the largest point
+    hover = next(t for t in points if t.name == "Product quantization").hovertext[0]
+    assert "pq m=8" in hover and "PQ8x8np" in hover and "recall@10: 0.600" in hover
+    # counting re-rank vectors moves binary off the frontier
+    total = recall_vs_memory_figure(rows, x="total_bytes_per_vector")
+    (front,) = [t for t in total.data if t.name == "Pareto frontier"]
+    assert list(front.x) == [8.0, 32.0, 128.0, 272.0]
+
+
+def test_qps_figure_and_empty_rows():
+    fig = recall_vs_qps_figure(rows_frame())
+    assert fig.layout.yaxis.type == "log" and fig.layout.xaxis.title.text == "recall@10"
+    (front,) = [t for t in fig.data if t.name == "Pareto frontier"]
+    assert front.line.shape == "vh" and list(front.x) == [0.3, 0.6, 0.99, 1.0]
+    empty = recall_vs_memory_figure(rows_frame().iloc[5:])
+    assert not empty.data and "no finished configurations" in empty.layout.annotations[0].text

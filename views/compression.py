@@ -1,0 +1,246 @@
+"""Compression: what each index or compression method costs in recall for what it saves in memory and time."""
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core.experiments_sweep import (
+    embeddings_sentence,
+    eval_sizes,
+    format_bytes,
+    latest_sweep_run,
+    load_sweep_run,
+    param_choices,
+    parse_param_values,
+    plan_sweep,
+    summary_sentence,
+    sweep_for_workspace,
+    sweep_run_params,
+)
+from core.methods import FAMILIES, METHODS
+from core.metrics import best_under_budget, pareto_frontier
+from core.store import RunStore
+from core.sweep import PRESETS
+from figures.compression import recall_vs_memory_figure, recall_vs_qps_figure
+from figures.map import figure_png, png_export_status
+from ui.state import require_embeddings, require_workspace, streamlit_progress
+
+st.title("Compression")
+
+ws = require_workspace()
+x = require_embeddings(ws, key="sweep_encode_now")
+ds = ws.dataset
+n, d = x.shape
+intro = st.container()
+LIVE_COLUMNS = ["label", "status", "recall_at_k", "bytes_per_vector", "qps", "p50_ms", "build_s", "reason"]
+TABLE_COLUMNS = [
+    "label", "family", "status", "pareto", "recall_at_k", "ndcg_at_10", "mrr_at_10", "bytes_per_vector",
+    "rerank_bytes_per_vector", "total_bytes_per_vector", "compression_ratio", "qps", "p50_ms", "p99_ms", "train_s",
+    "build_s", "factory", "threads", "reason", "note",
+]
+BYTES_COLUMNS = {
+    "index + float vectors kept for re-ranking": "total_bytes_per_vector",
+    "the index alone": "bytes_per_vector",
+}
+#: estimated sweep time above which the page warns before running
+WARN_SECONDS = 60
+
+
+def belongs_here(run) -> bool:
+    return run is not None and run.params.get("embeddings_key") == ws.embeddings_key
+
+
+def method_label(name: str) -> str:
+    return f"{name} · {FAMILIES[METHODS[name].family]}"
+
+
+# -- settings ------------------------------------------------------------------------------------
+_, default_nq, query_source = eval_sizes(ws, None)
+max_nq = len(ds.queries) if ds.queries is not None and len(ds.queries) else n - 1
+problems: list[str] = []
+with st.container(border=True):
+    a1, a2, a3, a4 = st.columns([1, 3.2, 0.8, 0.9])
+    preset = a1.selectbox("Preset", list(PRESETS), key="sweep_preset",
+                          help="quick: every method family at one or two settings. thorough: every method's full "
+                               "grid (minutes to hours; the estimate is shown before you run).")
+    methods = a2.multiselect("Methods", list(METHODS), default=list(METHODS), format_func=method_label,
+                             key="sweep_methods", help="Each method's parameters are set below.")
+    n_queries = int(a4.number_input("Queries", 1, max(1, max_nq), min(default_nq, max(1, max_nq)), key="sweep_queries",
+                                    help=f"Default: {query_source}."))
+    n_base, nq, query_source = eval_sizes(ws, n_queries)
+    k = int(a3.number_input("Recall@k", 1, max(1, min(1000, n_base)), min(10, n_base), key="sweep_k",
+                            help="How many of the exact top-k neighbours each method must find."))
+    overrides: dict[str, dict[str, list]] = {}
+    with st.expander(f"Parameter ranges of the {len(methods)} methods (preset: {preset})", expanded=False):
+        st.caption("Each list is swept; a method runs every combination. Build parameters (what the index is "
+                   "made with) are built once and shared by the search parameters. Type a number to add it; the "
+                   "valid range is in each parameter's help.")
+        for method in methods:
+            choices = param_choices(preset, method, n=n_base, d=d)
+            if not choices:
+                st.markdown(f"**{method}** — no parameters")
+                continue
+            cols = st.columns([1.2] + [2] * len(choices))
+            cols[0].markdown(f"**{method}**")
+            overrides[method] = {}
+            for col, c in zip(cols[1:], choices, strict=True):
+                picked = col.multiselect(
+                    f"{c.name} ({c.stage})", c.options, default=c.default, key=f"sweep_{preset}_{method}_{c.name}",
+                    help=c.help, accept_new_options=c.free,
+                )
+                try:
+                    overrides[method][c.name] = parse_param_values(method, c.name, picked)
+                except ValueError as exc:
+                    problems.append(str(exc))
+
+plan = None
+if not methods:
+    problems.append("Pick at least one method.")
+if not problems:
+    try:
+        plan = plan_sweep(ws, preset=preset, methods=methods, overrides=overrides, k=k, n_queries=n_queries)
+    except ValueError as exc:
+        problems.append(str(exc))
+for problem in problems:
+    st.error(problem)
+if plan is not None:
+    line = plan.describe() + ". " + plan.memory_sentence()
+    long_run = plan.estimate_s > WARN_SECONDS
+    (st.warning if long_run else st.caption)(("This is a long run: " if long_run else "") + line)
+
+r1, r2 = st.columns([1, 3], vertical_alignment="center")
+run_clicked = r1.button("Run", key="sweep_run", type="primary", disabled=plan is None)
+latest = latest_sweep_run(ws)
+if latest is not None:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(latest.started))
+    if r2.button(f"Open the latest saved sweep (#{latest.id}, {when}, {latest.n_rows} rows)", key="sweep_reopen"):
+        st.session_state["sweep_run_id"] = latest.id
+
+# -- run ---------------------------------------------------------------------------------------------
+if run_clicked and plan is not None:
+    with st.status(f"Running {len(plan.configs)} configurations…", expanded=True) as status:
+        update, bar = streamlit_progress("Compression sweep")
+        live = st.empty()
+        rows: list[dict] = []
+        try:
+            with RunStore().recording("sweep", ds.name, ws.encoder_name, sweep_run_params(ws, plan)) as rec:
+                for row in sweep_for_workspace(ws, plan=plan, progress=update, recorder=rec):
+                    rows.append(row)
+                    live.dataframe(pd.DataFrame(rows)[LIVE_COLUMNS].iloc[::-1], hide_index=True, height=260)
+        except ValueError as exc:
+            status.update(label="The sweep stopped", state="error")
+            st.error(f"Cannot run the sweep: {exc}")
+        else:
+            bar.empty()
+            live.empty()
+            n_ok = sum(r["status"] == "ok" for r in rows)
+            status.update(label=f"Done: {n_ok} of {len(rows)} configurations ran; saved as run #{rec.run_id}",
+                          state="complete", expanded=False)
+            st.session_state["sweep_run_id"] = rec.run_id
+
+# -- results -------------------------------------------------------------------------------------------
+def opening(k: int, nq: int, source: str) -> str:
+    return (f"{embeddings_sentence(n, d, ws.encoder_name)}. Each method below stores them in less memory, or "
+            f"searches them faster, and pays in recall@{k}: the share of the exact top-{k} neighbours it still finds "
+            f"for **{nq:,}** queries ({source}).")
+
+
+run_id = st.session_state.get("sweep_run_id")
+shown = None
+if run_id is not None:
+    try:
+        shown = load_sweep_run(run_id)
+    except ValueError:
+        shown = None
+if shown is None or not belongs_here(shown.run) or shown.rows.empty:
+    intro.markdown(opening(k, nq, query_source) + " Pick methods and press **Run**: each configuration becomes one "
+                   "point on a recall-against-memory chart, and the best trade-offs form its Pareto frontier.")
+    st.stop()
+
+run, rows = shown.run, shown.rows
+rk = shown.k
+counted = st.radio("Bytes per vector count", list(BYTES_COLUMNS), horizontal=True, key="sweep_bytes",
+                   help="Methods that re-rank a shortlist keep the float32 vectors too (in memory or on disk). "
+                        "Count them to compare what must stay in RAM.")
+bytes_col = BYTES_COLUMNS[counted]
+ok = rows[rows["status"] == "ok"]
+intro.markdown(
+    opening(rk, int(run.params.get("nq", nq)), run.params.get("queries", query_source))
+    + f" Here {len(ok)} configurations ran (run #{run.id}). Points up and to the left keep more recall in fewer "
+    "bytes; the dotted staircase is the Pareto frontier, the configurations nothing else beats on both. "
+    + summary_sentence(rows, bytes_col)
+)
+
+st.caption(f"Run #{run.id} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(run.started))} · preset "
+           f"{run.params.get('preset')} · k={rk} · {len(rows)} rows · {run.status}.")
+png_ok, png_why = png_export_status()
+charts = [
+    ("memory", "Recall against memory", recall_vs_memory_figure(rows, x=bytes_col, k=rk)),
+    ("qps", "Recall against speed", recall_vs_qps_figure(rows, k=rk)),
+]
+for name, _title, fig in charts:
+    with st.container():
+        st.plotly_chart(fig, key=f"sweep_chart_{name}")
+        if png_ok:
+            st.download_button("Chart (PNG)", data=lambda fig=fig: figure_png(fig),
+                               file_name=f"sweep-{run.id}-{name}.png", mime="image/png", key=f"sweep_png_{name}",
+                               on_click="ignore",
+                               help="Rendered by kaleido in a headless Chromium: takes a few seconds.")
+        else:
+            st.caption(f"{png_why}. The camera icon above the chart saves a PNG from your browser.")
+st.caption("Diamonds re-rank a shortlist with the float vectors. Queries per second are measured with all queries in "
+           f"one batch on {int(ok['threads'].max()) if 'threads' in ok and len(ok) else '?'} thread(s); p50/p99 "
+           "latency in the table, one query at a time on one thread.")
+
+# -- the budget question --------------------------------------------------------------------------------
+st.subheader("Which method fits my budget?")
+b1, b2 = st.columns(2)
+float_bytes = 4.0 * d
+budget = float(b1.number_input("At most this many bytes per vector", min_value=0.5, max_value=1e6,
+                               value=float(round(float_bytes / 8, 1)), step=8.0, key="sweep_budget_bytes",
+                               help=f"float32 takes {float_bytes:,.0f} B per vector here; counted as chosen above "
+                                    f"({counted})."))
+min_recall = float(b2.slider(f"With recall@{rk} at least", 0.0, 1.0, 0.9, 0.01, key="sweep_budget_recall"))
+answer = best_under_budget(rows, budget, min_recall, bytes_col=bytes_col)
+(st.success if not answer.rows.empty else st.warning)(
+    f"Under {budget:,.1f} B/vector ({budget / float_bytes:.1%} of float32, {format_bytes(budget * n)} for all "
+    f"{n:,} vectors) with recall@{rk} ≥ {min_recall:.2f}: {answer.explanation}.")
+if not answer.rows.empty:
+    st.dataframe(answer.rows[["label", "recall_at_k", bytes_col, "qps", "p50_ms"]].head(5), hide_index=True,
+                 key="sweep_budget_rows")
+
+# -- the table ------------------------------------------------------------------------------------------
+st.subheader("All configurations")
+table = rows.copy()
+table["pareto"] = pareto_frontier(table, bytes_col, "recall_at_k")
+cols = [c for c in TABLE_COLUMNS if c in table and (c not in ("ndcg_at_10", "mrr_at_10") or table[c].notna().any())]
+st.dataframe(
+    table[cols], hide_index=True, key="sweep_table",
+    column_config={
+        "recall_at_k": st.column_config.NumberColumn(f"recall@{rk}", format="%.3f"),
+        "ndcg_at_10": st.column_config.NumberColumn("nDCG@10", format="%.3f"),
+        "mrr_at_10": st.column_config.NumberColumn("MRR@10", format="%.3f"),
+        "bytes_per_vector": st.column_config.NumberColumn("B/vector (index)", format="%.1f"),
+        "rerank_bytes_per_vector": st.column_config.NumberColumn("B/vector (re-rank)", format="%.0f"),
+        "total_bytes_per_vector": st.column_config.NumberColumn("B/vector (total)", format="%.1f"),
+        "compression_ratio": st.column_config.NumberColumn("compression", format="%.1f×"),
+        "qps": st.column_config.NumberColumn("QPS", format="%.0f"),
+        "p50_ms": st.column_config.NumberColumn("p50 ms", format="%.3f"),
+        "p99_ms": st.column_config.NumberColumn("p99 ms", format="%.3f"),
+        "train_s": st.column_config.NumberColumn("train s", format="%.2f"),
+        "build_s": st.column_config.NumberColumn("build s", format="%.2f"),
+    },
+)
+st.caption("Click a column header to sort. `pareto` marks the frontier of the memory chart.")
+not_ok = rows[rows["status"] != "ok"]
+if not not_ok.empty:
+    st.info(f"**{len(not_ok)} configuration(s) did not run.** "
+            + " ".join(f"{r.label}: {r.reason}." for r in not_ok.itertuples()))
+notes = sorted({note for note in rows.get("note", pd.Series(dtype=str)).dropna() if note})
+if notes:
+    with st.expander("Notes on some rows"):
+        for note in notes:
+            st.markdown(f"- {note}")
+st.download_button("Download rows (CSV)", rows.to_csv(index=False).encode(), f"sweep-{run.id}.csv", "text/csv",
+                   key="sweep_csv")
