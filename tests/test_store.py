@@ -1,5 +1,6 @@
 import multiprocessing as mp
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,11 +54,19 @@ def test_delete_removes_rows(store):
 
 
 def _writer(path: str, tag: str, n: int) -> None:
-    s = RunStore(path)
-    rid = s.start_run("sweep", tag, "e", {}, environment={})
-    for i in range(n):
-        s.add_rows(rid, [{"i": i, "tag": tag}])
-    s.finish_run(rid)
+    import sys
+    import traceback
+
+    try:
+        s = RunStore(path)
+        rid = s.start_run("sweep", tag, "e", {}, environment={})
+        for i in range(n):
+            s.add_rows(rid, [{"i": i, "tag": tag}])
+        s.finish_run(rid)
+    except BaseException:
+        with open(f"{path}.{tag}.err", "w") as f:
+            traceback.print_exc(file=f)
+        sys.exit(1)
 
 
 def test_two_processes_write_at_once(tmp_path):
@@ -67,9 +76,10 @@ def test_two_processes_write_at_once(tmp_path):
     procs = [ctx.Process(target=_writer, args=(path, tag, 150)) for tag in ("app", "cli")]
     for p in procs:
         p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    for p, tag in zip(procs, ("app", "cli"), strict=True):
+        p.join(120)
+        err = Path(f"{path}.{tag}.err")
+        assert p.exitcode == 0, err.read_text() if err.exists() else f"writer {tag} exited {p.exitcode}"
     store = RunStore(path)
     runs = store.list_runs()
     assert sorted(r.dataset for r in runs) == ["app", "cli"]
