@@ -16,6 +16,7 @@ the life of the process (loading a transformer costs seconds).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -309,13 +310,32 @@ class TransformerEncoder(Encoder):
         self.batch_size = batch_size
         self.max_tokens = max_tokens or default_max_tokens(self.device)
         self.dtype = dtype
-        self.tokenizer, self.model = _load_model(self.folder, self.device, dtype)
+        # Weights load on first use: the config (and so the cache key of cached embeddings)
+        # comes from the folder's JSON files, so opening a workspace that is already encoded
+        # never pays for importing transformers and loading the model.
+        self._loaded: tuple[Any, Any] | None = None
+        self._load_lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()
-        self.max_length = min(max_length, _model_max_length(self.tokenizer, self.model.config))
-        self.dim = int(self.model.config.hidden_size)
+        model_config, tokenizer_limit = _read_model_json(self.folder)
+        self.max_length = min(max_length, _model_max_length(tokenizer_limit, model_config))
+        self.dim = int(model_config.hidden_size)
         self._fingerprint = _file_fingerprint(
             self.folder, ("config.json", "tokenizer.json", "tokenizer_config.json"), _WEIGHT_PATTERNS
         )
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._load_lock:
+            if self._loaded is None:
+                self._loaded = _load_model(self.folder, self.device, self.dtype)
+            return self._loaded
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._load()[0]
+
+    @property
+    def model(self) -> Any:
+        return self._load()[1]
 
     def config(self) -> dict[str, Any]:
         return {
@@ -404,12 +424,30 @@ def _pad(ids: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     return input_ids, mask
 
 
-def _model_max_length(tokenizer: Any, model_config: Any) -> int:
+def _read_model_json(folder: Path) -> tuple[Any, Any]:
+    """The model's ``config.json`` (as attributes) and the tokenizer's ``model_max_length``.
+
+    Read as plain JSON, without importing transformers or loading weights.
+    """
+    from types import SimpleNamespace
+
+    try:
+        cfg = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read {folder / 'config.json'}: {exc}") from exc
+    if "hidden_size" not in cfg:
+        raise ValueError(f"{folder / 'config.json'} has no hidden_size: is this a transformer text encoder?")
+    tok_max = None
+    with contextlib.suppress(OSError, ValueError):
+        tok_max = json.loads((folder / "tokenizer_config.json").read_text()).get("model_max_length")
+    return SimpleNamespace(**cfg), tok_max
+
+
+def _model_max_length(tok_max: Any, model_config: Any) -> int:
     """Longest input the model accepts: tokenizer limit and position embeddings."""
     limits = [int(getattr(model_config, "max_position_embeddings", 512) or 512)]
     if getattr(model_config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
         limits[0] -= 2  # positions start after the padding index
-    tok_max = getattr(tokenizer, "model_max_length", None)
     if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
         limits.append(tok_max)
     return min(limits)

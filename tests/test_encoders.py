@@ -236,5 +236,11 @@ def test_registry_lists_the_default():
 def test_unloadable_folder_errors(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "model.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(ValueError, match="cannot load the model in"):
+    with pytest.raises(ValueError, match="no hidden_size"):
         TransformerEncoder(tmp_path)
+    # A plausible config but broken weights: the folder opens (weights load lazily) and the
+    # first encode says which folder could not be loaded.
+    (tmp_path / "config.json").write_text('{"model_type": "bert", "hidden_size": 8}')
+    enc = TransformerEncoder(tmp_path)
+    with pytest.raises(ValueError, match="cannot load the model in"):
+        enc.encode(["a text"])
