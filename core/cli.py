@@ -48,6 +48,19 @@ def add_workspace_args(p: argparse.ArgumentParser, *, encoder: bool = True) -> N
         p.add_argument("--encoder", default=None, help="encoder name, local model folder or hub id (default minilm)")
 
 
+def add_ray_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", action="store_true",
+                   help="run on Ray: a local instance, or the cluster at --ray-address")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="address of a running Ray cluster (e.g. ray://head:10001); implies --ray")
+
+
+def _encode_args(p: argparse.ArgumentParser) -> None:
+    add_workspace_args(p)
+    add_ray_args(p)
+    p.add_argument("--actors", type=int, default=1, help="Ray encoder actors (with --ray)")
+
+
 def _parse_value(text: str) -> object:
     for conv in (int, float):
         try:
@@ -112,7 +125,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("encode", "encode a dataset with an encoder and cache the embeddings", add_workspace_args)
+@command("encode", "encode a dataset with an encoder and cache the embeddings", _encode_args)
 def cmd_encode(args: argparse.Namespace) -> int:
     ws = open_workspace(args)
     if ws.dataset.kind == "vectors":
@@ -125,10 +138,17 @@ def cmd_encode(args: argparse.Namespace) -> int:
         print(f"cached: {x.shape[0]:,} x {x.shape[1]} loaded in {time.perf_counter() - t0:.2f} s "
               f"from {ws.embeddings_path()}")
         return 0
-    update, close = bar(f"encode {ws.dataset.name} with {ws.encoder_name}")
+    use_ray = args.ray or args.ray_address
+    where = "on Ray" if use_ray else "in-process"
+    update, close = bar(f"encode {ws.dataset.name} with {ws.encoder_name} ({where})")
     t0 = time.perf_counter()
     try:
-        x = ws.embeddings(progress=update)
+        if use_ray:
+            from .distributed import encode_with_ray
+
+            x = encode_with_ray(ws, address=args.ray_address, actors=args.actors, progress=update)
+        else:
+            x = ws.embeddings(progress=update)
     finally:
         close()
     seconds = time.perf_counter() - t0

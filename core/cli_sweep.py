@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cli import UserError, _parse_value, add_workspace_args, bar, command, open_workspace
+from .cli import UserError, _parse_value, add_ray_args, add_workspace_args, bar, command, open_workspace
 
 TABLE_COLUMNS = ["label", "recall_at_k", "ndcg_at_10", "mrr_at_10", "bytes_per_vector", "total_bytes_per_vector",
                  "compression_ratio", "qps", "p50_ms", "build_s"]
@@ -41,6 +41,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
                    help="bytes counted for the Pareto frontier: total = the index plus the float vectors "
                         "re-ranking keeps (default); index = the index alone")
     p.add_argument("--out", default=None, help="write the rows to .csv, .parquet or .json")
+    add_ray_args(p)
     p.add_argument("--list-methods", action="store_true", help="list the methods and their parameters, then exit")
 
 
@@ -141,7 +142,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     rows: list[dict] = []
     try:
         with RunStore().recording("sweep", ws.dataset.name, ws.encoder_name, sweep_run_params(ws, plan)) as rec:
-            for row in sweep_for_workspace(ws, plan=plan, progress=progress, recorder=rec, threads=args.threads):
+            for row in sweep_for_workspace(ws, plan=plan, progress=progress, recorder=rec, threads=args.threads,
+                                           execution="ray" if (args.ray or args.ray_address) else "in-process",
+                                           ray_address=args.ray_address):
                 rows.append(row)
     finally:
         progress.close()

@@ -341,8 +341,13 @@ def sweep_for_workspace(
     max_memory_bytes: int | None = None,
     threads: int | None = None,
     latency_queries: int = LATENCY_QUERIES,
+    execution: str = "in-process",
+    ray_address: str | None = None,
 ) -> Iterator[dict]:
     """Run the compression sweep on ``ws``; returns an iterator of one flat row per configuration.
+
+    ``execution`` is ``"in-process"`` or ``"ray"`` (one Ray task per build group, on a
+    local Ray instance or the cluster at ``ray_address``; same rows except timings).
 
     Validation, the evaluation split and the exact ground truth (a cached artifact)
     happen in this call, so bad input raises ValueError here; the rows are measured
@@ -359,6 +364,17 @@ def sweep_for_workspace(
         raise ValueError(f"recall@{plan.k} needs at least {plan.k} base vectors; there are {ev.xb.shape[0]}")
     _, gt_I = ws.ground_truth(ev, plan.k, progress=progress)
     qrels = ev.qrels if ev.qrels is not None and any(len(q) for q in ev.qrels) else None
+    if execution == "ray":
+        from .distributed import sweep_with_ray
+
+        rows = sweep_with_ray(
+            ev.xb, ev.xq, gt_I, metric=ws.metric, configs=plan.configs, k=plan.k, qrels=qrels,
+            address=ray_address, progress=progress, seed=plan.seed, threads=threads or 1,
+            latency_queries=latency_queries, max_memory_bytes=plan.memory_available,
+        )
+        return _record(rows, recorder, ev.source)
+    if execution != "in-process":
+        raise ValueError(f"execution must be 'in-process' or 'ray', got {execution!r}")
     rows = run_sweep(
         ev.xb, ev.xq, gt_I, metric=ws.metric, configs=plan.configs, k=plan.k, qrels=qrels, progress=progress,
         seed=plan.seed, latency_queries=latency_queries, max_memory_bytes=plan.memory_available, threads=threads,

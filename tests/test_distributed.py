@@ -253,3 +253,16 @@ def test_bad_input_raises_before_anything_runs(ray_home, data):
 def test_nothing_written_in_rays_default_places(ray_home):
     _, _, before = ray_home
     assert _mtimes(RAY_DEFAULT_PLACES) == before
+
+
+def test_cli_encode_and_sweep_with_ray_flag(ray_home, capsys):
+    """`python -m core encode ... --ray` and `sweep ... --ray` run end to end on the local instance."""
+    from core.cli import main
+
+    args = ["--dataset", "stdlib-docs", "--limit", "120", "--encoder", "tfidf-svd"]
+    assert main(["encode", *args, "--ray"]) == 0
+    assert "passages/s" in capsys.readouterr().out
+    rc = main(["sweep", *args, "--methods", "flat,sq", "--queries", "20", "--ray"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "configurations ran" in out

@@ -138,9 +138,38 @@ def require_embeddings(ws: Workspace, key: str = "encode_now"):
     st.stop()
 
 
-def encode_with_progress(ws: Workspace):
-    update, bar = streamlit_progress(f"Encoding {ws.dataset.n:,} passages with {ws.encoder_name}")
+def execution_picker(key: str) -> str:
+    """In-process or Ray, with a line saying where the work will run; returns the choice."""
+    import os
+
+    from core.distributed import ray_available
+
+    options = ["in-process", "ray"] if ray_available() else ["in-process"]
+    choice = st.radio(
+        "Execution", options, horizontal=True, key=key,
+        format_func=lambda o: {"in-process": "In-process", "ray": "Ray"}[o],
+        help="Ray runs the same work as independent units (encoder actors, one task per index build) on a "
+             "local Ray instance, or on the cluster named by RAY_ADDRESS.",
+    )
+    address = os.environ.get("RAY_ADDRESS")
+    where = {
+        "in-process": f"Runs in this app's process ({os.cpu_count()} CPUs).",
+        "ray": f"Runs on the Ray cluster at {address}." if address
+        else "Runs on a local Ray instance started for this run (no dashboard; files under the cache folder).",
+    }[choice]
+    st.caption(where)
+    return choice
+
+
+def encode_with_progress(ws: Workspace, execution: str = "in-process"):
+    update, bar = streamlit_progress(f"Encoding {ws.dataset.n:,} passages with {ws.encoder_name} ({execution})")
     try:
+        if execution == "ray":
+            import os
+
+            from core.distributed import encode_with_ray
+
+            encode_with_ray(ws, address=os.environ.get("RAY_ADDRESS"), progress=update)
         x = ws.embeddings(progress=update)
         ws.query_embeddings(progress=update)
     except (ValueError, RuntimeError, OSError) as exc:

@@ -1,5 +1,6 @@
 """Compression: what each index or compression method costs in recall for what it saves in memory and time."""
 
+import os
 import time
 
 import pandas as pd
@@ -24,7 +25,7 @@ from core.store import RunStore
 from core.sweep import PRESETS
 from figures.compression import recall_vs_memory_figure, recall_vs_qps_figure
 from figures.map import figure_png, png_export_status
-from ui.state import require_embeddings, require_workspace, streamlit_progress
+from ui.state import execution_picker, require_embeddings, require_workspace, streamlit_progress
 
 st.title("Compression")
 
@@ -109,6 +110,7 @@ if plan is not None:
     long_run = plan.estimate_s > WARN_SECONDS
     (st.warning if long_run else st.caption)(("This is a long run: " if long_run else "") + line)
 
+execution = execution_picker("sweep_execution")
 r1, r2 = st.columns([1, 3], vertical_alignment="center")
 run_clicked = r1.button("Run", key="sweep_run", type="primary", disabled=plan is None)
 latest = latest_sweep_run(ws)
@@ -125,7 +127,8 @@ if run_clicked and plan is not None:
         rows: list[dict] = []
         try:
             with RunStore().recording("sweep", ds.name, ws.encoder_name, sweep_run_params(ws, plan)) as rec:
-                for row in sweep_for_workspace(ws, plan=plan, progress=update, recorder=rec):
+                for row in sweep_for_workspace(ws, plan=plan, progress=update, recorder=rec, execution=execution,
+                                               ray_address=os.environ.get("RAY_ADDRESS")):
                     rows.append(row)
                     live.dataframe(pd.DataFrame(rows)[LIVE_COLUMNS].iloc[::-1], hide_index=True, height=260)
         except ValueError as exc:

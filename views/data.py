@@ -12,6 +12,7 @@ from ui.state import (
     confirm,
     current_workspace,
     encode_with_progress,
+    execution_picker,
     needs_confirmation,
     set_workspace_spec,
     workspace_spec,
@@ -109,8 +110,9 @@ def encoding_section(ws) -> None:
         n = ds.n
         st.info(f"Not encoded yet: {n:,} passages, roughly {max(1, round(n / 50 / 60))} min with a transformer "
                 "on 2 CPU cores (seconds with tfidf-svd or glove-avg).")
+        execution = execution_picker("encode_execution")
         if st.button("Encode", key="encode", type="primary"):
-            x = encode_with_progress(ws)
+            x = encode_with_progress(ws, execution)
         else:
             return
     norms = vector_norms(x)
