@@ -17,6 +17,7 @@ the life of the process (loading a transformer costs seconds).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import re
@@ -306,9 +307,9 @@ class TransformerEncoder(Encoder):
         self.normalize = bool(normalize)
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
-        self.device = pick_device(device)
+        self._device_request = device  # resolved on first use: "auto" needs torch, a 1 s import
         self.batch_size = batch_size
-        self.max_tokens = max_tokens or default_max_tokens(self.device)
+        self._max_tokens_request = max_tokens
         self.dtype = dtype
         # Weights load on first use: the config (and so the cache key of cached embeddings)
         # comes from the folder's JSON files, so opening a workspace that is already encoded
@@ -328,6 +329,14 @@ class TransformerEncoder(Encoder):
             if self._loaded is None:
                 self._loaded = _load_model(self.folder, self.device, self.dtype)
             return self._loaded
+
+    @functools.cached_property
+    def device(self) -> str:
+        return pick_device(self._device_request)
+
+    @functools.cached_property
+    def max_tokens(self) -> int:
+        return self._max_tokens_request or default_max_tokens(self.device)
 
     @property
     def tokenizer(self) -> Any:
