@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pagetest import open_view, page_text
 from streamlit.testing.v1 import AppTest
 
 from core.store import RunStore
@@ -20,26 +21,15 @@ SYNTH = {
 }
 
 
-def run_page(path: str, spec: dict | None = None, timeout: float = 120) -> AppTest:
-    at = AppTest.from_file(str(ROOT / path), default_timeout=timeout)
-    if spec is not None:
-        at.session_state["ws_spec"] = spec
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def run_page(path: str, spec: dict | None = None) -> AppTest:
+    return open_view(path.removeprefix("views/"), spec)
 
 
-def all_text(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    parts += [str(m.value) for m in at.metric] + [m.label for m in at.metric]
-    parts += [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
-    parts += [s.value for s in at.success] + [h.value for h in at.subheader] + [t.value for t in at.title]
-    return "\n".join(str(p) for p in parts)
 
 
 def test_router_opens_home_with_the_demo_dataset():
     at = run_page("app.py")
-    text = all_text(at)
+    text = page_text(at)
     assert "What each page answers" in text
     assert "stdlib-docs" in text
     assert at.sidebar.selectbox(key="pick_dataset").value == "stdlib-docs"
@@ -53,14 +43,14 @@ def test_home_shows_live_numbers_of_a_vector_workspace():
 
 def test_data_page_card_for_vectors():
     at = run_page("views/data.py", SYNTH)
-    text = all_text(at)
+    text = page_text(at)
     assert "400 × 24 used as given" in text
     assert len(at.get("plotly_chart")) >= 2  # categories and norms
 
 
 def test_data_page_for_the_text_demo_offers_or_shows_encoding():
     at = run_page("views/data.py")
-    text = all_text(at)
+    text = page_text(at)
     assert "Sample items" in text
     assert ("Encoded:" in text) or any(b.label == "Encode" for b in at.button)
 
@@ -73,7 +63,7 @@ def test_data_page_encodes_with_a_fast_encoder():
     if buttons:  # not cached yet in this test home
         buttons[0].click().run()
         assert not at.exception
-    assert "Encoded" in all_text(at) and "150 × " in all_text(at)
+    assert "Encoded" in page_text(at) and "150 × " in page_text(at)
 
 
 def test_unknown_dataset_in_link_falls_back_with_a_warning():
@@ -106,7 +96,7 @@ def test_runs_page_lists_opens_compares_and_deletes(fresh_home):
 
 def test_runs_page_when_empty(fresh_home):
     at = run_page("views/runs.py")
-    assert "No runs yet" in all_text(at)
+    assert "No runs yet" in page_text(at)
 
 
 def test_upload_of_a_csv_adds_a_dataset(fresh_home, tmp_path):

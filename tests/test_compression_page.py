@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
+from pagetest import open_view, page_text
 from streamlit.testing.v1 import AppTest
 
 from core.metrics import pareto_frontier
@@ -30,17 +31,9 @@ def fresh_caches(fresh_home):
 
 
 def open_page(spec: dict = SPEC) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "views" / "compression.py"), default_timeout=120)
-    at.session_state["ws_spec"] = spec
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_view("compression.py", spec)
 
 
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
-    parts += [i.value for i in at.info] + [w.value for w in at.warning] + [s.value for s in at.success]
-    return "\n".join(str(p) for p in parts)
 
 
 def ok(at: AppTest) -> AppTest:
@@ -54,14 +47,15 @@ def run_cheap(at: AppTest) -> AppTest:
     at.number_input(key="sweep_queries").set_value(50)
     at.run()
     ok(at)
-    assert "6 configurations (5 builds, 4 method families) on 1,950 base vectors of 32 dims, 50 queries" in texts(at)
+    plan = "6 configurations (5 builds, 4 method families) on 1,950 base vectors of 32 dims, 50 queries"
+    assert plan in page_text(at)
     at.button(key="sweep_run").click().run()
     return ok(at)
 
 
 def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     at = open_page()
-    text = texts(at)
+    text = page_text(at)
     assert "2,000 given vectors of 32 dims take 256 kB as float32" in text and "press **Run**" in text
     assert "28 configurations (22 builds, 8 method families) on 1,800 base vectors" in text  # plan, estimate
     assert not at.get("plotly_chart")
@@ -72,7 +66,7 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     rows = RunStore().rows(run.id)
     assert run.status == "done" and len(rows) == 6
     assert list(rows["method"]) == ["flat", "sq", "sq", "pq", "binary", "binary"]
-    text = texts(at)
+    text = page_text(at)
     assert "Here 6 configurations ran (run #" in text and "The smallest configuration within 1 point" in text
     assert f"Run #{run.id}" in text
     (table,) = [df.value for df in at.dataframe if "pareto" in df.value]
@@ -84,12 +78,12 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     at.run()
     ok(at)
     answer = [s.value for s in at.success]
-    assert answer and "configuration(s) fit; fastest:" in answer[0] and "sq qtype=int8" in texts(at)
+    assert answer and "configuration(s) fit; fastest:" in answer[0] and "sq qtype=int8" in page_text(at)
     at.slider(key="sweep_budget_recall").set_value(1.0)
     at.number_input(key="sweep_budget_bytes").set_value(2.0)
     at.run()
     ok(at)
-    assert "no configuration reaches recall@10 >= 1 within 2 B/vector" in texts(at)
+    assert "no configuration reaches recall@10 >= 1 within 2 B/vector" in page_text(at)
     # counting the index alone moves the re-ranking binary codes to 4 B/vector
     at.radio(key="sweep_bytes").set_value("the index alone").run()
     ok(at)
@@ -100,10 +94,10 @@ def test_a_new_visit_reopens_the_latest_sweep_without_running_again():
     run_cheap(open_page())
     (run,) = RunStore().list_runs(kind="sweep")
     again = open_page()
-    assert "press **Run**" in texts(again)
+    assert "press **Run**" in page_text(again)
     again.button(key="sweep_reopen").click().run()
     ok(again)
-    assert f"Run #{run.id}" in texts(again) and len(again.get("plotly_chart")) == 2
+    assert f"Run #{run.id}" in page_text(again) and len(again.get("plotly_chart")) == 2
     assert len(RunStore().list_runs(kind="sweep")) == 1
 
 
@@ -114,25 +108,25 @@ def test_bad_parameters_are_explained_and_block_the_run():
     # a typed value outside the range names the parameter and its range
     at.multiselect(key="sweep_quick_hnsw_flat_ef_search").set_value([16, "200000"]).run()
     ok(at)
-    assert "hnsw_flat: ef_search must be an integer in [1, 100000], got 200000" in texts(at)
+    assert "hnsw_flat: ef_search must be an integer in [1, 100000], got 200000" in page_text(at)
     assert at.button(key="sweep_run").disabled
     at.multiselect(key="sweep_quick_hnsw_flat_ef_search").set_value([16, "100"]).run()
     ok(at)
-    assert "2 configurations (1 build, 1 method family)" in texts(at) and not at.button(key="sweep_run").disabled
+    assert "2 configurations (1 build, 1 method family)" in page_text(at) and not at.button(key="sweep_run").disabled
     at.multiselect(key="sweep_quick_hnsw_flat_ef_search").set_value([]).run()
     ok(at)
-    assert "hnsw_flat: ef_search needs at least one value (an integer in [1, 100000])" in texts(at)
+    assert "hnsw_flat: ef_search needs at least one value (an integer in [1, 100000])" in page_text(at)
     assert at.button(key="sweep_run").disabled
     at.multiselect(key="sweep_methods").set_value([]).run()
     ok(at)
-    assert "Pick at least one method." in texts(at) and at.button(key="sweep_run").disabled
+    assert "Pick at least one method." in page_text(at) and at.button(key="sweep_run").disabled
 
 
 def test_thorough_shows_its_time_estimate_before_running():
     at = open_page()
     at.selectbox(key="sweep_preset").set_value("thorough").run()
     ok(at)
-    text = texts(at)
+    text = page_text(at)
     assert "configurations (" in text and "a cost model" in text
     # every parameter of the full grid is on offer and picked
     assert at.multiselect(key="sweep_thorough_hnsw_flat_ef_search").value == [16, 32, 64, 128, 256, 512]
@@ -142,10 +136,10 @@ def test_a_workspace_without_embeddings_offers_to_encode():
     spec = {"dataset": "stdlib-docs", "params": {"limit": 200, "seed": 0}, "encoder": "tfidf-svd",
             "encoder_options": {}}
     at = open_page(spec)
-    assert "is not encoded with **tfidf-svd** yet" in texts(at)
+    assert "is not encoded with **tfidf-svd** yet" in page_text(at)
     at.button(key="sweep_encode_now").click().run()
     ok(at)
-    assert "200 TF-IDF+SVD vectors of" in texts(at)
+    assert "200 TF-IDF+SVD vectors of" in page_text(at)
 
 
 # ----------------------------------------------------------------------------- figures

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
+from pagetest import open_view, page_text
 from streamlit.testing.v1 import AppTest
 
 from core.cli import main
@@ -29,17 +30,9 @@ def fresh_caches(fresh_home):
 
 
 def open_page(name: str, spec: dict = SPEC) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "views" / name), default_timeout=120)
-    at.session_state["ws_spec"] = spec
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_view(name, spec)
 
 
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
-    parts += [i.value for i in at.info] + [w.value for w in at.warning]
-    return "\n".join(str(p) for p in parts)
 
 
 def click(at: AppTest, key: str) -> AppTest:
@@ -53,10 +46,10 @@ def click(at: AppTest, key: str) -> AppTest:
 
 def test_intrinsic_page_estimates_saves_a_run_and_reopens_instantly():
     at = open_page("intrinsic.py")
-    assert "press **Estimate**" in texts(at) and not at.get("plotly_chart")
+    assert "press **Estimate**" in page_text(at) and not at.get("plotly_chart")
     assert at.slider(key="id_k").value == 100
     click(at, "id_estimate")
-    text = texts(at)
+    text = page_text(at)
     assert "These given vectors have **32** dimensions; these **600** vectors use about" in text
     assert "**4** principal components hold 99.0% of the variance" in text  # the true dimension
     assert "Saved as run #" in text and "highest median LID" in text
@@ -67,10 +60,10 @@ def test_intrinsic_page_estimates_saves_a_run_and_reopens_instantly():
         "LocalMLE (mean LID)", "Levina–Bickel", "TwoNN", "PCA-ID"]
     # the threshold slider re-reads the cached spectrum
     at.slider(key="id_pca_threshold").set_value(0.8).run()
-    assert not at.exception and "hold 80.0% of the variance" in texts(at)
+    assert not at.exception and "hold 80.0% of the variance" in page_text(at)
     # a new visit loads the artifact without a click and without saving another run
     again = open_page("intrinsic.py")
-    assert "loaded from the cache" in texts(again) and len(again.get("plotly_chart")) == 4
+    assert "loaded from the cache" in page_text(again) and len(again.get("plotly_chart")) == 4
     assert len(RunStore().list_runs(kind="id")) == 1
 
 
@@ -80,7 +73,7 @@ def test_intrinsic_page_calibration_panel():
     at.selectbox(key="id_cal_dim").set_value(256)
     click(at, "id_calibrate")
     assert len(at.get("plotly_chart")) == 1
-    assert "at true dimension **32**" in texts(at)
+    assert "at true dimension **32**" in page_text(at)
     table = at.dataframe[0].value
     assert list(table["true_dim"]) == [4, 8, 16, 32] and list(table["pca"]) == [4, 8, 16, 32]
 
@@ -88,17 +81,17 @@ def test_intrinsic_page_calibration_panel():
 def test_intrinsic_page_one_category_and_no_category():
     one = open_page("intrinsic.py", {**SPEC, "params": {**PARAMS, "n_clusters": 1}})
     click(one, "id_estimate")
-    assert "one category (**cluster-0**)" in texts(one)
+    assert "one category (**cluster-0**)" in page_text(one)
     none = open_page("intrinsic.py", {**SPEC, "params": {**PARAMS, "n_clusters": 0}})
     click(none, "id_estimate")
-    assert "has no categories" in texts(none) and len(none.get("plotly_chart")) == 3
+    assert "has no categories" in page_text(none) and len(none.get("plotly_chart")) == 3
 
 
 def test_intrinsic_page_caps_k_below_n():
     at = open_page("intrinsic.py", {**SPEC, "params": {**PARAMS, "n": 40}})
     assert at.slider(key="id_k").max == 39 and at.slider(key="id_k").value == 39
     click(at, "id_estimate")
-    assert "each item's 39 nearest neighbours" in texts(at)
+    assert "each item's 39 nearest neighbours" in page_text(at)
 
 
 # ------------------------------------------------------------------- insertion order
@@ -106,7 +99,7 @@ def test_intrinsic_page_caps_k_below_n():
 
 def test_order_page_runs_shows_charts_and_saves_a_run():
     at = open_page("order.py")
-    text = texts(at)
+    text = page_text(at)
     assert "Each of the **540** base vectors of **synthetic**" in text and "builds dominate" in text
     assert "category" in at.multiselect(key="order_orders").options
     at.multiselect(key="order_orders").set_value(["original", "random", "lid-desc", "lid-asc", "category"])
@@ -114,9 +107,9 @@ def test_order_page_runs_shows_charts_and_saves_a_run():
     at.text_input(key="order_efs").input("5,10,40")
     at.number_input(key="order_queries").set_value(50)
     at.run()
-    assert "efSearch 5 is below k = 10" in texts(at)
+    assert "efSearch 5 is below k = 10" in page_text(at)
     click(at, "order_run")
-    text = texts(at)
+    text = page_text(at)
     assert "the best insertion order beats the worst by" in text
     assert "faiss keeps only 5 candidates" in text  # efSearch < k explained
     charts = at.get("plotly_chart")
@@ -128,11 +121,11 @@ def test_order_page_runs_shows_charts_and_saves_a_run():
     # diagnostics of one build
     click(at, "order_diagnose")
     assert len(at.get("plotly_chart")) == 3 and at.metric[0].label == "Never returned"
-    assert "nodes have no in-link at level 0" in texts(at)
+    assert "nodes have no in-link at level 0" in page_text(at)
     # a new visit reopens the saved run instead of recomputing
     again = open_page("order.py")
     click(again, "order_reopen")
-    assert f"Run #{run.id}" in texts(again) and len(again.get("plotly_chart")) == 2
+    assert f"Run #{run.id}" in page_text(again) and len(again.get("plotly_chart")) == 2
     assert len(RunStore().list_runs(kind="order")) == 1
 
 
@@ -141,10 +134,10 @@ def test_order_page_bad_input_is_explained_and_blocks_the_run():
     assert "category" not in at.multiselect(key="order_orders").options  # no labels
     at.text_input(key="order_efs").input("10,x").run()
     assert not at.exception
-    assert "efSearch must be whole numbers" in texts(at) and at.button(key="order_run").disabled
+    assert "efSearch must be whole numbers" in page_text(at) and at.button(key="order_run").disabled
     at.text_input(key="order_efs").input("10").run()
     at.multiselect(key="order_orders").set_value([]).run()
-    assert "Pick at least one insertion order" in texts(at) and at.button(key="order_run").disabled
+    assert "Pick at least one insertion order" in page_text(at) and at.button(key="order_run").disabled
 
 
 def test_order_page_one_category_says_so():
@@ -154,9 +147,9 @@ def test_order_page_one_category_says_so():
     at.multiselect(key="order_backends").set_value(["hnswlib"])
     at.text_input(key="order_efs").input("10")
     at.run()
-    assert "one category only" in texts(at)
+    assert "one category only" in page_text(at)
     click(at, "order_run")
-    assert "one category only: the category order is the original order" in texts(at)
+    assert "one category only: the category order is the original order" in page_text(at)
 
 
 # ----------------------------------------------------------------------------- CLI

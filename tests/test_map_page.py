@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pagetest import open_view, page_text
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[1] / "views" / "map.py")
@@ -17,22 +18,15 @@ SPEC = {
 
 
 def open_map(spec: dict = SPEC) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state["ws_spec"] = spec
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_view("map.py", spec)
 
 
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
-    return "\n".join(str(p) for p in parts)
 
 
 def test_map_page_draws_a_pca_map_with_live_numbers():
     at = open_map()
     assert len(at.get("plotly_chart")) == 1
-    text = texts(at)
+    text = page_text(at)
     assert "**500** items" in text and "32-dimensional" in text
     assert "PCA 2-D of all 500 points" in text
     assert "of variance" in text  # PCA axes report their explained variance
@@ -46,16 +40,16 @@ def test_map_page_umap_3d_and_colours():
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("plotly_chart")) == 1
-    assert "UMAP 2-D of all 500 points" in texts(at)
-    assert "k-occurrence" in texts(at)
+    assert "UMAP 2-D of all 500 points" in page_text(at)
+    assert "k-occurrence" in page_text(at)
     at.radio(key="map_dims").set_value(3)
     at.selectbox(key="map_colour").set_value("LID")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "UMAP 3-D" in texts(at)
+    assert "UMAP 3-D" in page_text(at)
     # the same map again comes from the artifact cache
     at.run()
-    assert "loaded from the cache" in texts(at)
+    assert "loaded from the cache" in page_text(at)
 
 
 def test_map_page_search_a_point_and_compare_with_hnsw():
@@ -69,7 +63,7 @@ def test_map_page_search_a_point_and_compare_with_hnsw():
     assert tables, "the neighbour table is shown"
     table = tables[0]
     assert len(table) == 10 and "found by hnsw_flat" in table.columns
-    assert "exact nearest neighbours" in texts(at)
+    assert "exact nearest neighbours" in page_text(at)
     at.selectbox(key="map_approx").set_value("ivf_flat").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "found by ivf_flat" in at.dataframe[0].value.columns
@@ -80,4 +74,4 @@ def test_map_page_samples_above_the_budget_and_says_so():
     at = open_map(spec)
     at.number_input(key="map_budget").set_value(1000).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "showing 1,000 of 1,200 points, random sample, seed 0" in texts(at)
+    assert "showing 1,000 of 1,200 points, random sample, seed 0" in page_text(at)

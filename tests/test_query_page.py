@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pagetest import open_view, page_text
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[1] / "views" / "query.py")
@@ -18,17 +19,9 @@ TEXT = {"dataset": "stdlib-docs", "params": {"limit": 300, "seed": 0}, "encoder"
 
 
 def open_page(spec: dict) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.session_state["ws_spec"] = spec
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_view("query.py", spec)
 
 
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
-    parts += [i.value for i in at.info]
-    return "\n".join(str(p) for p in parts)
 
 
 def method_tables(at: AppTest) -> list:
@@ -38,8 +31,8 @@ def method_tables(at: AppTest) -> list:
 def test_vector_workspace_pick_a_point_and_compare_methods():
     at = open_page(VECTORS)
     assert at.radio(key="query_mode").options == ["An item from the data"]
-    assert "Search for an item" in texts(at)  # a clear prompt before any query
-    assert "**500** items" in texts(at) and "32-dimensional" in texts(at)
+    assert "Search for an item" in page_text(at)  # a clear prompt before any query
+    assert "**500** items" in page_text(at) and "32-dimensional" in page_text(at)
 
     at.multiselect(key="query_methods").set_value(["flat", "hnsw_flat", "ivf_flat"])
     at.text_input(key="query_item_search").input("p01").run()
@@ -51,8 +44,8 @@ def test_vector_workspace_pick_a_point_and_compare_methods():
     assert len(results) == 3, "one result table per chosen method"
     flat = results[0]
     assert len(flat) == 10 and flat["in exact top-k"].all() and list(flat["exact rank"]) == list(range(1, 11))
-    assert "recall@10 = 1.00" in texts(at)
-    assert "overlap" in texts(at)
+    assert "recall@10 = 1.00" in page_text(at)
+    assert "overlap" in page_text(at)
     # the point itself is left out by default
     picked = at.session_state["query_item_row"][1]
     assert f"p{picked:03d}" not in set(flat["id"])
@@ -63,12 +56,12 @@ def test_vector_workspace_pick_a_point_and_compare_methods():
     slider.set_value(slider.max).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["query_last"] is before
-    assert "10 of 10 pass the cut-off" in texts(at)
+    assert "10 of 10 pass the cut-off" in page_text(at)
 
     # a second query reuses every index
     at.button(key="query_item_random").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert texts(at).count("index reused from the cache") == 3
+    assert page_text(at).count("index reused from the cache") == 3
 
 
 def test_text_workspace_free_text_query_with_default_methods():
@@ -84,7 +77,7 @@ def test_text_workspace_free_text_query_with_default_methods():
     results = method_tables(at)
     assert len(results) == 4
     assert all(len(t) == 10 and "text" in t.columns for t in results)
-    assert "recall@10 = 1.00" in texts(at)  # flat
+    assert "recall@10 = 1.00" in page_text(at)  # flat
     assert len(at.get("plotly_chart")) == 1
 
     # one of the dataset's own queries: its relevant document is marked from the qrels
@@ -92,8 +85,8 @@ def test_text_workspace_free_text_query_with_default_methods():
     assert not at.exception, [e.value for e in at.exception]
     results = method_tables(at)
     assert len(results) == 4 and "relevant" in results[0].columns
-    assert "qrels judge 1 document relevant" in texts(at)
-    assert "relevant found" in texts(at)
+    assert "qrels judge 1 document relevant" in page_text(at)
+    assert "relevant found" in page_text(at)
 
 
 def test_a_method_that_cannot_run_shows_its_reason_and_the_others_still_run():
@@ -110,4 +103,4 @@ def test_fewer_than_two_methods_get_a_prompt():
     at = open_page(VECTORS)
     at.multiselect(key="query_methods").set_value(["flat"]).run()
     assert not at.exception
-    assert "Choose at least two methods" in texts(at)
+    assert "Choose at least two methods" in page_text(at)
