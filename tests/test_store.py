@@ -1,5 +1,6 @@
-import multiprocessing as mp
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,33 +54,35 @@ def test_delete_removes_rows(store):
         store.get_run(rid)
 
 
-def _writer(path: str, tag: str, n: int) -> None:
-    import sys
-    import traceback
-
-    try:
-        s = RunStore(path)
-        rid = s.start_run("sweep", tag, "e", {}, environment={})
-        for i in range(n):
-            s.add_rows(rid, [{"i": i, "tag": tag}])
-        s.finish_run(rid)
-    except BaseException:
-        with open(f"{path}.{tag}.err", "w") as f:
-            traceback.print_exc(file=f)
-        sys.exit(1)
+WRITER = """
+import sys
+from core.store import RunStore
+path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = RunStore(path)
+rid = s.start_run("sweep", tag, "e", {}, environment={})
+for i in range(n):
+    s.add_rows(rid, [{"i": i, "tag": tag}])
+s.finish_run(rid)
+"""
 
 
 def test_two_processes_write_at_once(tmp_path):
+    """The app and a CLI writing runs at the same time: both finish, no row is lost.
+
+    Plain subprocesses (not multiprocessing's spawn, which would re-run whatever script
+    AppTest last left as ``__main__``).
+    """
     path = str(tmp_path / "runs.sqlite")
     RunStore(path)
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, tag, 150)) for tag in ("app", "cli")]
-    for p in procs:
-        p.start()
-    for p, tag in zip(procs, ("app", "cli"), strict=True):
-        p.join(120)
-        err = Path(f"{path}.{tag}.err")
-        assert p.exitcode == 0, err.read_text() if err.exists() else f"writer {tag} exited {p.exitcode}"
+    root = Path(__file__).resolve().parents[1]
+    procs = {
+        tag: subprocess.Popen([sys.executable, "-c", WRITER, path, tag, "150"], cwd=root,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for tag in ("app", "cli")
+    }
+    for tag, p in procs.items():
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, f"writer {tag}: {err[-2000:]}"
     store = RunStore(path)
     runs = store.list_runs()
     assert sorted(r.dataset for r in runs) == ["app", "cli"]
