@@ -1,0 +1,72 @@
+"""The foundation CLI: datasets, encode, runs, prepare; errors are one line with exit status 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.cli import _COMMANDS, build_parser, main
+from core.store import RunStore
+
+
+def test_every_subcommand_has_help(capsys):
+    build_parser()
+    for name in _COMMANDS:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+        assert "usage" in capsys.readouterr().out
+
+
+def test_datasets_lists_the_builtins(capsys):
+    assert main(["datasets", "--encoders"]) == 0
+    out = capsys.readouterr().out
+    for name in ("stdlib-docs", "pydocs", "glove-6b-50d", "synthetic", "minilm", "tfidf-svd", "glove-avg"):
+        assert name in out
+
+
+def test_encode_a_user_csv_then_load_it_from_cache(fresh_home, tmp_path, capsys):
+    f = tmp_path / "notes.csv"
+    f.write_text("body,topic\n" + "".join(f"note number {i} about topic {i % 3},t{i % 3}\n" for i in range(40)))
+    args = ["encode", "--path", str(f), "--text-column", "body", "--encoder", "tfidf-svd"]
+    assert main(args) == 0
+    assert "passages/s" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "cached" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (["encode", "--path", "/no/such/file.csv"], "no/such/file.csv"),
+        (["encode", "--dataset", "nope"], "nope"),
+        (["runs", "show", "999"], "no run #999"),
+        (["runs", "show"], "needs a run number"),
+        (["encode", "--dataset", "synthetic", "--param", "broken"], "KEY=VALUE"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(fresh_home, capsys, args, phrase):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    assert phrase in err
+
+
+def test_bad_text_file_exits_2_with_the_reason(fresh_home, tmp_path, capsys):
+    f = tmp_path / "latin1.csv"
+    f.write_bytes("text\ncaf\xe9 au lait is a drink\n".encode("latin-1"))
+    assert main(["encode", "--path", str(f), "--encoder", "tfidf-svd"]) == 2
+    err = capsys.readouterr().err
+    assert "UTF-8" in err or "utf-8" in err
+
+
+def test_runs_list_show_export_delete(fresh_home, tmp_path, capsys):
+    store = RunStore()
+    rid = store.start_run("sweep", "d", "e", {"k": 10}, environment={})
+    store.add_rows(rid, [{"method": "flat", "recall_at_k": 1.0}])
+    store.finish_run(rid)
+    assert main(["runs"]) == 0 and "sweep" in capsys.readouterr().out
+    assert main(["runs", "show", str(rid)]) == 0 and "flat" in capsys.readouterr().out
+    out = tmp_path / "rows.parquet"
+    assert main(["runs", "export", str(rid), "--out", str(out)]) == 0 and out.exists()
+    assert main(["runs", "delete", str(rid)]) == 0
+    assert RunStore().list_runs() == []
