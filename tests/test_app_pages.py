@@ -115,3 +115,13 @@ def test_bad_upload_is_refused_and_nothing_stored(fresh_home):
     with pytest.raises(ValueError):
         save_upload(np.ones(3).tobytes(), "vectors.npy")
     assert list_user_datasets() == []
+
+
+def test_pydocs_asks_before_the_long_walk():
+    spec = {"dataset": "pydocs", "params": {"limit": 5000, "seed": 0}, "encoder": "minilm", "encoder_options": {}}
+    at = run_page("views/data.py", spec)
+    text = page_text(at)
+    assert "min to walk" in text and "passages" in text
+    assert any(b.key == "confirm_pydocs" for b in at.button)
+    home = run_page("views/home.py", spec)  # other pages point to the Data page instead of starting it
+    assert "takes minutes to build" in page_text(home)
