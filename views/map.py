@@ -6,6 +6,14 @@ import numpy as np
 import streamlit as st
 
 from core import methods
+from core.map_recall import (
+    NO_RUN_MESSAGE,
+    RECALL_COLOUR,
+    configuration_label,
+    latest_recall_run,
+    recall_configurations,
+    recall_map_colour,
+)
 from core.neighbors import (
     DEFAULT_APPROX,
     approx_defaults,
@@ -115,7 +123,7 @@ def on_search_pick() -> None:
 
 
 # -- controls ------------------------------------------------------------------------
-colour_options = [c for c in COLOUR_BY if c != "category" or ds.labels is not None]
+colour_options = [c for c in COLOUR_BY if c != "category" or ds.labels is not None] + [RECALL_COLOUR]
 c1, c2, c3, c4, c5 = st.columns([1.2, 0.8, 1.2, 1.2, 0.8])
 method = c1.radio("Projection", ["pca", "umap"], format_func=str.upper, horizontal=True, key="map_method")
 dims = c2.radio("Dimensions", [2, 3], format_func=lambda v: f"{v}-D", horizontal=True, key="map_dims")
@@ -123,8 +131,9 @@ default_colour = "category" if ds.labels is not None and 1 < ds.n_labels <= 200 
 colour_by = c3.selectbox("Colour by", colour_options, index=colour_options.index(default_colour), key="map_colour",
                          help="category: the dataset's labels. LID: local intrinsic dimension (MLE over each point's "
                               "20 nearest neighbours). hubness: how often a point is among the others' 10 nearest "
-                              "(k-occurrence). norm: vector length. Per-query recall needs a saved sweep run and is "
-                              "not offered yet.")
+                              "(k-occurrence). norm: vector length. per-query recall: recall@k of each query in the "
+                              "latest HNSW insertion order study of these embeddings (held-out query items, "
+                              "or the passages relevant to the dataset's queries).")
 budget = int(c4.number_input("Point budget", 1_000, 200_000, DEFAULT_BUDGET, step=5_000, key="map_budget",
                              help="Above this many items the map draws a seeded random sample of them."))
 seed = int(c5.number_input("Seed", 0, 2**31 - 1, 0, key="map_seed"))
@@ -143,11 +152,30 @@ if method == "umap":
         st.caption("UMAP starts from the PCA layout and uses the exact nearest-neighbour graph; each map is "
                    "cached, so coming back to it is instant.")
 
+recall_run, recall_config = None, None
+if colour_by == RECALL_COLOUR:
+    recall_run = latest_recall_run(ws)
+    configs = recall_configurations(recall_run) if recall_run is not None else []
+    if not configs:
+        st.info(f"No per-query recall for these embeddings yet: {NO_RUN_MESSAGE} (page *HNSW insertion "
+                "order*); the map is drawn without colours meanwhile.")
+    else:
+        recall_config = st.selectbox(
+            f"Recall of (order run #{recall_run.run.id})", configs, format_func=configuration_label,
+            key="map_recall_config",
+            help="Backend, insertion order and efSearch of the study whose per-query recall colours the map "
+                 "(averaged over the run's seeds).")
+
 # -- projection and colours ----------------------------------------------------------
 update, close = lazy_progress(f"Computing the {method.upper()} {dims}-D map")
 try:
     proj = project(ws, method, dims, budget=budget, seed=seed, params=params, progress=update)
-    colour = map_colour(ws, proj, colour_by, progress=update)
+    if colour_by != RECALL_COLOUR:
+        colour = map_colour(ws, proj, colour_by, progress=update)
+    elif recall_config is not None:
+        colour = recall_map_colour(ws, proj, recall_run, tuple(recall_config), progress=update)
+    else:
+        colour = map_colour(ws, proj, "none", progress=update)
 except ValueError as exc:
     close()
     st.error(f"Cannot draw this map: {exc}")
