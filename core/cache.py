@@ -69,8 +69,24 @@ class ArtifactCache:
         d = self.root / kind
         return d / f"{key}.npy", d / f"{key}.json"
 
+    def record(self, kind: str, key: str) -> dict | None:
+        """The artifact's metadata record, read without loading the array (``None`` when absent).
+
+        Checks that the array file is there with the recorded size; the checksum is
+        verified only by `load`.
+        """
+        npy, js = self._paths(kind, key)
+        try:
+            record = json.loads(js.read_text())
+            if npy.stat().st_size != record["bytes"]:
+                return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return record
+
     def exists(self, kind: str, key: str) -> bool:
-        return self.load(kind, key, verify=False) is not None
+        """Whether a complete artifact is present (cheap: metadata and file size only)."""
+        return self.record(kind, key) is not None
 
     def save(self, kind: str, key: str, array: np.ndarray, meta: dict | None = None) -> Path:
         """Write an array and its metadata atomically; return the .npy path."""

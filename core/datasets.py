@@ -76,8 +76,6 @@ MIN_PASSAGE_WORDS = 12
 MIN_QUERY_WORDS = 3
 #: ... and at least this many words in the rest of the docstring.
 MIN_REST_WORDS = 5
-#: Rough encoding speed of MiniLM on 2 CPU cores, for time estimates.
-ENCODE_PASSAGES_PER_SECOND = 50.0
 
 
 @dataclass(frozen=True)
@@ -818,8 +816,8 @@ def estimate_pydocs(packages: list[str] | None = None) -> dict[str, Any]:
     walked in 3.5 to 5.5 minutes).
 
     Returns:
-        ``{"packages", "py_files", "passages", "walk_seconds", "encode_seconds"}``
-        (passages approximate; encoding assumes ~50 passages/s, MiniLM on 2 cores).
+        ``{"packages", "py_files", "passages", "walk_seconds"}`` (approximate). Encoding
+        time is estimated from this machine's measured encodes (`core.workspace.measured_encode_rate`).
     """
     tops = _check_packages(packages)
     files = sum(_count_py_files(top) for top in tops)
@@ -829,7 +827,6 @@ def estimate_pydocs(packages: list[str] | None = None) -> dict[str, Any]:
         "py_files": files,
         "passages": approx,
         "walk_seconds": round(files * _PYDOCS_SECONDS_PER_FILE),
-        "encode_seconds": round(approx / ENCODE_PASSAGES_PER_SECOND),
     }
 
 

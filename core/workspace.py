@@ -64,6 +64,40 @@ def held_out_split(n: int, n_queries: int, seed: int = 0) -> tuple[np.ndarray, n
     return query_rows, np.flatnonzero(mask)
 
 
+def measured_encode_rate(cache: ArtifactCache, encoder_config: dict) -> float | None:
+    """Median passages/s of cached encodes made with ``encoder_config`` (``None`` if none)."""
+    rates = [
+        r["meta"]["per_second"]
+        for r in cache.list("embeddings")
+        if (r.get("meta") or {}).get("encoder") == encoder_config and r["meta"].get("per_second")
+    ]
+    return float(np.median(rates)) if rates else None
+
+
+def measured_rate_for_encoder(name: str, options: dict | None = None,
+                              cache: ArtifactCache | None = None) -> float | None:
+    """`measured_encode_rate` for an encoder given by name (before any workspace exists)."""
+    from .encoders import make_encoder
+
+    try:
+        enc = make_encoder(name, **(options or {}))
+    except (ValueError, OSError):
+        return None
+    if getattr(enc, "needs_fit", False):
+        return None  # its config depends on the corpus it is fitted on
+    return measured_encode_rate(cache or ArtifactCache(), enc.config())
+
+
+def encode_time_text(n: int, rate: float | None, encoder: str) -> str:
+    """A sentence estimating an encode of ``n`` passages from a measured rate."""
+    if rate is None:
+        return (f"no encode with {encoder} has been timed on this machine yet, so there is no estimate; "
+                "the progress bar shows the rate as it goes")
+    seconds = n / rate
+    when = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    return f"about {when} at the {rate:.0f} passages/s measured in earlier encodes with {encoder} here"
+
+
 @dataclass
 class Workspace:
     dataset: Dataset
@@ -136,7 +170,7 @@ class Workspace:
     def has_embeddings(self) -> bool:
         if self.dataset.kind == "vectors" or self._memo is not None:
             return True
-        return self.cache.load("embeddings", self.embeddings_key, verify=False) is not None
+        return self.cache.exists("embeddings", self.embeddings_key)
 
     def embeddings(self, progress: ProgressFn | None = None) -> np.ndarray:
         """float32 ``(n, d)`` vectors of the base items (computed once, then cached)."""
@@ -168,8 +202,18 @@ class Workspace:
         return x
 
     def embeddings_meta(self) -> dict | None:
-        hit = self.cache.load("embeddings", self.embeddings_key, verify=False)
-        return None if hit is None else hit[1]
+        record = self.cache.record("embeddings", self.embeddings_key)
+        return None if record is None else record.get("meta", {})
+
+    def measured_encode_rate(self) -> float | None:
+        """Passages per second of this machine's past encodes with the same encoder, or ``None``.
+
+        The median over the cached embeddings whose encoder config matches (any dataset), so
+        time estimates shown before an encode come from measurements, not a constant.
+        """
+        if self.dataset.kind == "vectors":
+            return None
+        return measured_encode_rate(self.cache, self.encoder_config())
 
     def embeddings_path(self):
         return self.cache.root / "embeddings" / f"{self.embeddings_key}.npy"

@@ -163,7 +163,7 @@ def test_estimate_pydocs_gives_sizes_and_times():
     est = D.estimate_pydocs(["yaml"])
     assert est["packages"] == 1 and est["py_files"] > 0
     assert est["passages"] > 0 and est["walk_seconds"] >= 0
-    assert est["encode_seconds"] == round(est["passages"] / D.ENCODE_PASSAGES_PER_SECOND)
+    assert est["walk_seconds"] == round(est["py_files"] * D._PYDOCS_SECONDS_PER_FILE)
 
 
 # -- glove-6b-50d --------------------------------------------------------------------

@@ -84,3 +84,26 @@ def test_subsample_keeps_order_and_qrels():
     sub = subsample(ds, 30, seed=1)
     assert sub.n == 30 and sub.ids == sorted(sub.ids, key=lambda s: int(s[1:]))
     assert (sub.queries is not None and len(sub.queries) == 1) == ("v5" in sub.ids)
+
+
+def test_encode_time_estimate_comes_from_measured_encodes(tmp_path):
+    from core.workspace import encode_time_text, measured_encode_rate
+
+    cache = ArtifactCache(tmp_path)
+    cfg = {"encoder": "transformer", "model": "m", "pooling": "mean"}
+    assert measured_encode_rate(cache, cfg) is None
+    assert "no encode with m has been timed" in encode_time_text(100, None, "m")
+    for i, rate in enumerate((40.0, 50.0, 90.0)):
+        cache.save("embeddings", f"k{i}", np.ones((2, 2), np.float32), {"encoder": cfg, "per_second": rate})
+    cache.save("embeddings", "other", np.ones((2, 2), np.float32), {"encoder": {"model": "x"}, "per_second": 1.0})
+    assert measured_encode_rate(cache, cfg) == 50.0
+    expected = "about 60 s at the 50 passages/s measured in earlier encodes with m here"
+    assert encode_time_text(3000, 50.0, "m") == expected
+
+
+def test_existence_check_does_not_load_the_array(tmp_path, monkeypatch):
+    cache = ArtifactCache(tmp_path)
+    cache.save("embeddings", "k", np.ones((3, 3), np.float32), {"a": 1})
+    monkeypatch.setattr(np, "load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
+    assert cache.exists("embeddings", "k") and cache.record("embeddings", "k")["meta"] == {"a": 1}
+    assert not cache.exists("embeddings", "missing")

@@ -11,7 +11,7 @@ import json
 import streamlit as st
 
 from core import config
-from core.workspace import GIVEN_VECTORS, Workspace
+from core.workspace import GIVEN_VECTORS, Workspace, encode_time_text
 
 config.offline_hub()
 
@@ -129,9 +129,8 @@ def require_embeddings(ws: Workspace, key: str = "encode_now"):
         return ws.embeddings()
     n = ws.dataset.n
     st.warning(
-        f"**{ws.dataset.name}** ({n:,} passages) is not encoded with **{ws.encoder_name}** yet. "
-        f"At about 50 passages/s on 2 CPU cores this takes roughly {max(1, round(n / 50 / 60))} min "
-        "(faster encoders such as tfidf-svd take seconds)."
+        f"**{ws.dataset.name}** ({n:,} passages) is not encoded with **{ws.encoder_name}** yet: "
+        f"{encode_time_text(n, ws.measured_encode_rate(), ws.encoder_name)}."
     )
     if st.button("Encode now", key=key, type="primary"):
         return encode_with_progress(ws)

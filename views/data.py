@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import config
 from core.describe import category_table, norm_summary, query_table, sample_table, vector_norms
+from core.workspace import encode_time_text, measured_rate_for_encoder
 from figures.data import category_bar, norm_histogram
 from ui.state import (
     confirm,
@@ -31,10 +32,11 @@ def pydocs_gate(spec: dict) -> None:
     est = estimate_pydocs()
     limit = spec["params"].get("limit")
     n = min(limit, est["passages"]) if limit else est["passages"]
+    rate = measured_rate_for_encoder(spec["encoder"], spec.get("encoder_options"))
     st.warning(
         f"**pydocs** is built by walking the docstrings of every package installed in this environment: "
-        f"about {est['passages']:,} passages, ~{est['walk_seconds'] / 60:.0f} min to walk, then about "
-        f"{n / 50 / 60:.0f} min to encode {n:,} passages with MiniLM on 2 CPU cores."
+        f"about {est['passages']:,} passages (counted from the installed files), ~{est['walk_seconds'] / 60:.0f} "
+        f"min to walk; then encoding {n:,} passages takes {encode_time_text(n, rate, spec['encoder'])}."
     )
     if st.button("Build pydocs now", key="confirm_pydocs", type="primary"):
         confirm(spec)
@@ -108,8 +110,8 @@ def encoding_section(ws) -> None:
         st.caption(f"Artifact: {ws.embeddings_path()}")
     else:
         n = ds.n
-        st.info(f"Not encoded yet: {n:,} passages, roughly {max(1, round(n / 50 / 60))} min with a transformer "
-                "on 2 CPU cores (seconds with tfidf-svd or glove-avg).")
+        st.info(f"Not encoded yet: {n:,} passages; "
+                f"{encode_time_text(n, ws.measured_encode_rate(), ws.encoder_name)}.")
         execution = execution_picker("encode_execution")
         if st.button("Encode", key="encode", type="primary"):
             x = encode_with_progress(ws, execution)
