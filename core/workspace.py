@@ -159,6 +159,11 @@ class Workspace:
         return self.dataset.metric
 
     @property
+    def vectors_label(self) -> str:
+        """What the vectors are, for a sentence: "given vectors" or "minilm embeddings"."""
+        return "given vectors" if self.dataset.kind == "vectors" else f"{self.encoder_name} embeddings"
+
+    @property
     def label(self) -> str:
         return f"{self.dataset.name} · {self.encoder_name}"
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 LAYOUT = {"margin": {"l": 40, "r": 10, "t": 40, "b": 40}, "height": 300, "template": "plotly_white"}
@@ -18,11 +17,14 @@ def norm_histogram(norms: np.ndarray, *, title: str = "Vector norms", bins: int 
     return fig
 
 
-def category_bar(labels: list[str], *, top: int = 30, title: str = "Largest categories") -> go.Figure:
-    """Horizontal bars of the ``top`` most common labels, largest on top."""
-    counts = Counter(labels).most_common(top)
-    names = [str(n) for n, _ in counts][::-1]
-    values = [c for _, c in counts][::-1]
+def category_bar(categories: pd.DataFrame, *, top: int = 30, title: str = "Largest categories") -> go.Figure:
+    """Horizontal bars of the ``top`` largest categories, largest on top.
+
+    ``categories``: columns ``category`` and ``items``, largest first (`core.describe.category_table`).
+    """
+    head = categories.head(top)
+    names = [str(n) for n in head["category"]][::-1]
+    values = list(head["items"])[::-1]
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#5c7cfa"))
     layout = dict(LAYOUT, height=max(300, 18 * len(names) + 80))
     fig.update_layout(title=title, xaxis_title="items", **layout)

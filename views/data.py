@@ -73,7 +73,7 @@ def dataset_card(ws) -> None:
     with right:
         if ds.labels is not None:
             cats = category_table(ds.labels)
-            st.plotly_chart(category_bar(ds.labels), key="cat_bar")
+            st.plotly_chart(category_bar(cats), key="cat_bar")
             st.caption(f"{len(cats):,} categories; the largest holds {cats['share'].iloc[0]:.1%} of the items.")
 
 

@@ -46,7 +46,7 @@ ws = require_workspace()
 x = require_embeddings(ws, key="map_encode_now")
 ds = ws.dataset
 n, d = x.shape
-encoder = "given vectors" if ds.kind == "vectors" else f"{ws.encoder_name} embeddings"
+encoder = ws.vectors_label
 cats = f", {ds.n_labels:,} categories" if ds.labels is not None else ""
 st.markdown(
     f"What does the space of **{ds.name}** look like? Each dot is one of its **{n:,}** items "

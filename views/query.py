@@ -34,7 +34,7 @@ x = require_embeddings(ws, key="query_encode_now")
 ds = ws.dataset
 n, d = x.shape
 metric = ws.metric
-encoder = "given vectors" if ds.kind == "vectors" else f"{ws.encoder_name} embeddings"
+encoder = ws.vectors_label
 intro = st.container()
 
 FREE_TEXT = "Free text"
