@@ -145,7 +145,7 @@ def upload_section() -> None:
             path.write_bytes(data)
             info = inspect_file(path)
     except ValueError as exc:
-        st.error(f"{up.name}: {exc}")
+        st.error(str(exc) if up.name in str(exc) else f"{up.name}: {exc}")
         return
     options: dict = {}
     columns = list(getattr(info, "columns", None) or [])
