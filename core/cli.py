@@ -14,14 +14,14 @@ from collections.abc import Callable
 from . import config
 
 Handler = Callable[[argparse.Namespace], int]
-_COMMANDS: dict[str, tuple[Handler, Callable[[argparse.ArgumentParser], None], str]] = {}
+COMMANDS: dict[str, tuple[Handler, Callable[[argparse.ArgumentParser], None], str]] = {}
 
 
 def command(name: str, help_text: str, add_args: Callable[[argparse.ArgumentParser], None]):
     """Register ``handler(args) -> exit code`` as subcommand ``name`` with its arguments."""
 
     def register(handler: Handler) -> Handler:
-        _COMMANDS[name] = (handler, add_args, help_text)
+        COMMANDS[name] = (handler, add_args, help_text)
         return handler
 
     return register
@@ -61,7 +61,7 @@ def _encode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--actors", type=int, default=1, help="Ray encoder actors (with --ray)")
 
 
-def _parse_value(text: str) -> object:
+def parse_value(text: str) -> object:
     for conv in (int, float):
         try:
             return conv(text)
@@ -91,7 +91,7 @@ def open_workspace(args: argparse.Namespace, progress=None):
         if "=" not in item:
             raise UserError(f"--param expects KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        params[key.strip()] = _parse_value(value.strip())
+        params[key.strip()] = parse_value(value.strip())
     if args.limit is not None:
         params["limit"] = args.limit
         params["seed"] = args.seed
@@ -219,14 +219,14 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             finally:
                 close()
             print(f"embeddings cached at {ws.embeddings_path()}")
-    for warm in _WARMERS:
+    for warm in WARMERS:
         warm()
     print(f"ready in {time.perf_counter() - t0:.1f} s; data under {config.home()}")
     return 0
 
 
 #: One-time warm-ups other modules register (e.g. numba compilation for UMAP).
-_WARMERS: list[Callable[[], None]] = []
+WARMERS: list[Callable[[], None]] = []
 
 
 # -- entry point -----------------------------------------------------------------
@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="densescope from the command line: datasets, encoding, experiments, runs.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (_handler, add_args, help_text) in _COMMANDS.items():
+    for name, (_handler, add_args, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_args(p)
     return parser
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     config.offline_hub()
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = _COMMANDS[args.command][0]
+    handler = COMMANDS[args.command][0]
     try:
         return handler(args)
     except (UserError, ValueError, FileNotFoundError, KeyError) as exc:

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from .cli import _WARMERS, UserError, add_workspace_args, bar, command, open_workspace
+from .cli import WARMERS, UserError, add_workspace_args, bar, command, open_workspace
 
 
 def _map_args(p: argparse.ArgumentParser) -> None:
@@ -69,5 +69,5 @@ def warm_umap_cache() -> None:
     print(f"UMAP kernels ready ({seconds:.1f} s)")
 
 
-if warm_umap_cache not in _WARMERS:
-    _WARMERS.append(warm_umap_cache)
+if warm_umap_cache not in WARMERS:
+    WARMERS.append(warm_umap_cache)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cli import UserError, _parse_value, add_ray_args, add_workspace_args, bar, command, open_workspace
+from .cli import UserError, add_ray_args, add_workspace_args, bar, command, open_workspace, parse_value
 
 TABLE_COLUMNS = ["label", "recall_at_k", "ndcg_at_10", "mrr_at_10", "bytes_per_vector", "total_bytes_per_vector",
                  "compression_ratio", "qps", "p50_ms", "build_s"]
@@ -53,7 +53,7 @@ def parse_grid(items: list[str]) -> dict[str, dict[str, list]]:
         method, dot, param = name.strip().partition(".")
         if not sep or not dot or not method or not param:
             raise UserError(f"--grid expects METHOD.PARAM=V1,V2 (e.g. hnsw_flat.ef_search=16,64), got {item!r}")
-        parsed = [_parse_value(v.strip()) for v in values.split(",") if v.strip()]
+        parsed = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
         if not parsed:
             raise UserError(f"--grid {name.strip()} has no values")
         grid.setdefault(method, {})[param.strip()] = parsed

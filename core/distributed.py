@@ -262,13 +262,13 @@ def _own_ip() -> str:
         return "127.0.0.1"
 
 
-def _cluster_cpus() -> int:
+def cluster_cpus() -> int:
     import ray
 
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def _largest_node(resource: str) -> float:
+def largest_node(resource: str) -> float:
     import ray
 
     return max((n.get("Resources", {}).get(resource, 0) for n in ray.nodes() if n.get("Alive")), default=0)
@@ -376,11 +376,11 @@ def encode_with_ray(
         import pandas as pd
         import ray
 
-        threads = threads_per_actor or max(1, min(_cluster_cpus() // actors, int(_largest_node("CPU"))))
-        if threads > _largest_node("CPU") or gpus_per_actor > _largest_node("GPU"):
+        threads = threads_per_actor or max(1, min(cluster_cpus() // actors, int(largest_node("CPU"))))
+        if threads > largest_node("CPU") or gpus_per_actor > largest_node("GPU"):
             raise ValueError(
                 f"an actor needs {threads} CPUs and {gpus_per_actor:g} GPUs, more than the largest Ray node "
-                f"has ({_largest_node('CPU'):g} CPUs, {_largest_node('GPU'):g} GPUs): it could never start"
+                f"has ({largest_node('CPU'):g} CPUs, {largest_node('GPU'):g} GPUs): it could never start"
             )
         fitted_ref = [ray.put(encoder)] if getattr(encoder, "needs_fit", False) else None
         rows = block_rows(n, batch_size, actors)
@@ -471,9 +471,9 @@ def _sweep_task(xb, xq, gt_I, xq_train, qrels, configs, kwargs: dict, threads: i
 
 
 def _failed_rows(data, configs, reason: str) -> list[dict]:
-    from .sweep import _row  # the sweep's own row layout, so failed rows have every column
+    from .sweep import result_row  # the sweep's own row layout, so failed rows have every column
 
-    return [_row(cfg, data, "failed", reason) for cfg in configs]
+    return [result_row(cfg, data, "failed", reason) for cfg in configs]
 
 
 def _group_timeout(group, n: int, d: int, nq: int, latency_queries: int) -> float:
@@ -565,7 +565,7 @@ def sweep_with_ray(
 
     Bad input raises ValueError before anything is submitted.
     """
-    from .sweep import _eval_data, group_by_build, run_sweep
+    from .sweep import eval_data, group_by_build, run_sweep
 
     configs = list(configs)
     if not isinstance(threads, int) or threads < 1:
@@ -576,7 +576,7 @@ def sweep_with_ray(
     run_sweep(
         xb, xq, gt_I, metric=metric, configs=configs, k=k, qrels=qrels, seed=seed, threads=threads, **sweep_options
     )
-    data = _eval_data(
+    data = eval_data(
         xb,
         xq,
         gt_I,
@@ -612,10 +612,10 @@ def _sweep_rows(
     with ray_session(address) as session:
         import ray
 
-        biggest = _largest_node("CPU")
+        biggest = largest_node("CPU")
         if threads > biggest:
             raise ValueError(f"threads={threads} but the largest Ray node has {biggest:g} CPUs: no task could start")
-        most_memory = _largest_node("memory")
+        most_memory = largest_node("memory")
         task = ray.remote(_sweep_task)
         options = dict(num_cpus=threads, max_retries=max_retries, retry_exceptions=False, num_returns="streaming")
         # base, queries, ground truth (and optional training queries / qrels): in the object store once
@@ -684,16 +684,3 @@ def comparable(row: dict) -> dict:
     """A row without its `TIMING_KEYS` (to compare Ray rows with in-process rows)."""
     return {k: v for k, v in row.items() if k not in TIMING_KEYS}
 
-
-__all__ = [
-    "TIMING_KEYS",
-    "RaySession",
-    "block_rows",
-    "comparable",
-    "describe_cluster",
-    "encode_with_ray",
-    "ray_available",
-    "ray_session",
-    "ray_temp_dir",
-    "sweep_with_ray",
-]

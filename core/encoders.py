@@ -85,7 +85,7 @@ class Encoder(ABC):
             batch_size: texts per batch (``None``: the encoder's default).
             progress: called as ``progress(done, total, message)`` after each batch.
         """
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         if kind not in ("passage", "query"):
             raise ValueError(f"kind must be 'passage' or 'query', got {kind!r}")
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -104,7 +104,7 @@ class Encoder(ABC):
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
+def check_texts(texts: Sequence[str]) -> list[str]:
     if isinstance(texts, str):
         raise ValueError("texts must be a list of strings, not one string (wrap it: [text])")
     texts = list(texts)
@@ -114,21 +114,21 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
-def _normalize_rows(x: np.ndarray) -> np.ndarray:
+def normalize_rows_inplace(x: np.ndarray) -> np.ndarray:
     """L2-normalise rows in place (rows of norm 0 are left as they are)."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     np.divide(x, norms, out=x, where=norms > 0)
     return x
 
 
-def _hash_texts(texts: Sequence[str]) -> str:
+def hash_texts(texts: Sequence[str]) -> str:
     h = hashlib.sha256()
     for t in texts:
         h.update(t.encode("utf-8", "surrogatepass") + b"\x00")
     return h.hexdigest()[:16]
 
 
-def _file_fingerprint(folder: Path, names: Sequence[str], patterns: Sequence[str]) -> str:
+def file_fingerprint(folder: Path, names: Sequence[str], patterns: Sequence[str]) -> str:
     """Hash of the named small files' contents plus the sizes of files matching patterns."""
     h = hashlib.sha256()
     for name in names:
@@ -206,7 +206,7 @@ def resolve_model_folder(model: str | Path) -> Path:
     except Exception as exc:  # the hub client raises several types for "not cached"
         raise ValueError(
             f"model {text!r} is not a local folder and is not in the offline hub cache; "
-            f"use one of {', '.join(sorted(_REGISTRY))} or the path of a local model folder"
+            f"use one of {', '.join(sorted(ENCODERS))} or the path of a local model folder"
         ) from exc
     return _check_model_folder(Path(snapshot))
 
@@ -320,7 +320,7 @@ class TransformerEncoder(Encoder):
         model_config, tokenizer_limit = _read_model_json(self.folder)
         self.max_length = min(max_length, _model_max_length(tokenizer_limit, model_config))
         self.dim = int(model_config.hidden_size)
-        self._fingerprint = _file_fingerprint(
+        self._fingerprint = file_fingerprint(
             self.folder, ("config.json", "tokenizer.json", "tokenizer_config.json"), _WEIGHT_PATTERNS
         )
 
@@ -565,7 +565,7 @@ class GloveAverageEncoder(Encoder):
             flat = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=int(lengths.sum()))
             starts = np.concatenate(([0], np.cumsum(lengths[known])[:-1]))
             sums = np.add.reduceat(self.vectors[flat], starts, axis=0)
-            result[known] = _normalize_rows(sums / lengths[known, None])
+            result[known] = normalize_rows_inplace(sums / lengths[known, None])
         result[~known] = self.fallback
         return result, int((~known).sum())
 
@@ -596,7 +596,7 @@ def _load_glove(limit_vocab: int | None) -> tuple[np.ndarray, dict[str, int], st
         vocab: dict[str, int] = {}
         for i, w in enumerate(words):
             vocab.setdefault(w, i)
-        fingerprint = _file_fingerprint(root, (), ("*.npy", "*.parquet"))
+        fingerprint = file_fingerprint(root, (), ("*.npy", "*.parquet"))
         _GLOVE_CACHE[limit_vocab] = (np.ascontiguousarray(vectors, dtype=np.float32), vocab, fingerprint)
     return _GLOVE_CACHE[limit_vocab]
 
@@ -653,7 +653,7 @@ class TfidfSvdEncoder(Encoder):
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        texts = _check_texts(texts)
+        texts = check_texts(texts)
         if len(texts) < 2:
             raise ValueError(f"TF-IDF + SVD needs at least 2 texts to fit, got {len(texts)}")
         vectorizer = TfidfVectorizer(sublinear_tf=True, max_features=self.max_features, dtype=np.float32)
@@ -667,8 +667,8 @@ class TfidfSvdEncoder(Encoder):
         svd = TruncatedSVD(n_components=k, random_state=self.seed)
         corpus = svd.fit_transform(tfidf).astype(np.float32)
         self.vectorizer_, self.svd_ = vectorizer, svd
-        self.fallback_ = _unit(_normalize_rows(corpus).mean(axis=0) + 1e-12)
-        self.fit_fingerprint_ = f"{len(texts)}:{_hash_texts(texts)}"
+        self.fallback_ = _unit(normalize_rows_inplace(corpus).mean(axis=0) + 1e-12)
+        self.fit_fingerprint_ = f"{len(texts)}:{hash_texts(texts)}"
         return self
 
     def _encode(
@@ -678,7 +678,7 @@ class TfidfSvdEncoder(Encoder):
             raise ValueError("the TF-IDF + SVD encoder is not fitted yet: call fit(corpus_texts) first")
         out = np.ascontiguousarray(self.svd_.transform(self.vectorizer_.transform(texts)), dtype=np.float32)
         empty = np.linalg.norm(out, axis=1) == 0
-        _normalize_rows(out)
+        normalize_rows_inplace(out)
         out[empty] = self.fallback_
         self.last_stats_ = {"n_texts": len(texts), "n_no_known_term": int(empty.sum())}
         report(progress, len(texts), len(texts), "TF-IDF + SVD")
@@ -689,7 +689,7 @@ class TfidfSvdEncoder(Encoder):
 # Registry
 # ---------------------------------------------------------------------------
 
-_REGISTRY: dict[str, str] = {
+ENCODERS: dict[str, str] = {
     "minilm": "all-MiniLM-L6-v2 (bundled): 384-d sentence embeddings, 6 layers, mean pooling",
     "glove-avg": "average of GloVe 6B 50-d word vectors: a static, context-free baseline",
     "tfidf-svd": "TF-IDF + truncated SVD (LSA) fitted on the corpus: a lexical baseline",
@@ -700,7 +700,7 @@ _MODELS_LOCK = threading.Lock()
 
 def list_encoders() -> list[dict[str, Any]]:
     """Named encoders: ``name``, ``description`` and ``needs_fit`` of each."""
-    return [{"name": name, "description": text, "needs_fit": name == "tfidf-svd"} for name, text in _REGISTRY.items()]
+    return [{"name": name, "description": text, "needs_fit": name == "tfidf-svd"} for name, text in ENCODERS.items()]
 
 
 def make_encoder(name: str, **options: Any) -> Encoder:

@@ -143,12 +143,12 @@ def inspect_file(path: str | Path) -> FileInfo:
     path = _existing(path)
     fmt = file_format(path)
     if fmt == "beir":
-        return _inspect_beir(path)
+        return inspect_beir(path)
     if fmt in ("npy", "fvecs", "hdf5"):
-        return _inspect_vectors(path, fmt)
+        return inspect_vectors(path, fmt)
     if fmt == "parquet":
-        return _inspect_parquet(path)
-    return _inspect_table(path, fmt, _read_table(path, fmt))
+        return inspect_parquet(path)
+    return inspect_table(path, fmt, read_table(path, fmt))
 
 
 def load_file(
@@ -184,11 +184,11 @@ def load_file(
     name = name or path.stem or path.name
     columns = {"text_column": text_column, "label_column": label_column, "id_column": id_column}
     if fmt in TABLE_FORMATS.values():
-        return _load_text_table(path, fmt, name=name, metric=metric, max_rows=max_rows, **columns)
-    _refuse_columns(fmt, columns)
+        return load_text_table(path, fmt, name=name, metric=metric, max_rows=max_rows, **columns)
+    refuse_columns(fmt, columns)
     if fmt == "beir":
-        return _load_beir(path, name=name, metric=metric, max_rows=max_rows)
-    return _load_vectors(path, fmt, name=name, metric=metric, max_rows=max_rows)
+        return load_beir(path, name=name, metric=metric, max_rows=max_rows)
+    return load_vectors(path, fmt, name=name, metric=metric, max_rows=max_rows)
 
 
 def check_upload_size(nbytes: int, limit_mb: float = MAX_UPLOAD_MB) -> None:
@@ -262,7 +262,7 @@ def _check_max_rows(max_rows: int | None) -> None:
         raise ValueError(f"max_rows must be a positive integer or None (all rows), got {max_rows!r}")
 
 
-def _refuse_columns(fmt: str, columns: dict[str, str | None]) -> None:
+def refuse_columns(fmt: str, columns: dict[str, str | None]) -> None:
     given = [k for k, v in columns.items() if v is not None]
     if given:
         raise ValueError(
@@ -284,7 +284,7 @@ class _Table:
     n_rows: int
 
 
-def _read_utf8(path: Path) -> str:
+def read_utf8(path: Path) -> str:
     """The file's text; ValueError naming the byte offset when it is not UTF-8."""
     raw = path.read_bytes()
     try:
@@ -300,17 +300,17 @@ def _read_utf8(path: Path) -> str:
     return text
 
 
-def _read_table(path: Path, fmt: str) -> _Table:
+def read_table(path: Path, fmt: str) -> _Table:
     if fmt in ("csv", "tsv"):
-        return _read_delimited(path, "," if fmt == "csv" else "\t")
+        return read_delimited(path, "," if fmt == "csv" else "\t")
     if fmt == "jsonl":
-        return _read_jsonl(path)
+        return read_jsonl(path)
     if fmt == "txt":
         return _read_txt(path)
     return _read_parquet(path)
 
 
-def _read_delimited(path: Path, delimiter: str) -> _Table:
+def read_delimited(path: Path, delimiter: str) -> _Table:
     """A CSV/TSV with a header row; ValueError naming the line of a ragged or broken row."""
     sep = "comma" if delimiter == "," else "tab"
     header: list[str] | None = None
@@ -337,7 +337,7 @@ def _read_delimited(path: Path, delimiter: str) -> _Table:
 
 def _csv_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """``(first line number, fields)`` of each non-empty record (a quoted field may span lines)."""
-    reader = csv.reader(io.StringIO(_read_utf8(path), newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(read_utf8(path), newline=""), delimiter=delimiter)
     start = 1
     try:
         for row in reader:
@@ -357,11 +357,11 @@ def _header(row: list[str], path: Path) -> list[str]:
     return names
 
 
-def _read_jsonl(path: Path) -> _Table:
+def read_jsonl(path: Path) -> _Table:
     """One JSON object per line; columns are the keys in order of first appearance."""
     records: list[dict[str, Any]] = []
     # split on "\n" only: str.splitlines would also split on U+2028 inside JSON strings
-    for lineno, line in enumerate(_read_utf8(path).split("\n"), start=1):
+    for lineno, line in enumerate(read_utf8(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -381,7 +381,7 @@ def _read_jsonl(path: Path) -> _Table:
 
 def _read_txt(path: Path) -> _Table:
     """One passage per line, in a column named ``text``; ids are line numbers (1-based)."""
-    lines = _read_utf8(path).split("\n")
+    lines = read_utf8(path).split("\n")
     if lines[-1] == "":
         lines.pop()  # the final newline ends the last line; it does not start a new one
     data: dict[str, list[Any]] = {
@@ -489,7 +489,7 @@ def _pick_text_column(
     return _choose_text_column(columns, text_columns, text_column, taken, filename)
 
 
-def _load_text_table(
+def load_text_table(
     path: Path,
     fmt: str,
     *,
@@ -506,7 +506,7 @@ def _load_text_table(
     if fmt == "parquet":  # read the schema first: only the chosen columns are loaded
         columns, text_cols = _parquet_text_columns(path)
     else:
-        table = _read_table(path, fmt)
+        table = read_table(path, fmt)
         columns, text_cols = table.columns, _text_columns(table)
     text_column = _pick_text_column(columns, text_cols, text_column, label_column, id_column, path.name)
     if fmt == "parquet":
@@ -572,7 +572,7 @@ def _ids(table: _Table, id_column: str | None, rows: list[int], filename: str) -
 # --------------------------------------------------------------------------- #
 
 
-def _load_vectors(path: Path, fmt: str, *, name: str, metric: str | None, max_rows: int | None) -> Dataset:
+def load_vectors(path: Path, fmt: str, *, name: str, metric: str | None, max_rows: int | None) -> Dataset:
     """A vector `Dataset` from .npy, .fvecs or ann-benchmarks .hdf5."""
     queries, qrels, extra = None, None, {}
     if fmt == "npy":
@@ -746,7 +746,7 @@ def _beir_text(record: dict[str, Any]) -> str:
 
 
 def _beir_records(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]:
-    table = _read_jsonl(path)
+    table = read_jsonl(path)
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise ValueError(f"{path.name} has no {', '.join(missing)} field; found: {', '.join(table.columns)}")
@@ -755,7 +755,7 @@ def _beir_records(path: Path, required: tuple[str, ...]) -> list[dict[str, Any]]
 
 def _read_beir_qrels(path: Path) -> dict[str, dict[str, int]]:
     """``qrels/test.tsv`` (header ``query-id corpus-id score``) as ``{query: {doc: score}}``."""
-    table = _read_delimited(path, "\t")
+    table = read_delimited(path, "\t")
     if len(table.columns) < 3:
         raise ValueError(f"{path.name}: expected columns query-id, corpus-id, score; found {table.columns}")
     qcol, dcol, scol = table.columns[:3]
@@ -785,7 +785,7 @@ def _beir_corpus(path: Path, max_rows: int | None) -> tuple[dict[str, str], int]
     return texts_by_id, dropped
 
 
-def _load_beir(folder: Path, *, name: str, metric: str | None, max_rows: int | None) -> Dataset:
+def load_beir(folder: Path, *, name: str, metric: str | None, max_rows: int | None) -> Dataset:
     """A BEIR folder: corpus, queries, and test qrels; only queries with a relevant document are kept."""
     paths = _beir_paths(folder)
     texts_by_id, dropped = _beir_corpus(paths["corpus.jsonl"], max_rows)
@@ -828,15 +828,15 @@ def _filter_qrels(
 # --------------------------------------------------------------------------- #
 
 
-def _shorten(value: Any, width: int = 200) -> Any:
+def shorten(value: Any, width: int = 200) -> Any:
     if isinstance(value, str) and len(value) > width:
         return value[: width - 1] + "…"
     return value
 
 
-def _inspect_table(path: Path, fmt: str, table: _Table) -> FileInfo:
+def inspect_table(path: Path, fmt: str, table: _Table) -> FileInfo:
     text_cols = ["text"] if fmt == "txt" else _text_columns(table)
-    preview = [{c: _shorten(table.data[c][i]) for c in table.columns} for i in range(min(PREVIEW_ROWS, table.n_rows))]
+    preview = [{c: shorten(table.data[c][i]) for c in table.columns} for i in range(min(PREVIEW_ROWS, table.n_rows))]
     return _table_info(path, fmt, table.n_rows, table.columns, text_cols, preview)
 
 
@@ -859,18 +859,18 @@ def _table_info(
     )
 
 
-def _inspect_parquet(path: Path) -> FileInfo:
+def inspect_parquet(path: Path) -> FileInfo:
     import pyarrow.parquet as pq
 
     columns, text_cols = _parquet_text_columns(path)
     parquet = pq.ParquetFile(path)
     first = next(parquet.iter_batches(batch_size=PREVIEW_ROWS), None)
     rows = [] if first is None else first.to_pylist()
-    preview = [{c: _shorten(v) for c, v in row.items()} for row in rows]
+    preview = [{c: shorten(v) for c, v in row.items()} for row in rows]
     return _table_info(path, "parquet", parquet.metadata.num_rows, columns, text_cols, preview)
 
 
-def _inspect_vectors(path: Path, fmt: str) -> FileInfo:
+def inspect_vectors(path: Path, fmt: str) -> FileInfo:
     if fmt == "hdf5":
         return _inspect_hdf5(path)
     shape = _npy_header(path)[0] if fmt == "npy" else _read_fvecs(path, None).shape
@@ -905,8 +905,8 @@ def _inspect_hdf5(path: Path) -> FileInfo:
     )
 
 
-def _inspect_beir(folder: Path) -> FileInfo:
+def inspect_beir(folder: Path) -> FileInfo:
     paths = _beir_paths(folder)
-    n_docs = sum(1 for line in _read_utf8(paths["corpus.jsonl"]).split("\n") if line.strip())
-    n_queries = sum(1 for line in _read_utf8(paths["queries.jsonl"]).split("\n") if line.strip())
+    n_docs = sum(1 for line in read_utf8(paths["corpus.jsonl"]).split("\n") if line.strip())
+    n_queries = sum(1 for line in read_utf8(paths["queries.jsonl"]).split("\n") if line.strip())
     return FileInfo(path=str(folder), format="beir", kind="text", n_rows=n_docs, n_queries=n_queries)

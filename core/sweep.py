@@ -432,7 +432,7 @@ def run_sweep(
     bad = [c for c in configs if not isinstance(c, Config)]
     if bad:
         raise ValueError(f"configs must be Config objects (see expand_grid), got {type(bad[0]).__name__}")
-    data = _eval_data(xb, xq, gt_I, metric, k, qrels, seed, xq_train, latency_queries, max_memory_bytes)
+    data = eval_data(xb, xq, gt_I, metric, k, qrels, seed, xq_train, latency_queries, max_memory_bytes)
     return _iterate(group_by_build(configs), data, progress, seed, threads)
 
 
@@ -448,7 +448,7 @@ def _iterate(
             yield row
 
 
-def _eval_data(xb, xq, gt_I, metric, k, qrels, seed, xq_train, latency_queries, max_memory_bytes) -> EvalData:
+def eval_data(xb, xq, gt_I, metric, k, qrels, seed, xq_train, latency_queries, max_memory_bytes) -> EvalData:
     xb = check_vectors(xb, "base vectors")
     xq = check_vectors(xq, "query vectors")
     if xq.shape[1] != xb.shape[1]:
@@ -476,7 +476,7 @@ def _run_group(group: list[Config], data: EvalData, seed: int, threads: int | No
     """Build once, then measure each search setting of the group (threads set only while working)."""
     reasons = [_skip_reason(cfg, data) for cfg in group]
     if all(reasons):
-        yield from (_row(cfg, data, "skipped", r) for cfg, r in zip(group, reasons, strict=True))
+        yield from (result_row(cfg, data, "skipped", r) for cfg, r in zip(group, reasons, strict=True))
         return
     cfg0 = group[0]
     try:
@@ -485,17 +485,17 @@ def _run_group(group: list[Config], data: EvalData, seed: int, threads: int | No
         size = index_bytes(built)
     except Exception as e:  # one configuration's failure must not stop the sweep
         for cfg, r in zip(group, reasons, strict=True):
-            yield _row(cfg, data, "skipped", r) if r else _row(cfg, data, "failed", f"build: {_message(e)}")
+            yield result_row(cfg, data, "skipped", r) if r else result_row(cfg, data, "failed", f"build: {_message(e)}")
         return
     for cfg, r in zip(group, reasons, strict=True):
         if r:
-            yield _row(cfg, data, "skipped", r)
+            yield result_row(cfg, data, "skipped", r)
             continue
         try:
             with limit_threads(threads):
                 row = _measure(cfg, built, size, data)
         except Exception as e:
-            row = _row(cfg, data, "failed", f"search: {_message(e)}")
+            row = result_row(cfg, data, "failed", f"search: {_message(e)}")
         yield row
 
 
@@ -554,7 +554,7 @@ def _measure(cfg: Config, built: Built, size: int, data: EvalData) -> dict:
     rerank_per_vector = rerank_bytes(built, cfg.search_params) / data.n
     notes = [built.note, data.train_note if cfg.method == "leanvec_ood" else ""]
     rank_I = _ranking_results(cfg, built, I, data)
-    return _row(
+    return result_row(
         cfg,
         data,
         "ok",
@@ -613,7 +613,7 @@ def latency_ms(
     return np.asarray(out)
 
 
-def _row(cfg: Config, data: EvalData, status: str, reason: str | None, note: str = "", **values) -> dict:
+def result_row(cfg: Config, data: EvalData, status: str, reason: str | None, note: str = "", **values) -> dict:
     spec = get_method(cfg.method)
     row = {
         "method": cfg.method,

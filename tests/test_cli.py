@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from core.cli import _COMMANDS, build_parser, main
+from core.cli import COMMANDS, build_parser, main
 from core.store import RunStore
 
 
 def test_every_subcommand_has_help(capsys):
     build_parser()
-    for name in _COMMANDS:
+    for name in COMMANDS:
         with pytest.raises(SystemExit) as exc:
             main([name, "--help"])
         assert exc.value.code == 0

@@ -171,7 +171,7 @@ def test_estimate_pydocs_gives_sizes_and_times():
 
 def test_glove_subset_is_seeded_and_50_dimensional():
     a = D.load_dataset("glove-6b-50d", limit=1000, seed=3)
-    b = D._build_glove(limit=1000, seed=3)
+    b = D.build_glove(limit=1000, seed=3)
     c = D.load_dataset("glove-6b-50d", limit=1000, seed=4)
     assert a.vectors.shape == (1000, 50) and a.vectors.dtype == np.float32
     assert a.ids == b.ids and np.array_equal(a.vectors, b.vectors)
