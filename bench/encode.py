@@ -43,18 +43,18 @@ if __package__ in (None, ""):  # run as a script: make `core` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import offline_hub
-from core.encoders import TransformerEncoder, token_budget_batches
+from core.encode.transformer import TransformerEncoder, token_budget_batches
 
 
 def load_passages(n: int) -> tuple[list[str], str]:
     """``n`` stdlib-docs passages (seeded sample) and where they came from."""
     try:
-        from core.datasets import load_dataset
+        from core.data.builtin import load_dataset
 
         texts = load_dataset("stdlib-docs", limit=n, seed=0).texts
-        return list(texts or [])[:n], "stdlib-docs (core.datasets, seed 0)"
+        return list(texts or [])[:n], "stdlib-docs (core.data.builtin, seed 0)"
     except (ImportError, ValueError) as exc:
-        print(f"core.datasets unavailable ({exc}); using docstrings collected here", file=sys.stderr)
+        print(f"core.data.builtin unavailable ({exc}); using docstrings collected here", file=sys.stderr)
         return fallback_docstrings(n), "stdlib docstrings (bench fallback)"
 
 

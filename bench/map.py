@@ -7,7 +7,7 @@
 Every scenario runs in a *new* Python process (that is what "cold" means), against a
 fresh artifact cache and a private numba cache folder (``NUMBA_CACHE_DIR``), so the
 numbers do not depend on what earlier runs left behind. "ask -> map" is the time from
-calling `core.projection.project` on an open workspace to having coordinates (it
+calling `core.analysis.projection.project` on an open workspace to having coordinates (it
 includes importing umap, the exact kNN graph and the fit); "process -> map" adds the
 interpreter start, imports and loading the dataset.
 
@@ -51,11 +51,11 @@ def child(args: argparse.Namespace) -> None:
     x = ws.embeddings()
     out = {"load_s": time.perf_counter() - t0}
     if args.scenario == "warmup":
-        from core.projection import warm_umap
+        from core.analysis.projection import warm_umap
 
         out["warm_s"] = warm_umap()
     elif args.scenario == "baseline":
-        from core.projection import sample_rows
+        from core.analysis.projection import sample_rows
 
         rows = sample_rows(x.shape[0], args.budget, 0)
         t = time.perf_counter()
@@ -70,7 +70,7 @@ def child(args: argparse.Namespace) -> None:
         out["ask_s"] = time.perf_counter() - t
         out["shape"] = list(np.asarray(coords).shape)
     else:
-        from core.projection import enable_umap_disk_cache, project
+        from core.analysis.projection import enable_umap_disk_cache, project
 
         if args.scenario == "map-preloaded":  # the page imports umap while it shows the PCA map
             t = time.perf_counter()

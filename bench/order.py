@@ -23,9 +23,9 @@ from collections import defaultdict
 import faiss
 import numpy as np
 
-from core.intrinsic import PCAID, LevinaBickelMLE, LocalMLE, TwoNN, subspace_data
-from core.knn import exact_search, knn_graph, to_distances
-from core.order import DEFAULT_ORDERS, faiss_threads, run_order_study
+from core.analysis.insertion_order import DEFAULT_ORDERS, faiss_threads, run_order_study
+from core.analysis.intrinsic import PCAID, LevinaBickelMLE, LocalMLE, TwoNN, subspace_data
+from core.index.exact import exact_search, knn_graph, to_distances
 
 
 def load_glove(n: int, n_queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@
     python -m bench.ray_overhead --passages 500    # a smaller encode
 
 Everything runs in one process, in-process first, then on a local Ray instance of
-``--cpus`` CPUs (default 2) started by `core.distributed.ray_session`; ratios are
+``--cpus`` CPUs (default 2) started by `core.scale.session.ray_session`; ratios are
 ray / in-process wall time (baseline in-process = 1.00).
 
 1. Encode: ``--passages`` stdlib-docs passages (default 1,000) with MiniLM at batch 64.
@@ -44,10 +44,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cache import ArtifactCache
-from core.distributed import comparable, encode_with_ray, ray_session, sweep_with_ray
-from core.encoders import make_encoder
-from core.sweep import estimate_seconds, ground_truth, preset_configs, run_sweep
+from core.analysis.sweep import estimate_seconds, ground_truth, preset_configs, run_sweep
+from core.encode.registry import make_encoder
+from core.scale.encode import encode_with_ray
+from core.scale.session import ray_session
+from core.scale.sweep import comparable, sweep_with_ray
+from core.store.artifacts import ArtifactCache
 from core.workspace import Workspace
 
 K = 10

@@ -6,7 +6,7 @@
     python -m bench.sweep --threads 1         # faiss/BLAS threads for builds and batch search
 
 1. Wrapper overhead. For Flat, HNSW and IVF-PQ: QPS of our search path
-   (`core.methods.searcher`, exactly what `run_sweep` times) divided by the QPS of
+   (`core.registry.searcher`, exactly what `run_sweep` times) divided by the QPS of
    raw faiss ``index.search`` (search parameters set as index attributes) on the
    same built index, same queries, same process; rounds interleaved, median of
    each. Baseline: raw faiss = 1.00; target >= 0.95.
@@ -35,8 +35,7 @@ import time
 import faiss
 import numpy as np
 
-from core import methods
-from core.sweep import (
+from core.analysis.sweep import (
     estimate_seconds,
     ground_truth,
     limit_threads,
@@ -45,6 +44,7 @@ from core.sweep import (
     split_queries,
     synthetic_embeddings,
 )
+from core.index import registry
 
 OVERHEAD_CASES = [  # (method, build params, search params, raw faiss attribute setter)
     ("flat", {}, {}, lambda index, sp: None),
@@ -99,15 +99,15 @@ def overhead(xb: np.ndarray, xq: np.ndarray, k: int = 10, rounds: int = 7) -> No
     print(f"\n== wrapper overhead: our search QPS / raw faiss QPS (baseline 1.00, target >= 0.95), k={k}")
     print(f"   base {xb.shape}, {xq.shape[0]} queries, {faiss.omp_get_max_threads()} threads, {rounds} rounds")
     for method, bp, sp, set_raw in OVERHEAD_CASES:
-        built = methods.build(method, xb, "cosine", bp)
-        ours = methods.searcher(built, k, sp)
+        built = registry.build(method, xb, "cosine", bp)
+        ours = registry.searcher(built, k, sp)
         set_raw(built.index, sp)
         index = built.index
         same = np.array_equal(index.search(xq, k)[1], ours(xq)[1])
         t_raw, t_ours = median_seconds([lambda index=index: index.search(xq, k), lambda ours=ours: ours(xq)], rounds)
         q_ours, q_raw = xq.shape[0] / t_ours, xq.shape[0] / t_raw
         print(
-            f"   {methods.factory_string(method, {**bp, **sp}):16s} {sp!s:18s} ours {q_ours:10,.0f} QPS   "
+            f"   {registry.factory_string(method, {**bp, **sp}):16s} {sp!s:18s} ours {q_ours:10,.0f} QPS   "
             f"raw {q_raw:10,.0f} QPS   ratio {q_ours / q_raw:5.2f}   identical results: {same}"
         )
 

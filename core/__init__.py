@@ -1,7 +1,9 @@
 """densescope engine: datasets, encoders, indexes and experiments over numpy arrays.
 
-Nothing in this package imports streamlit; the app's pages and the CLI
-(``python -m core``) both call into it.
+Layers, lowest first (a package imports only those before it; `tests/test_layers.py` checks):
+``config``, ``progress``, ``env`` (foundation) < ``data``, ``encode``, ``index``, ``store`` <
+``workspace`` < ``analysis`` < ``experiments`` < ``scale`` < ``cli``. Nothing here imports
+streamlit, views, ui or figures; the app's pages and the CLI (``densescope``) both call in.
 """
 
 import os

@@ -14,6 +14,7 @@ def home() -> Path:
 
     ``$DENSESCOPE_HOME`` when set, else ``~/.cache/densescope``.
     """
+
     env = os.environ.get("DENSESCOPE_HOME")
     root = Path(env).expanduser() if env else Path.home() / ".cache" / "densescope"
     root.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ def _cpu_model() -> str:
 @lru_cache(maxsize=1)
 def environment_info() -> dict:
     """Versions and hardware, recorded with every run (cheap: no heavy imports)."""
+
     versions = {}
     for pkg in PACKAGES:
         try:

@@ -22,6 +22,7 @@ def report(progress: ProgressFn | None, done: int, total: int, message: str = ""
 
 def tqdm_progress(desc: str) -> tuple[ProgressFn, Callable[[], None]]:
     """A ProgressFn drawing a tqdm bar on stderr, and a function closing it."""
+
     from tqdm import tqdm
 
     bar = tqdm(total=0, desc=desc, unit="it", dynamic_ncols=True)

@@ -14,9 +14,9 @@ from functools import cached_property
 
 import numpy as np
 
-from .cache import ArtifactCache, artifact_key
-from .dataset import Dataset, check_vectors, normalize_rows
-from .progress import ProgressFn
+from core.data.dataset import Dataset, check_vectors, normalize_rows
+from core.progress import ProgressFn
+from core.store.artifacts import ArtifactCache, artifact_key
 
 #: Encoder name used for vector datasets, whose vectors are used as given.
 GIVEN_VECTORS = "given-vectors"
@@ -50,6 +50,7 @@ class EvalSet:
 
 def default_n_queries(n: int) -> int:
     """Held-out queries for datasets without queries: 10% of n, at most 1,000, at least 1."""
+
     return max(1, min(1000, n // 10))
 
 
@@ -77,7 +78,7 @@ def measured_encode_rate(cache: ArtifactCache, encoder_config: dict) -> float | 
 def measured_rate_for_encoder(name: str, options: dict | None = None,
                               cache: ArtifactCache | None = None) -> float | None:
     """`measured_encode_rate` for an encoder given by name (before any workspace exists)."""
-    from .encoders import make_encoder
+    from core.encode.registry import make_encoder
 
     try:
         enc = make_encoder(name, **(options or {}))
@@ -111,7 +112,7 @@ class Workspace:
         if self.dataset.kind == "vectors":
             self.encoder_name = GIVEN_VECTORS
         elif self.encoder_name == GIVEN_VECTORS:
-            from .encoders import DEFAULT_ENCODER
+            from core.encode.registry import DEFAULT_ENCODER
 
             self.encoder_name = DEFAULT_ENCODER
 
@@ -128,7 +129,7 @@ class Workspace:
         progress: ProgressFn | None = None,
     ) -> Workspace:
         if isinstance(dataset, str):
-            from .userdata import open_dataset
+            from core.data.uploads import open_dataset
 
             dataset = open_dataset(dataset, progress=progress, **(dataset_params or {}))
         return cls(
@@ -139,10 +140,10 @@ class Workspace:
         )
 
     @cached_property
-    def encoder(self):  # -> core.encoders.Encoder | None
+    def encoder(self):  # -> core.encode.base.Encoder | None
         if self.dataset.kind == "vectors":
             return None
-        from .encoders import make_encoder
+        from core.encode.registry import make_encoder
 
         enc = make_encoder(self.encoder_name, **self.encoder_options)
         if getattr(enc, "needs_fit", False):
@@ -292,7 +293,7 @@ class Workspace:
 
     def ground_truth(self, ev: EvalSet, k: int, progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k of the eval queries in the eval base (cached artifact)."""
-        from .knn import exact_search
+        from core.index.exact import exact_search
 
         key = artifact_key("gt", self.embeddings_key, ev.key, k, self.metric)
         D_key = key + "d"
@@ -310,7 +311,7 @@ class Workspace:
 
         A graph with more neighbours answers smaller-k requests by slicing.
         """
-        from .knn import knn_graph
+        from core.index.exact import knn_graph
 
         x = self.embeddings(progress)
         k_eff = min(k, x.shape[0] - 1)

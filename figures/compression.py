@@ -1,8 +1,8 @@
 """Figures of the Compression page: recall against memory and against speed, one colour per family.
 
-Both take the sweep's result rows (`core.sweep.run_sweep` / `core.experiments_sweep`) as a
+Both take the sweep's result rows (`core.analysis.sweep.run_sweep` / `core.experiments.compression`) as a
 DataFrame; rows whose ``status`` is not ``"ok"`` are left out (the page lists them with
-their reasons). The Pareto frontier comes from `core.metrics.pareto_frontier`.
+their reasons). The Pareto frontier comes from `core.index.metrics.pareto_frontier`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.methods import FAMILIES
-from core.metrics import get_metric, pareto_frontier
+from core.index.metrics import get_metric, pareto_frontier
+from core.index.registry import FAMILIES
 
 LAYOUT = {"margin": {"l": 60, "r": 10, "t": 60, "b": 45}, "template": "plotly_white"}
 FAMILY_COLOURS = {

@@ -20,7 +20,7 @@ def norm_histogram(norms: np.ndarray, *, title: str = "Vector norms", bins: int 
 def category_bar(categories: pd.DataFrame, *, top: int = 30, title: str = "Largest categories") -> go.Figure:
     """Horizontal bars of the ``top`` largest categories, largest on top.
 
-    ``categories``: columns ``category`` and ``items``, largest first (`core.describe.category_table`).
+    ``categories``: columns ``category`` and ``items``, largest first (`core.data.describe.category_table`).
     """
     head = categories.head(top)
     names = [str(n) for n in head["category"]][::-1]

@@ -80,7 +80,7 @@ def pca_variance_curve(ratio: np.ndarray, *, threshold: float, pca_id: int, max_
 def calibration_figure(rows: pd.DataFrame | list[dict], *, title: str | None = None) -> go.Figure:
     """Estimate against the true intrinsic dimension, one line per estimator, with ``y = x``.
 
-    ``rows`` as `core.intrinsic.calibration_table` returns them (``true_dim`` and one column
+    ``rows`` as `core.analysis.intrinsic.calibration_table` returns them (``true_dim`` and one column
     per estimator).
     """
     df = pd.DataFrame(rows)

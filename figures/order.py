@@ -29,7 +29,7 @@ def recall_vs_ef_figure(summary: pd.DataFrame, *, k: int = 10, title: str | None
     """Recall@k against efSearch: one panel per backend, one line per order (mean over seeds)
     with a shaded min–max band where an order has several builds.
 
-    ``summary``: `core.experiments_id.summarize_order_rows` (``backend``, ``order``, ``ef_search``,
+    ``summary``: `core.experiments.insertion_order.summarize_order_rows` (``backend``, ``order``, ``ef_search``,
     ``mean``, ``min``, ``max``, ``n_builds``). efSearch below ``k`` is shaded: recall is capped there.
     """
     backends = list(dict.fromkeys(summary["backend"]))
@@ -75,7 +75,7 @@ def recall_vs_lid_figure(table: pd.DataFrame, *, k: int = 10, backend: str = "",
                          ) -> go.Figure:
     """Mean per-query recall in LID quantile bins, one line per order.
 
-    ``table``: `core.experiments_id.recall_vs_lid_table` (``order``, ``lid_mean``, ``lid_lo``,
+    ``table``: `core.experiments.insertion_order.recall_vs_lid_table` (``order``, ``lid_mean``, ``lid_lo``,
     ``lid_hi``, ``n_queries``, ``recall_mean``, ``spearman_rho``).
     """
     fig = go.Figure()

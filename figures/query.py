@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from .map import PALETTE
+from figures.map import PALETTE
 
 EXACT = "exact top-k"
 

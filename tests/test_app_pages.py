@@ -9,7 +9,7 @@ import pytest
 from pagetest import open_view, page_text
 from streamlit.testing.v1 import AppTest
 
-from core.store import RunStore
+from core.store.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,7 +100,7 @@ def test_runs_page_when_empty(fresh_home):
 
 
 def test_upload_of_a_csv_adds_a_dataset(fresh_home, tmp_path):
-    from core.userdata import list_user_datasets, open_dataset, save_upload
+    from core.data.uploads import list_user_datasets, open_dataset, save_upload
 
     data = b"text,topic\nthe cat sat on the mat,pets\nstocks fell sharply today,finance\n"
     name = save_upload(data, "notes.csv", {"text_column": "text", "label_column": "topic"})
@@ -110,7 +110,7 @@ def test_upload_of_a_csv_adds_a_dataset(fresh_home, tmp_path):
 
 
 def test_bad_upload_is_refused_and_nothing_stored(fresh_home):
-    from core.userdata import list_user_datasets, save_upload
+    from core.data.uploads import list_user_datasets, save_upload
 
     with pytest.raises(ValueError):
         save_upload(np.ones(3).tobytes(), "vectors.npy")

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from core.cache import ArtifactCache, artifact_key
+from core.store.artifacts import ArtifactCache, artifact_key
 
 
 @pytest.fixture

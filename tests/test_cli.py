@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.cli import COMMANDS, build_parser, main
-from core.store import RunStore
+from core.cli.common import COMMANDS
+from core.cli.main import build_parser, main
+from core.store.runs import RunStore
 
 
 def test_every_subcommand_has_help(capsys):

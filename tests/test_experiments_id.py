@@ -8,38 +8,40 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.cache import ArtifactCache
-from core.experiments_id import (
+from core.analysis.intrinsic import PCAID, LocalMLE
+from core.experiments.insertion_order import (
     OrderStudyParams,
-    category_lid_summary,
     check_order_inputs,
     custom_to_base,
     estimate_build_seconds,
-    estimate_id,
     estimate_study_seconds,
     eval_sizes,
     gap_sentence,
     hub_table,
     latest_order_run,
-    lid_by_category,
-    lid_for_workspace,
-    lid_is_cached,
     load_custom_order,
     load_order_run,
     order_diagnostics,
     order_gaps,
     order_run_params,
     order_study_for_workspace,
-    pca_id_at,
     per_query_recall,
     prepare_order_study,
     read_order_column,
     recall_vs_lid_table,
     summarize_order_rows,
 )
-from core.intrinsic import PCAID, LocalMLE
-from core.knn import knn_graph, to_distances
-from core.store import RunStore
+from core.experiments.intrinsic import (
+    category_lid_summary,
+    estimate_id,
+    lid_by_category,
+    lid_for_workspace,
+    lid_is_cached,
+    pca_id_at,
+)
+from core.index.exact import knn_graph, to_distances
+from core.store.artifacts import ArtifactCache
+from core.store.runs import RunStore
 from core.workspace import Workspace
 from figures.intrinsic import calibration_figure, estimates_bar, lid_by_category_box, lid_histogram
 from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_lid_figure
@@ -99,7 +101,7 @@ def test_estimate_id_rows_and_pca_reads_the_true_dimension(ws, store):
 
 
 def test_duplicates_are_counted(tmp_path):
-    from core.dataset import Dataset
+    from core.data.dataset import Dataset
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((200, 8)).astype(np.float32)

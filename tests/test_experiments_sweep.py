@@ -1,4 +1,4 @@
-"""The compression sweep on a workspace (`core.experiments_sweep`), its CLI command, and the
+"""The compression sweep on a workspace (`core.experiments.compression`), its CLI command, and the
 known answers of issue 3 on MiniLM embeddings of stdlib-docs."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import experiments_sweep
-from core.cli import main
-from core.dataset import Dataset, Queries
-from core.experiments_sweep import (
+from core.analysis.sweep import Config, estimate_memory_bytes
+from core.cli.main import main
+from core.data.dataset import Dataset, Queries
+from core.experiments import compression
+from core.experiments.compression import (
     MemoryRefusal,
     embeddings_sentence,
     latest_sweep_run,
@@ -26,8 +27,7 @@ from core.experiments_sweep import (
     sweep_for_workspace,
     sweep_run_params,
 )
-from core.store import RunStore
-from core.sweep import Config, estimate_memory_bytes
+from core.store.runs import RunStore
 from core.workspace import Workspace
 
 PARAMS = {"n": 2000, "dim": 32, "intrinsic_dim": 8, "noise": 0.01, "n_clusters": 4, "seed": 0}
@@ -66,9 +66,9 @@ def test_rows_on_a_held_out_split_with_cached_ground_truth(ws, monkeypatch):
     assert flat["metric"] == "l2" and flat["queries"] == "held-out sample (seed 0)"
     assert math.isnan(flat["ndcg_at_10"])  # no qrels on held-out items
     # a second sweep reuses the cached ground truth instead of searching exactly again
-    import core.knn
+    import core.index.exact
 
-    monkeypatch.setattr(core.knn, "exact_search", lambda *a, **k: pytest.fail("ground truth recomputed"))
+    monkeypatch.setattr(core.index.exact, "exact_search", lambda *a, **k: pytest.fail("ground truth recomputed"))
     assert run(ws, methods=["flat"])[0]["recall_at_k"] == 1.0
 
 
@@ -121,14 +121,14 @@ def test_bad_methods_and_parameters_name_what_is_wrong(ws):
 
 
 def test_memory_refusal_shows_the_estimate(ws, monkeypatch):
-    monkeypatch.setattr(experiments_sweep, "available_memory_bytes", lambda: 1 << 20)
+    monkeypatch.setattr(compression, "available_memory_bytes", lambda: 1 << 20)
     with pytest.raises(MemoryRefusal, match=r"smallest estimate is 65 MiB \(flat\) but only 1 MiB is free"):
         plan_sweep(ws, methods=["flat", "hnsw_flat"])
     # between the two estimates: the larger configuration is skipped with its estimate, the other runs
     flat = estimate_memory_bytes(Config.make("flat"), 1950, 32)
     hnsw = estimate_memory_bytes(Config.make("hnsw_flat", {"M": 16, "ef_construction": 40}), 1950, 32)
     assert flat < hnsw
-    monkeypatch.setattr(experiments_sweep, "available_memory_bytes", lambda: (flat + hnsw) // 2)
+    monkeypatch.setattr(compression, "available_memory_bytes", lambda: (flat + hnsw) // 2)
     plan = plan_sweep(ws, methods=["flat", "hnsw_flat"], n_queries=50)
     assert len(plan.over_memory) == 2 and "2 configuration(s) over it will be skipped" in plan.memory_sentence()
     rows = list(sweep_for_workspace(ws, plan=plan, latency_queries=10))
@@ -139,9 +139,9 @@ def test_memory_refusal_shows_the_estimate(ws, monkeypatch):
 def test_available_memory_reads_proc_meminfo_or_falls_back(tmp_path, monkeypatch):
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       32000000 kB\nMemFree:         1000 kB\nMemAvailable:    2048 kB\n")
-    assert experiments_sweep.available_memory_bytes(str(meminfo)) == 2048 * 1024
+    assert compression.available_memory_bytes(str(meminfo)) == 2048 * 1024
     monkeypatch.setitem(sys.modules, "psutil", None)  # `import psutil` raises ImportError
-    assert experiments_sweep.available_memory_bytes(str(tmp_path / "missing")) is None
+    assert compression.available_memory_bytes(str(tmp_path / "missing")) is None
 
 
 def test_rows_are_saved_as_they_arrive_and_read_back(ws):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from core.describe import category_table, norm_summary, vector_norms
+from core.data.describe import category_table, norm_summary, vector_norms
 from figures.data import category_bar, norm_histogram
 
 

@@ -8,15 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from core.intrinsic import (
-    PCAID,
-    LevinaBickelMLE,
-    LocalMLE,
-    TwoNN,
-    calibration_table,
-    subspace_data,
-)
-from core.knn import knn_graph, to_distances
+from core.analysis.intrinsic import PCAID, LevinaBickelMLE, LocalMLE, TwoNN, calibration_table, subspace_data
+from core.index.exact import knn_graph, to_distances
 
 # ------------------------------------------------------------ hand-computed
 

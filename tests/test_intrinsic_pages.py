@@ -11,8 +11,8 @@ import streamlit as st
 from pagetest import open_view, page_text
 from streamlit.testing.v1 import AppTest
 
-from core.cli import main
-from core.store import RunStore
+from core.cli.main import main
+from core.store.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {"n": 600, "dim": 32, "intrinsic_dim": 4, "noise": 0.0, "n_clusters": 3, "seed": 0}

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from core.loaders import (
+from core.data.loading import (
     SUPPORTED_EXTENSIONS,
     check_upload_size,
     inspect_file,

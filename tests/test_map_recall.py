@@ -7,8 +7,13 @@ import pytest
 import streamlit as st
 from pagetest import open_view, page_text
 
-from core.experiments_id import OrderStudyParams, order_run_params, order_study_for_workspace, prepare_order_study
-from core.map_recall import (
+from core.experiments.insertion_order import (
+    OrderStudyParams,
+    order_run_params,
+    order_study_for_workspace,
+    prepare_order_study,
+)
+from core.experiments.map_recall import (
     NO_RUN_MESSAGE,
     RECALL_COLOUR,
     item_recall,
@@ -16,7 +21,7 @@ from core.map_recall import (
     recall_colour,
     recall_configurations,
 )
-from core.store import RunStore
+from core.store.runs import RunStore
 from core.workspace import Workspace
 
 PARAMS = {"n": 400, "dim": 16, "intrinsic_dim": 4, "noise": 0.0, "n_clusters": 3, "seed": 0}
@@ -120,8 +125,8 @@ def test_item_recall_of_dataset_queries_colours_relevant_passages(monkeypatch):
 
     import pandas as pd
 
-    import core.map_recall as mr
-    from core.experiments_id import OrderRun
+    import core.experiments.map_recall as mr
+    from core.experiments.insertion_order import OrderRun
     from core.workspace import EvalSet
 
     ev = EvalSet(np.zeros((5, 2), np.float32), np.zeros((3, 2), np.float32), np.arange(5), ["q0", "q1", "q2"],

@@ -6,24 +6,14 @@ import faiss
 import numpy as np
 import pytest
 
-from core import methods
-from core.knn import exact_search
-from core.methods import (
-    METHODS,
-    bebr_decode,
-    bebr_encode,
-    build,
-    check_params,
-    index_bytes,
-    leanvec_ood_projection,
-    ood_loss,
-    pca_projection,
-    rerank,
-    search,
-    sign_codes,
-)
-from core.metrics import recall_at_k
-from core.sweep import synthetic_embeddings
+from core.analysis.sweep import synthetic_embeddings
+from core.index import registry
+from core.index.binary import bebr_decode, bebr_encode, sign_codes
+from core.index.exact import exact_search
+from core.index.metrics import recall_at_k
+from core.index.reduction import leanvec_ood_projection, ood_loss, pca_projection
+from core.index.registry import METHODS, build, check_params, index_bytes, search
+from core.index.spec import rerank
 
 N, NQ, D, K = 2000, 200, 384, 10
 
@@ -50,7 +40,7 @@ def test_registry_covers_every_method_of_the_design():
         "binary", "bebr", "rabitq", "ivf_rabitq", "pca", "leanvec_ood", "truncate", "random_projection",
     }  # fmt: skip
     for spec in METHODS.values():
-        assert spec.description and spec.family in methods.FAMILIES
+        assert spec.description and spec.family in registry.FAMILIES
         names = [p.name for p in spec.params]
         assert len(names) == len(set(names)), spec.name
         assert spec.factory(spec.defaults())

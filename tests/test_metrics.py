@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.metrics import (
+from core.index.metrics import (
     METRICS,
     as_relevance,
     best_under_budget,

@@ -8,9 +8,7 @@ import faiss
 import numpy as np
 import pytest
 
-from core.intrinsic import subspace_data
-from core.knn import exact_search
-from core.order import (
+from core.analysis.insertion_order import (
     DEFAULT_ORDERS,
     build_faiss_hnsw,
     build_hnsw,
@@ -27,6 +25,8 @@ from core.order import (
     run_order_study,
     validate_permutation,
 )
+from core.analysis.intrinsic import subspace_data
+from core.index.exact import exact_search
 
 # ------------------------------------------------------------------ orders
 

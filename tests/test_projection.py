@@ -5,21 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.cache import ArtifactCache
-from core.dataset import Dataset
-from core.knn import knn_graph
-from core.neighbors import (
-    approx_defaults,
-    approx_neighbours,
-    exact_neighbours,
-    find_items,
-    k_occurrence,
-    neighbour_misses,
-    neighbour_table,
-    skewness,
-    split_params,
-)
-from core.projection import (
+from core.analysis.neighbourhoods import find_items, k_occurrence, neighbour_misses, neighbour_table, skewness
+from core.analysis.projection import (
     coords_frame,
     drawn_positions,
     graph_distances,
@@ -30,6 +17,10 @@ from core.projection import (
     sample_rows,
     umap_knn_input,
 )
+from core.data.dataset import Dataset
+from core.index.defaults import approx_defaults, approx_neighbours, exact_neighbours, split_params
+from core.index.exact import knn_graph
+from core.store.artifacts import ArtifactCache
 from core.workspace import Workspace
 from figures.map import escape_hover, map_figure
 
@@ -266,12 +257,12 @@ def test_exact_and_approximate_neighbours(tmp_path):
     assert i_graph.tolist() == i_search.tolist() and 7 not in i_search.tolist()
     assert np.allclose(s_graph, s_search, atol=1e-5)
 
-    from core import methods
+    from core.index import registry
 
     params = approx_defaults("hnsw_flat", 300, 16)
     assert params["M"] == 16
     build, search = split_params("hnsw_flat", params)
-    built = methods.build("hnsw_flat", x, "cosine", build)
+    built = registry.build("hnsw_flat", x, "cosine", build)
     found = approx_neighbours(built, x, 7, 10, search)
     assert len(found) == 10 and 7 not in found.tolist()
     assert len(neighbour_misses(i_search, found)) <= 3  # a good HNSW on 300 points misses little
@@ -325,8 +316,8 @@ def test_map_figure_2d_and_3d():
 
 
 def test_cli_map_writes_coordinates(tmp_path, fresh_home, capsys):
-    pytest.importorskip("core.loaders")
-    from core.cli import main
+    pytest.importorskip("core.data.loading")
+    from core.cli.main import main
 
     x, _ = _clusters(n=120)
     path = tmp_path / "toy.npy"
@@ -353,7 +344,7 @@ def test_background_umap_import_does_not_break_figures_in_another_thread():
 
     script = """
 import threading, numpy as np
-import core.projection as P
+import core.analysis.projection as P
 from figures.map import map_figure
 P.preload_umap()
 worker = next((t for t in threading.enumerate() if t.name == "preload-umap"), None)

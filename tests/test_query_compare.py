@@ -1,4 +1,4 @@
-"""Unit tests of core.query_compare: hand cases, then one query on a small synthetic set."""
+"""Unit tests of core.experiments.query_comparison: hand cases, then one query on a small synthetic set."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from core.neighbors import split_params
-from core.query_compare import (
+from core.experiments.query_comparison import (
     DEFAULT_METHODS,
     IndexCache,
     compare_query,
@@ -27,6 +26,7 @@ from core.query_compare import (
     threshold_range,
     with_threshold,
 )
+from core.index.defaults import split_params
 from figures.query import score_curves_figure
 
 # 1-D points on a line: with l2, the query at 0 has exact order 0, 1, 2, ... by |value|.

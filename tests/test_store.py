@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.store import RunStore, export_rows
+from core.store.runs import RunStore, export_rows
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_delete_removes_rows(store):
 
 WRITER = """
 import sys
-from core.store import RunStore
+from core.store.runs import RunStore
 path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = RunStore(path)
 rid = s.start_run("sweep", tag, "e", {}, environment={})

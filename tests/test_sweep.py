@@ -10,11 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import sweep
-from core.knn import exact_search
-from core.methods import FAMILIES, METHODS
-from core.metrics import mrr_at_k, pareto_frontier
-from core.sweep import (
+from core.analysis import sweep
+from core.analysis.sweep import (
     METRIC_KEYS,
     PRESETS,
     Config,
@@ -27,6 +24,9 @@ from core.sweep import (
     split_queries,
     synthetic_embeddings,
 )
+from core.index.exact import exact_search
+from core.index.metrics import mrr_at_k, pareto_frontier
+from core.index.registry import FAMILIES, METHODS
 
 N, NQ, D, K = 1000, 100, 64, 10
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from core.cache import ArtifactCache
-from core.dataset import Dataset, Queries, check_vectors, subsample
+from core.data.dataset import Dataset, Queries, check_vectors, subsample
+from core.store.artifacts import ArtifactCache
 from core.workspace import Workspace, held_out_split
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.userdata import PREFIX, list_user_datasets
+from core.data.uploads import PREFIX, list_user_datasets
 from ui.state import DEFAULT_DATASET, DEFAULT_ENCODER, set_workspace_spec, workspace_spec
 
 VECTOR_SUFFIXES = {".npy", ".fvecs", ".hdf5", ".h5"}
@@ -15,7 +15,7 @@ CUSTOM_MODEL = "custom model folder or hub id…"
 
 @st.cache_data(show_spinner=False)
 def _builtin_datasets() -> list[dict]:
-    from core.datasets import list_datasets
+    from core.data.builtin import list_datasets
 
     return [
         {"name": i.name, "kind": i.kind, "description": i.description, "approx_n": i.approx_n}
@@ -25,13 +25,13 @@ def _builtin_datasets() -> list[dict]:
 
 @st.cache_data(show_spinner=False)
 def _encoders() -> list[dict]:
-    from core.encoders import list_encoders
+    from core.encode.registry import list_encoders
 
     return list_encoders()
 
 
 def _upload_kind(name: str) -> str:
-    from core.userdata import uploads_dir
+    from core.data.uploads import uploads_dir
 
     folder = uploads_dir() / name.removeprefix(PREFIX)
     files = [p for p in folder.iterdir() if p.name != "dataset.json"] if folder.is_dir() else []

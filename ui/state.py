@@ -141,7 +141,7 @@ def execution_picker(key: str) -> str:
     """In-process or Ray, with a line saying where the work will run; returns the choice."""
     import os
 
-    from core.distributed import ray_available
+    from core.scale.session import ray_available
 
     options = ["in-process", "ray"] if ray_available() else ["in-process"]
     choice = st.radio(
@@ -166,7 +166,7 @@ def encode_with_progress(ws: Workspace, execution: str = "in-process"):
         if execution == "ray":
             import os
 
-            from core.distributed import encode_with_ray
+            from core.scale.encode import encode_with_ray
 
             encode_with_ray(ws, address=os.environ.get("RAY_ADDRESS"), progress=update)
         x = ws.embeddings(progress=update)

@@ -6,7 +6,8 @@ import time
 import pandas as pd
 import streamlit as st
 
-from core.experiments_sweep import (
+from core.analysis.sweep import PRESETS
+from core.experiments.compression import (
     embeddings_sentence,
     eval_sizes,
     format_bytes,
@@ -19,10 +20,9 @@ from core.experiments_sweep import (
     sweep_for_workspace,
     sweep_run_params,
 )
-from core.methods import FAMILIES, METHODS
-from core.metrics import best_under_budget, pareto_frontier
-from core.store import RunStore
-from core.sweep import PRESETS
+from core.index.metrics import best_under_budget, pareto_frontier
+from core.index.registry import FAMILIES, METHODS
+from core.store.runs import RunStore
 from figures.compression import recall_vs_memory_figure, recall_vs_qps_figure
 from figures.map import figure_png, png_export_status
 from ui.state import execution_picker, require_embeddings, require_workspace, streamlit_progress

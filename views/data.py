@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import config
-from core.describe import category_table, norm_summary, query_table, sample_table, vector_norms
+from core.data.describe import category_table, norm_summary, query_table, sample_table, vector_norms
 from core.workspace import encode_time_text, measured_rate_for_encoder
 from figures.data import category_bar, norm_histogram
 from ui.state import (
@@ -27,7 +27,7 @@ st.markdown(
 
 
 def pydocs_gate(spec: dict) -> None:
-    from core.datasets import estimate_pydocs
+    from core.data.docstrings import estimate_pydocs
 
     est = estimate_pydocs()
     limit = spec["params"].get("limit")
@@ -41,7 +41,7 @@ def pydocs_gate(spec: dict) -> None:
     if st.button("Build pydocs now", key="confirm_pydocs", type="primary"):
         confirm(spec)
         with st.status("Walking installed packages…", expanded=True) as status:
-            from core.datasets import load_dataset
+            from core.data.builtin import load_dataset
 
             bar = st.progress(0.0)
             load_dataset("pydocs", progress=lambda d, t, m="": bar.progress(min(1.0, d / max(t, 1)), text=m),
@@ -134,8 +134,8 @@ def upload_section() -> None:
     )
     if up is None:
         return
-    from core.loaders import check_upload_size, inspect_file
-    from core.userdata import save_upload
+    from core.data.loading import check_upload_size, inspect_file
+    from core.data.uploads import save_upload
 
     data = up.getvalue()
     try:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from core.store import RunStore
+from core.store.runs import RunStore
 from ui.state import require_workspace
 
 st.title("densescope")

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from core.experiments_id import (
+from core.analysis.intrinsic import calibration_table
+from core.experiments.intrinsic import (
     DEFAULT_LB_K,
     DEFAULT_LID_K,
     category_lid_summary,
@@ -12,8 +13,7 @@ from core.experiments_id import (
     lid_is_cached,
     pca_id_at,
 )
-from core.intrinsic import calibration_table
-from core.store import RunStore
+from core.store.runs import RunStore
 from figures.intrinsic import (
     calibration_figure,
     estimates_bar,

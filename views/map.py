@@ -5,27 +5,13 @@ import json
 import numpy as np
 import streamlit as st
 
-from core import methods
-from core.map_recall import (
-    NO_RUN_MESSAGE,
-    RECALL_COLOUR,
-    configuration_label,
-    latest_recall_run,
-    recall_configurations,
-    recall_map_colour,
-)
-from core.neighbors import (
-    DEFAULT_APPROX,
-    approx_defaults,
-    approx_neighbours,
+from core.analysis.neighbourhoods import (
     closeness_label,
-    exact_neighbours,
     find_items,
     neighbour_misses,
     neighbour_table,
-    split_params,
 )
-from core.projection import (
+from core.analysis.projection import (
     COLOUR_BY,
     DEFAULT_BUDGET,
     GRAPH_K,
@@ -37,6 +23,16 @@ from core.projection import (
     preload_umap,
     project,
 )
+from core.experiments.map_recall import (
+    NO_RUN_MESSAGE,
+    RECALL_COLOUR,
+    configuration_label,
+    latest_recall_run,
+    recall_configurations,
+    recall_map_colour,
+)
+from core.index import registry
+from core.index.defaults import DEFAULT_APPROX, approx_defaults, approx_neighbours, exact_neighbours, split_params
 from figures.map import figure_html, figure_png, map_figure, png_export_status
 from ui.state import require_embeddings, require_workspace, streamlit_progress
 
@@ -77,12 +73,12 @@ def lazy_progress(label: str):
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def approx_index(embeddings_key: str, metric: str, method: str, build_json: str, _x: np.ndarray):
-    return methods.build(method, _x, metric, json.loads(build_json))
+    return registry.build(method, _x, metric, json.loads(build_json))
 
 
 def method_params(method: str) -> dict:
     """One widget per build and search parameter of a registry method."""
-    spec = methods.get_method(method)
+    spec = registry.get_method(method)
     defaults = approx_defaults(method, n, d)
     values: dict = {}
     cols = st.columns(max(len(spec.params), 1))
@@ -219,14 +215,14 @@ highlight: dict = {}
 if row is not None:
     k1, k2 = st.columns([1, 2])
     k = int(k1.slider("Neighbours k", 1, 50, 10, key="map_k"))
-    choices = [m for m in methods.METHODS if m not in ("flat", "leanvec_ood")]
+    choices = [m for m in registry.METHODS if m not in ("flat", "leanvec_ood")]
     approx = k2.selectbox(
         "Compare with", choices, index=choices.index(DEFAULT_APPROX), key="map_approx",
-        format_func=lambda m: f"{m} — {methods.METHODS[m].description.split(':')[0].split('.')[0]}",
+        format_func=lambda m: f"{m} — {registry.METHODS[m].description.split(':')[0].split('.')[0]}",
         help="Any method of the compression sweep's registry (except leanvec_ood, which needs queries).",
     )
     build, search = split_params(approx, method_params(approx))
-    settings = methods.METHODS[approx].factory({**build, **search}) + "".join(
+    settings = registry.METHODS[approx].factory({**build, **search}) + "".join(
         f", {name}={value}" for name, value in search.items())
     try:
         graph = None if proj.sampled else ws.knn(max(k, GRAPH_K))

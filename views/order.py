@@ -6,8 +6,14 @@ import time
 import pandas as pd
 import streamlit as st
 
-from core.experiments_id import (
-    DEFAULT_LID_K,
+from core.analysis.insertion_order import (
+    BACKENDS,
+    DEFAULT_EF_SEARCH,
+    DEFAULT_ORDERS,
+    SEEDED_ORDERS,
+    ef_search_note,
+)
+from core.experiments.insertion_order import (
     OrderStudyParams,
     check_order_inputs,
     estimate_build_seconds,
@@ -29,8 +35,8 @@ from core.experiments_id import (
     recall_vs_lid_table,
     summarize_order_rows,
 )
-from core.order import BACKENDS, DEFAULT_EF_SEARCH, DEFAULT_ORDERS, SEEDED_ORDERS, ef_search_note
-from core.store import RunStore
+from core.experiments.intrinsic import DEFAULT_LID_K
+from core.store.runs import RunStore
 from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_lid_figure
 from ui.state import require_embeddings, require_workspace, streamlit_progress
 

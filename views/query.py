@@ -5,10 +5,8 @@ import json
 import numpy as np
 import streamlit as st
 
-from core import methods
-from core.knn import higher_is_closer
-from core.neighbors import closeness_label, find_items, split_params
-from core.query_compare import (
+from core.analysis.neighbourhoods import closeness_label, find_items
+from core.experiments.query_comparison import (
     DEFAULT_METHODS,
     MAX_METHODS,
     IndexCache,
@@ -24,6 +22,9 @@ from core.query_compare import (
     threshold_range,
     with_threshold,
 )
+from core.index import registry
+from core.index.defaults import split_params
+from core.index.exact import higher_is_closer
 from figures.query import score_curves_figure
 from ui.state import require_embeddings, require_workspace
 
@@ -83,7 +84,7 @@ def describe(i: int) -> str:
 
 def method_params(method: str) -> dict:
     """One widget per build and search parameter of a registry method."""
-    spec = methods.get_method(method)
+    spec = registry.get_method(method)
     defaults = method_defaults(method, n, d)
     values: dict = {}
     if not spec.params:
@@ -166,12 +167,12 @@ else:
         query_sig += [row, exclude]
 
 # -- the methods ------------------------------------------------------------------------------
-options = [m for m in methods.METHODS if m != "leanvec_ood" or has_queries]
+options = [m for m in registry.METHODS if m != "leanvec_ood" or has_queries]
 m1, m2 = st.columns([3, 1])
 chosen = m1.multiselect(
     f"Methods ({2}–{MAX_METHODS})", options, default=[m for m in DEFAULT_METHODS if m in options],
     max_selections=MAX_METHODS, key="query_methods",
-    format_func=lambda m: f"{m} · {methods.FAMILIES[methods.METHODS[m].family]}",
+    format_func=lambda m: f"{m} · {registry.FAMILIES[registry.METHODS[m].family]}",
     help="Any method of the compression sweep's registry (flat is exact search); the Method parameters below "
          "set how each is built and searched.",
 )

@@ -4,8 +4,8 @@ import io
 
 import streamlit as st
 
-from core.compare import compare_runs
-from core.store import RunStore
+from core.store.compare import compare_runs
+from core.store.runs import RunStore
 
 st.title("Runs")
 st.markdown(

@@ -1,0 +1,95 @@
+"""What every command shares: the command registry, workspace/Ray arguments, errors, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+Handler = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[Handler, Callable[[argparse.ArgumentParser], None], str]] = {}
+
+
+def command(name: str, help_text: str, add_args: Callable[[argparse.ArgumentParser], None]):
+    """Register ``handler(args) -> exit code`` as subcommand ``name`` with its arguments."""
+
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = (handler, add_args, help_text)
+        return handler
+
+    return register
+
+
+class UserError(Exception):
+    """An error the user can act on: printed as one line, exit status 2."""
+
+
+# -- shared arguments ------------------------------------------------------------
+def add_workspace_args(p: argparse.ArgumentParser, *, encoder: bool = True) -> None:
+    p.add_argument("--dataset", default=None, help="built-in dataset name (see `datasets`); default stdlib-docs")
+    p.add_argument("--path", default=None, help="a user file or BEIR folder instead of a built-in dataset")
+    p.add_argument("--text-column", default=None, help="text column of a table file")
+    p.add_argument("--label-column", default=None, help="category column of a table file")
+    p.add_argument("--metric", choices=["cosine", "ip", "l2"], default=None, help="similarity metric override")
+    p.add_argument("--limit", type=int, default=None, help="seeded random sample of N items")
+    p.add_argument("--seed", type=int, default=0, help="seed for sampling")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="extra dataset parameter, e.g. --param intrinsic_dim=8 for synthetic (repeatable)",
+    )
+    if encoder:
+        p.add_argument("--encoder", default=None, help="encoder name, local model folder or hub id (default minilm)")
+
+
+def add_ray_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", action="store_true",
+                   help="run on Ray: a local instance, or the cluster at --ray-address")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="address of a running Ray cluster (e.g. ray://head:10001); implies --ray")
+
+
+def parse_value(text: str) -> object:
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def open_workspace(args: argparse.Namespace, progress=None):
+    from core.workspace import Workspace
+
+    if args.path:
+        from core.data.loading import load_file
+
+        ds = load_file(
+            args.path, text_column=args.text_column, label_column=args.label_column, metric=args.metric,
+        )
+        if args.limit:
+            from core.data.dataset import subsample
+
+            ds = subsample(ds, args.limit, args.seed)
+        return Workspace.open(ds, getattr(args, "encoder", None))
+    from core.data.builtin import DEFAULT_DATASET
+
+    params: dict = {}
+    for item in args.param:
+        if "=" not in item:
+            raise UserError(f"--param expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        params[key.strip()] = parse_value(value.strip())
+    if args.limit is not None:
+        params["limit"] = args.limit
+        params["seed"] = args.seed
+    return Workspace.open(args.dataset or DEFAULT_DATASET, getattr(args, "encoder", None),
+                          dataset_params=params, progress=progress)
+
+
+def bar(desc: str):
+    from core.progress import tqdm_progress
+
+    return tqdm_progress(desc)
+
+
+#: One-time warm-ups other modules register (e.g. numba compilation for UMAP).
+WARMERS: list[Callable[[], None]] = []

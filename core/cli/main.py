@@ -1,0 +1,64 @@
+"""Command line: ``python -m core <command>``, the app's experiments headless.
+
+Every subcommand has ``--help``. Errors a user can fix exit with status 2 and
+one line on stderr (no traceback); progress bars go to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core import config
+from core.cli.common import COMMANDS, UserError
+
+
+# -- entry point -----------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    _load_plugins()
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="densescope from the command line: datasets, encoding, experiments, runs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_handler, add_args, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_args(p)
+    return parser
+
+
+#: Modules that register experiment subcommands with `command` (each owned by its engine).
+PLUGINS = ("core.cli.data", "core.cli.runs", "core.cli.sweep", "core.cli.intrinsic", "core.cli.order", "core.cli.map")
+
+
+def _load_plugins() -> None:
+    """Experiment commands live beside their engines (sweep, id, order, map, ray)."""
+
+    import importlib
+
+    for mod in PLUGINS:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    config.offline_hub()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = COMMANDS[args.command][0]
+    try:
+        return handler(args)
+    except (UserError, ValueError, FileNotFoundError, KeyError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""`order`: the HNSW insertion-order study of a workspace, saved as a run."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+
+from core.cli.common import UserError, add_workspace_args, bar, command, open_workspace
+
+
+def _int_list(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise UserError(f"{what} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise UserError(f"{what} is empty")
+    return values
+
+
+def _order_args(p: argparse.ArgumentParser) -> None:
+    from core.analysis.insertion_order import DEFAULT_ORDERS, ORDERS
+
+    add_workspace_args(p)
+    p.add_argument("--backend", choices=["faiss", "hnswlib", "both"], default="both", help="HNSW library (both)")
+    p.add_argument("--orders", default=",".join(DEFAULT_ORDERS),
+                   help=f"comma-separated, from {', '.join(ORDERS)} (default {','.join(DEFAULT_ORDERS)})")
+    p.add_argument("--custom-order", default=None,
+                   help="file with one column of dataset row ids 0..n-1 (.csv/.txt/.npy) for the custom order")
+    p.add_argument("--seeds", type=int, default=3, help="builds per seeded order (random, category): seeds 0..N-1")
+    p.add_argument("--M", type=int, default=16, help="HNSW M (default 16)")
+    p.add_argument("--efc", type=int, default=128, help="efConstruction (default 128)")
+    p.add_argument("--efs", default="10,20,40,80,160", help="efSearch values, comma-separated")
+    p.add_argument("--k", type=int, default=10, help="recall@k (default 10)")
+    p.add_argument("--queries", type=int, default=None,
+                   help="number of queries (default: the dataset's, or 10%% held out, at most 1,000)")
+    p.add_argument("--lid-k", type=int, default=100, help="neighbours per item for LID (default 100)")
+    p.add_argument("--out", default=None, help="write the rows to .csv, .parquet or .json")
+
+
+@command("order", "HNSW insertion-order study: recall@k per order, backend and efSearch", _order_args)
+def cmd_order(args: argparse.Namespace) -> int:
+    from core.experiments.insertion_order import (
+        OrderStudyParams,
+        check_order_inputs,
+        gap_sentence,
+        order_gaps,
+        order_run_params,
+        order_study_for_workspace,
+        prepare_order_study,
+        read_order_column,
+    )
+    from core.store.runs import RunStore, export_rows
+
+    orders = tuple(o.strip() for o in args.orders.split(",") if o.strip())
+    custom = read_order_column(args.custom_order) if args.custom_order else None
+    if custom is not None and "custom" not in orders:
+        orders = (*orders, "custom")
+    if args.seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    params = OrderStudyParams(
+        backends=("faiss", "hnswlib") if args.backend == "both" else (args.backend,),
+        orders=orders, seeds=tuple(range(args.seeds)), M=args.M, ef_construction=args.efc,
+        ef_search=_int_list(args.efs, "--efs"), k=args.k, n_queries=args.queries, lid_k=args.lid_k,
+    )
+    ws = open_workspace(args)
+    check_order_inputs(ws, params, custom)  # fail before encoding or building anything
+    update, close = bar(f"insertion order on {ws.dataset.name}")
+    t0 = time.perf_counter()
+    rows = []
+    try:
+        inputs = prepare_order_study(ws, params, custom_order=custom, progress=update)
+        with RunStore().recording("order", ws.dataset.name, ws.encoder_name,
+                                  order_run_params(ws, params, inputs)) as rec:
+            for row in order_study_for_workspace(ws, params, update, rec, inputs=inputs):
+                rows.append(row)
+    finally:
+        close()
+    df = pd.DataFrame(rows)
+    reused = int(df["reused"].sum())
+    print(f"{ws.label}: {inputs.n_base:,} base vectors, {inputs.xq.shape[0]:,} queries ({inputs.source}); "
+          f"{len(params.configurations())} builds"
+          + (f" ({reused // len(params.ef_search)} reused from cache)" if reused else "")
+          + f"; run #{rec.run_id} ({time.perf_counter() - t0:.1f} s)")
+    table = df.pivot_table(index=["backend", "order"], columns="ef_search", values="recall_at_k", aggfunc="mean")
+    print(f"mean recall@{params.k} over seeds:")
+    print(table.map(lambda v: f"{v:.3f}").to_string())
+    gaps = order_gaps(df)
+    for backend in params.backends:
+        sentence = gap_sentence(gaps, backend)
+        if sentence:
+            print(sentence)
+    for note in sorted({n for n in df["note"] if n}):
+        print(f"note: {note}")
+    if args.out:
+        path = export_rows(df, args.out)
+        print(f"wrote {len(df)} rows to {path}")
+    return 0

@@ -1,0 +1,207 @@
+"""Load a person's own files into a `Dataset`: by path (CLI) or by uploaded bytes (app).
+
+Formats, chosen by extension:
+
+=====================  =======  ==============================================================
+file                   kind     what is read
+=====================  =======  ==============================================================
+``.csv`` ``.tsv``      text     a table with a header row; one passage per row
+``.jsonl`` ``.ndjson`` text     one JSON object per line; one passage per object
+``.parquet``           text     a table; one passage per row
+``.txt``               text     one passage per non-empty line
+``.npy``               vectors  a 2-D numeric array ``(n, d)`` (never unpickled)
+``.fvecs``             vectors  rows of ``int32 d`` followed by ``d`` float32 values
+``.hdf5`` ``.h5``      vectors  ann-benchmarks layout: ``train`` (base), ``test`` (queries),
+                                optional ``neighbors`` (true k-NN -> qrels), attribute
+                                ``distance`` (``angular``/``euclidean``/``dot``)
+a folder               text     BEIR: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/test.tsv``
+=====================  =======  ==============================================================
+
+Ids: tables use the ``id_column`` when given, else the 0-based row number;
+``.txt`` uses the 1-based line number (as an editor shows it); vector files use
+the 0-based row index; BEIR uses its ``_id`` fields.
+
+Every problem with the input raises `ValueError` with a message saying what is
+wrong, where (line, row, byte offset, column names) and what to do about it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.config import MAX_UPLOAD_MB
+from core.data.beir import inspect_beir, load_beir
+from core.data.dataset import METRICS, Dataset
+from core.data.file_info import FileInfo
+from core.data.table_files import inspect_parquet, inspect_table, load_text_table, read_table, refuse_columns
+from core.data.vector_files import inspect_vectors, load_vectors
+
+TABLE_FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".txt": "txt",
+}
+VECTOR_FORMATS: dict[str, str] = {".npy": "npy", ".fvecs": "fvecs", ".hdf5": "hdf5", ".h5": "hdf5"}
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (*TABLE_FORMATS, *VECTOR_FORMATS)
+
+
+# --------------------------------------------------------------------------- #
+# Entry points
+# --------------------------------------------------------------------------- #
+
+
+def file_format(path: str | Path) -> str:
+    """The format of a path by its extension (``"beir"`` for a folder); ValueError if unsupported."""
+
+    path = Path(path)
+    return "beir" if path.is_dir() else _format_from_name(path.name)
+
+
+def _format_from_name(filename: str) -> str:
+    path = Path(filename)
+    suffix = path.suffix.lower()
+    if suffix in TABLE_FORMATS:
+        return TABLE_FORMATS[suffix]
+    if suffix in VECTOR_FORMATS:
+        return VECTOR_FORMATS[suffix]
+    shown = f"'{suffix}'" if suffix else "no extension"
+    raise ValueError(
+        f"{path.name}: unsupported file type ({shown}); supported: {', '.join(SUPPORTED_EXTENSIONS)}, "
+        "or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)"
+    )
+
+
+def inspect_file(path: str | Path) -> FileInfo:
+    """Detect a file's format and describe its contents without building a dataset.
+
+    Tables report their columns and a few preview rows; vector files their shape.
+    """
+    path = _existing(path)
+    fmt = file_format(path)
+    if fmt == "beir":
+        return inspect_beir(path)
+    if fmt in ("npy", "fvecs", "hdf5"):
+        return inspect_vectors(path, fmt)
+    if fmt == "parquet":
+        return inspect_parquet(path)
+    return inspect_table(path, fmt, read_table(path, fmt))
+
+
+def load_file(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    id_column: str | None = None,
+    metric: str | None = None,
+    max_rows: int | None = None,
+) -> Dataset:
+    """Load a file (or BEIR folder) as a `Dataset`.
+
+    Args:
+        path: the file; its extension picks the format (see the module docstring).
+        name: dataset name; default the file name without extension.
+        text_column: table column holding the passages; default a column named
+            text/passage/content/sentence/body, else the only text column.
+        label_column: table column holding categories (optional).
+        id_column: table column holding unique ids (optional).
+        metric: ``"cosine"``, ``"ip"`` or ``"l2"``; default what the file declares
+            (hdf5 ``distance``), else cosine.
+        max_rows: keep only the first ``max_rows`` items (after dropping empty texts).
+
+    Raises:
+        ValueError: the file is missing, empty, malformed, or the options do not fit it.
+    """
+    path = _existing(path)
+    fmt = file_format(path)
+    _check_metric(metric)
+    _check_max_rows(max_rows)
+    name = name or path.stem or path.name
+    columns = {"text_column": text_column, "label_column": label_column, "id_column": id_column}
+    if fmt in TABLE_FORMATS.values():
+        return load_text_table(path, fmt, name=name, metric=metric, max_rows=max_rows, **columns)
+    refuse_columns(fmt, columns)
+    if fmt == "beir":
+        return load_beir(path, name=name, metric=metric, max_rows=max_rows)
+    return load_vectors(path, fmt, name=name, metric=metric, max_rows=max_rows)
+
+
+def check_upload_size(nbytes: int, limit_mb: float = MAX_UPLOAD_MB) -> None:
+    """Raise ValueError when an upload is empty or larger than ``limit_mb`` megabytes."""
+    if nbytes <= 0:
+        raise ValueError("the uploaded file is empty (0 bytes)")
+    if nbytes > limit_mb * 1024 * 1024:
+        raise ValueError(
+            f"the file is {nbytes / 2**20:.1f} MB, over the {limit_mb:g} MB upload limit; "
+            "upload a sample of it, or load it by path from the command line (no size limit)"
+        )
+
+
+def load_upload(data: bytes, filename: str, **kwargs: Any) -> Dataset:
+    """Load uploaded bytes as if they were the file ``filename`` (see `load_file` for kwargs).
+
+    The bytes go to a temporary file with the same extension, which is deleted
+    afterwards. ``params["path"]`` records the uploaded file name.
+    """
+    check_upload_size(len(data))
+    kwargs.setdefault("name", Path(filename).stem)
+    with _as_temp_file(data, filename) as path:
+        dataset = load_file(path, **kwargs)
+    dataset.params["path"] = Path(filename).name
+    return dataset
+
+
+def inspect_upload(data: bytes, filename: str) -> FileInfo:
+    """`inspect_file` for uploaded bytes; ``path`` is the uploaded file name."""
+    check_upload_size(len(data))
+    with _as_temp_file(data, filename) as path:
+        info = inspect_file(path)
+    info.path = Path(filename).name
+    return info
+
+
+@contextlib.contextmanager
+def _as_temp_file(data: bytes, filename: str) -> Iterator[Path]:
+    """The bytes in a temporary file named like ``filename`` (same extension), removed on exit."""
+    safe_name = Path(filename).name or "upload"
+    _format_from_name(safe_name)  # refuse unsupported types before writing anything
+    with tempfile.TemporaryDirectory(prefix="densescope-upload-") as folder:
+        path = Path(folder) / safe_name
+        path.write_bytes(data)
+        yield path
+
+
+# --------------------------------------------------------------------------- #
+# Argument checks
+# --------------------------------------------------------------------------- #
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ValueError(f"{path}: no such file or folder")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"{path.name} is empty (0 bytes)")
+    return path
+
+
+def _check_metric(metric: str | None) -> None:
+    if metric is not None and metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+
+
+def _check_max_rows(max_rows: int | None) -> None:
+    if max_rows is None:
+        return
+    if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 1:
+        raise ValueError(f"max_rows must be a positive integer or None (all rows), got {max_rows!r}")

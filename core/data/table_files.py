@@ -1,0 +1,374 @@
+"""Text tables: CSV, TSV, JSONL, Parquet and TXT -> texts, labels and ids (columns found or chosen)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.data.dataset import Dataset
+from core.data.file_info import PREVIEW_ROWS, FileInfo
+
+#: Column names taken as the text column without asking, in this order of preference.
+TEXT_COLUMN_NAMES: tuple[str, ...] = ("text", "passage", "content", "sentence", "body")
+#: Column names suggested (not chosen) as labels and ids.
+LABEL_COLUMN_NAMES: tuple[str, ...] = ("label", "category", "class", "topic", "tag", "genre")
+ID_COLUMN_NAMES: tuple[str, ...] = ("id", "_id", "doc_id", "docid", "uid")
+MISSING_LABEL = "(none)"
+
+
+def refuse_columns(fmt: str, columns: dict[str, str | None]) -> None:
+    given = [k for k, v in columns.items() if v is not None]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} only apply to table files (.csv, .tsv, .jsonl, .parquet), not to {fmt} input"
+        )
+
+
+# --------------------------------------------------------------------------- #
+# Reading text tables
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class _Table:
+    """A table read into memory: column names and column-major values."""
+
+    columns: list[str]
+    data: dict[str, list[Any]]
+    n_rows: int
+
+
+def read_utf8(path: Path) -> str:
+    """The file's text; ValueError naming the byte offset when it is not UTF-8."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path.name} is not UTF-8 text: tried utf-8, byte 0x{raw[e.start]:02x} at byte offset {e.start} "
+            "is invalid. Re-save the file as UTF-8 (e.g. 'CSV UTF-8' in Excel, or "
+            "iconv -f latin1 -t utf-8) and load it again"
+        ) from None
+    if not text.strip():
+        raise ValueError(f"{path.name} is empty (it holds only whitespace)")
+    return text
+
+
+def read_table(path: Path, fmt: str) -> _Table:
+    if fmt in ("csv", "tsv"):
+        return read_delimited(path, "," if fmt == "csv" else "\t")
+    if fmt == "jsonl":
+        return read_jsonl(path)
+    if fmt == "txt":
+        return _read_txt(path)
+    return _read_parquet(path)
+
+
+def read_delimited(path: Path, delimiter: str) -> _Table:
+    """A CSV/TSV with a header row; ValueError naming the line of a ragged or broken row."""
+    sep = "comma" if delimiter == "," else "tab"
+    header: list[str] | None = None
+    header_line = 0
+    rows: list[list[str]] = []
+    for line, row in _csv_records(path, delimiter):
+        if header is None:
+            if any(cell.strip() for cell in row):
+                header, header_line = _header(row, path), line
+        elif len(row) == 1 and len(header) > 1 and not row[0].strip():
+            continue  # a blank line (spaces only) between rows
+        elif len(row) != len(header):
+            raise ValueError(
+                f"{path.name}: line {line} has {len(row)} fields but the header (line {header_line}) "
+                f"has {len(header)}; check that line for an unquoted {sep} or a missing closing quote"
+            )
+        else:
+            rows.append(row)
+    if header is None or not rows:
+        raise ValueError(f"{path.name} has a header row but no data rows")
+    data = {col: [row[j] for row in rows] for j, col in enumerate(header)}
+    return _Table(header, data, len(rows))
+
+
+def _csv_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """``(first line number, fields)`` of each non-empty record (a quoted field may span lines)."""
+    reader = csv.reader(io.StringIO(read_utf8(path), newline=""), delimiter=delimiter)
+    start = 1
+    try:
+        for row in reader:
+            if row:
+                yield start, row
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise ValueError(f"{path.name}: cannot parse line {reader.line_num}: {e}") from None
+
+
+def _header(row: list[str], path: Path) -> list[str]:
+    """Column names: blanks become ``column_<i>``; repeated names are refused."""
+    names = [cell.strip() or f"column_{i + 1}" for i, cell in enumerate(row)]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{path.name}: the header repeats column name(s) {', '.join(repeated)}; rename them")
+    return names
+
+
+def read_jsonl(path: Path) -> _Table:
+    """One JSON object per line; columns are the keys in order of first appearance."""
+    records: list[dict[str, Any]] = []
+    # split on "\n" only: str.splitlines would also split on U+2028 inside JSON strings
+    for lineno, line in enumerate(read_utf8(path).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path.name}: line {lineno} is not valid JSON ({e.msg}, column {e.colno})") from None
+        if not isinstance(record, dict):
+            raise ValueError(
+                f"{path.name}: line {lineno} is a JSON {type(record).__name__}, expected an object "
+                'like {"text": "..."}'
+            )
+        records.append(record)
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    data = {col: [record.get(col) for record in records] for col in columns}
+    return _Table(columns, data, len(records))
+
+
+def _read_txt(path: Path) -> _Table:
+    """One passage per line, in a column named ``text``; ids are line numbers (1-based)."""
+    lines = read_utf8(path).split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline ends the last line; it does not start a new one
+    data: dict[str, list[Any]] = {
+        "line": [str(i) for i in range(1, len(lines) + 1)],
+        "text": [line.rstrip("\r") for line in lines],
+    }
+    return _Table(["line", "text"], data, len(lines))
+
+
+def _read_parquet(path: Path, columns: list[str] | None = None) -> _Table:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=columns)
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for a broken file
+        raise ValueError(f"{path.name} is not a readable Parquet file: {e}") from None
+    names = list(table.column_names)
+    return _Table(names, {n: table.column(n).to_pylist() for n in names}, table.num_rows)
+
+
+def _parquet_text_columns(path: Path) -> tuple[list[str], list[str]]:
+    """(all columns, string columns) of a Parquet file, from its schema only."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception as e:
+        raise ValueError(f"{path.name} is not a readable Parquet file: {e}") from None
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    return list(schema.names), text
+
+
+# --------------------------------------------------------------------------- #
+# Choosing columns, building text datasets
+# --------------------------------------------------------------------------- #
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _looks_numeric(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _text_columns(table: _Table) -> list[str]:
+    """Columns whose values are strings, not all of them numbers (CSV cells are all strings)."""
+    out = []
+    for col in table.columns:
+        values = [v for v in table.data[col] if not _is_missing(v) and v != ""]
+        if values and all(isinstance(v, str) for v in values) and not all(_looks_numeric(v) for v in values):
+            out.append(col)
+    return out
+
+
+def _named_column(columns: list[str], names: tuple[str, ...]) -> str | None:
+    """The first column whose lower-cased name is in ``names`` (in the order of ``names``)."""
+    by_lower = {c.lower(): c for c in reversed(columns)}
+    return next((by_lower[n] for n in names if n in by_lower), None)
+
+
+def _require_column(column: str, columns: list[str], role: str, filename: str) -> str:
+    if column not in columns:
+        raise ValueError(f"{filename}: {role} {column!r} not found; available columns: {', '.join(map(repr, columns))}")
+    return column
+
+
+def _choose_text_column(
+    columns: list[str], text_columns: list[str], requested: str | None, taken: set[str], filename: str
+) -> str:
+    """The requested column, else one named like text, else the only text column; else ValueError."""
+    if requested is not None:
+        return _require_column(requested, columns, "text column", filename)
+    named = _named_column(columns, TEXT_COLUMN_NAMES)
+    if named is not None:
+        return named
+    candidates = [c for c in text_columns if c not in taken]
+    if len(candidates) == 1:
+        return candidates[0]
+    found = f"{len(candidates)} text columns" if candidates else "no text column"
+    raise ValueError(
+        f"{filename}: cannot tell which column holds the passages ({found}, none named "
+        f"{'/'.join(TEXT_COLUMN_NAMES)}); pass text_column= one of: {', '.join(map(repr, columns))}"
+    )
+
+
+def _pick_text_column(
+    columns: list[str],
+    text_columns: list[str],
+    text_column: str | None,
+    label_column: str | None,
+    id_column: str | None,
+    filename: str,
+) -> str:
+    """Check the label and id columns exist; return the text column (see `_choose_text_column`)."""
+    for column, role in ((label_column, "label column"), (id_column, "id column")):
+        if column is not None:
+            _require_column(column, columns, role, filename)
+    taken = {c for c in (label_column, id_column) if c is not None}
+    return _choose_text_column(columns, text_columns, text_column, taken, filename)
+
+
+def load_text_table(
+    path: Path,
+    fmt: str,
+    *,
+    name: str,
+    text_column: str | None,
+    label_column: str | None,
+    id_column: str | None,
+    metric: str | None,
+    max_rows: int | None,
+) -> Dataset:
+    """A text `Dataset` from a table file: pick columns, drop empty texts, check ids."""
+    if fmt == "txt":
+        text_column, id_column = text_column or "text", id_column or "line"
+    if fmt == "parquet":  # read the schema first: only the chosen columns are loaded
+        columns, text_cols = _parquet_text_columns(path)
+    else:
+        table = read_table(path, fmt)
+        columns, text_cols = table.columns, _text_columns(table)
+    text_column = _pick_text_column(columns, text_cols, text_column, label_column, id_column, path.name)
+    if fmt == "parquet":
+        table = _read_parquet(path, [c for c in columns if c in {text_column, label_column, id_column}])
+    rows, dropped = _non_empty_rows(table.data[text_column], max_rows)
+    if not rows:
+        raise ValueError(f"{path.name}: column {text_column!r} has no non-empty text in {table.n_rows} rows")
+    params = {
+        "path": str(path),
+        "format": fmt,
+        "text_column": text_column,
+        "label_column": label_column,
+        "id_column": id_column,
+        "max_rows": max_rows,
+        "rows": table.n_rows,
+        "dropped_empty": dropped,
+    }
+    return Dataset(
+        name=name,
+        ids=_ids(table, id_column, rows, path.name),
+        texts=[str(table.data[text_column][i]).strip() for i in rows],
+        labels=None if label_column is None else [_label(table.data[label_column][i]) for i in rows],
+        metric=metric or "cosine",
+        params=params,
+        description=f"{len(rows)} passages from {path.name}" + (f" ({dropped} empty dropped)" if dropped else ""),
+    )
+
+
+def _non_empty_rows(values: list[Any], max_rows: int | None) -> tuple[list[int], int]:
+    """Indices of rows with non-blank text (the first ``max_rows`` of them), and how many were blank."""
+    keep = [i for i, v in enumerate(values) if not _is_missing(v) and str(v).strip()]
+    dropped = len(values) - len(keep)
+    return (keep if max_rows is None else keep[:max_rows]), dropped
+
+
+def _label(value: Any) -> str:
+    return MISSING_LABEL if _is_missing(value) or str(value).strip() == "" else str(value).strip()
+
+
+def _ids(table: _Table, id_column: str | None, rows: list[int], filename: str) -> list[str]:
+    """Ids of the kept rows: the id column's values (unique, non-empty) or the row numbers."""
+    if id_column is None:
+        return [str(i) for i in rows]
+    values = table.data[id_column]
+    ids: list[str] = []
+    first_row: dict[str, int] = {}
+    for i in rows:
+        if _is_missing(values[i]) or str(values[i]).strip() == "":
+            raise ValueError(f"{filename}: id column {id_column!r} is empty in row {i}; every row needs an id")
+        value = str(values[i]).strip()
+        if value in first_row:
+            raise ValueError(
+                f"{filename}: id column {id_column!r} repeats {value!r} (rows {first_row[value]} and {i}); "
+                "ids must be unique -- pick another id column or leave it unset to number the rows"
+            )
+        first_row[value] = i
+        ids.append(value)
+    return ids
+
+
+# --------------------------------------------------------------------------- #
+# Inspection
+# --------------------------------------------------------------------------- #
+
+
+def shorten(value: Any, width: int = 200) -> Any:
+    if isinstance(value, str) and len(value) > width:
+        return value[: width - 1] + "…"
+    return value
+
+
+def inspect_table(path: Path, fmt: str, table: _Table) -> FileInfo:
+    text_cols = ["text"] if fmt == "txt" else _text_columns(table)
+    preview = [{c: shorten(table.data[c][i]) for c in table.columns} for i in range(min(PREVIEW_ROWS, table.n_rows))]
+    return _table_info(path, fmt, table.n_rows, table.columns, text_cols, preview)
+
+
+def _table_info(
+    path: Path, fmt: str, n_rows: int, columns: list[str], text_cols: list[str], preview: list[dict]
+) -> FileInfo:
+    named = _named_column(columns, TEXT_COLUMN_NAMES)
+    suggested = named or (text_cols[0] if len(text_cols) == 1 else None)
+    return FileInfo(
+        path=str(path),
+        format=fmt,
+        kind="text",
+        n_rows=n_rows,
+        columns=columns,
+        text_columns=text_cols,
+        preview=preview,
+        text_column=suggested,
+        label_column=_named_column(columns, LABEL_COLUMN_NAMES),
+        id_column=_named_column(columns, ID_COLUMN_NAMES),
+    )
+
+
+def inspect_parquet(path: Path) -> FileInfo:
+    import pyarrow.parquet as pq
+
+    columns, text_cols = _parquet_text_columns(path)
+    parquet = pq.ParquetFile(path)
+    first = next(parquet.iter_batches(batch_size=PREVIEW_ROWS), None)
+    rows = [] if first is None else first.to_pylist()
+    preview = [{c: shorten(v) for c, v in row.items()} for row in rows]
+    return _table_info(path, "parquet", parquet.metadata.num_rows, columns, text_cols, preview)

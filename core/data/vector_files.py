@@ -1,0 +1,209 @@
+"""Vector files: `.npy`, `.fvecs` and ann-benchmarks HDF5 (base, test queries, neighbours as qrels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.data.dataset import Dataset, Queries, check_vectors
+from core.data.file_info import FileInfo
+
+#: ann-benchmarks ``distance`` attribute -> densescope metric.
+HDF5_DISTANCES: dict[str, str] = {
+    "angular": "cosine",
+    "cosine": "cosine",
+    "euclidean": "l2",
+    "l2": "l2",
+    "dot": "ip",
+    "ip": "ip",
+    "inner_product": "ip",
+}
+
+
+# --------------------------------------------------------------------------- #
+# Vector files
+# --------------------------------------------------------------------------- #
+
+
+def load_vectors(path: Path, fmt: str, *, name: str, metric: str | None, max_rows: int | None) -> Dataset:
+    """A vector `Dataset` from .npy, .fvecs or ann-benchmarks .hdf5."""
+    queries, qrels, extra = None, None, {}
+    if fmt == "npy":
+        base, declared = _read_npy(path, max_rows), None
+    elif fmt == "fvecs":
+        base, declared = _read_fvecs(path, max_rows), None
+    else:
+        base, queries, qrels, declared, extra = _read_hdf5(path, max_rows)
+    metric = metric or declared or "cosine"
+    allow_zero = metric != "cosine"
+    base = check_vectors(base, f"{path.name}: base vectors", allow_zero=allow_zero)
+    if queries is not None:
+        queries = _check_queries(queries, base.shape[1], path.name, allow_zero)
+    ids = [str(i) for i in range(base.shape[0])]
+    query_obj = None if queries is None else Queries(ids=[f"q{i}" for i in range(len(queries))], vectors=queries)
+    params = {"path": str(path), "format": fmt, "max_rows": max_rows, **extra}
+    description = f"{base.shape[0]} vectors of dimension {base.shape[1]} from {path.name}"
+    return Dataset(
+        name=name,
+        ids=ids,
+        vectors=base,
+        queries=query_obj,
+        qrels=qrels,
+        metric=metric,
+        params=params,
+        description=description,
+    )
+
+
+def _check_queries(queries: np.ndarray, dim: int, filename: str, allow_zero: bool) -> np.ndarray:
+    queries = check_vectors(queries, f"{filename}: query vectors", allow_zero=allow_zero)
+    if queries.shape[1] != dim:
+        raise ValueError(
+            f"{filename}: queries have {queries.shape[1]} dims but the base vectors have {dim}; "
+            "both must come from the same encoder"
+        )
+    return queries
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy header, without reading (or unpickling) the data."""
+    fmt = np.lib.format
+    with open(path, "rb") as f:
+        try:
+            version = fmt.read_magic(f)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+        except (ValueError, EOFError) as e:
+            raise ValueError(f"{path.name} is not a valid .npy file ({e}); save arrays with numpy.save") from None
+    if dtype.hasobject:
+        raise ValueError(
+            f"{path.name} holds Python objects (dtype {dtype}), which would have to be unpickled -- "
+            "that can run arbitrary code, so it is refused. Save a numeric array instead: "
+            "np.save(path, np.asarray(vectors, dtype=np.float32))"
+        )
+    return shape, dtype
+
+
+def _read_npy(path: Path, max_rows: int | None) -> np.ndarray:
+    """The array (its first ``max_rows`` rows), memory-mapped so only those rows are read."""
+    shape, _ = _npy_header(path)
+    try:
+        array = np.load(path, mmap_mode="r" if all(shape) else None, allow_pickle=False)
+        return np.array(array[:max_rows] if array.ndim >= 1 else array)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"{path.name}: cannot read the array of shape {shape} ({e}); is the file truncated?") from None
+
+
+def _read_fvecs(path: Path, max_rows: int | None) -> np.ndarray:
+    """``.fvecs``: each row is ``int32 d`` then ``d`` float32 values (little-endian)."""
+    size = path.stat().st_size
+    if size < 4:
+        raise ValueError(f"{path.name} is too short ({size} bytes) to be an .fvecs file")
+    dim = int(np.fromfile(path, dtype="<i4", count=1)[0])
+    if dim <= 0 or dim > 1_000_000:
+        raise ValueError(f"{path.name}: the first row's dimension header is {dim}; this is not an .fvecs file")
+    row_bytes = (dim + 1) * 4
+    if size % row_bytes:
+        raise ValueError(
+            f"{path.name}: size {size} bytes is not a multiple of (d+1)*4 = {row_bytes} bytes "
+            f"(d = {dim} from the first header); the file is truncated or not .fvecs"
+        )
+    rows = np.memmap(path, dtype="<i4", mode="r", shape=(size // row_bytes, dim + 1))[:max_rows]
+    bad = np.flatnonzero(rows[:, 0] != dim)
+    if bad.size:
+        raise ValueError(
+            f"{path.name}: row {int(bad[0])} has dimension header {int(rows[bad[0], 0])}, expected {dim}; "
+            "all vectors in an .fvecs file must have the same dimension"
+        )
+    return np.ascontiguousarray(rows[:, 1:]).view("<f4").astype(np.float32)
+
+
+def _read_hdf5(
+    path: Path, max_rows: int | None
+) -> tuple[np.ndarray, np.ndarray | None, dict | None, str | None, dict[str, Any]]:
+    """ann-benchmarks layout -> (base, queries, qrels from neighbors, declared metric, extra params)."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{path.name} is not a readable HDF5 file ({e})") from None
+    with f:
+        if "train" not in f:
+            raise ValueError(
+                f"{path.name} has no 'train' dataset (found: {', '.join(f.keys()) or 'nothing'}); "
+                "ann-benchmarks files hold base vectors in 'train' and queries in 'test'"
+            )
+        n_train = int(f["train"].shape[0])
+        base = np.asarray(f["train"][:max_rows])
+        queries = np.asarray(f["test"][:]) if "test" in f else None
+        neighbors = np.asarray(f["neighbors"][:]) if "neighbors" in f and queries is not None else None
+        declared = _declared_metric(f.attrs.get("distance"), path.name)
+    extra: dict[str, Any] = {"distance": declared}
+    qrels = None
+    if neighbors is not None:
+        if max_rows is not None and max_rows < n_train:
+            extra["neighbors_dropped"] = "max_rows keeps a subset, so the stored neighbours no longer apply"
+        else:
+            qrels = _neighbor_qrels(neighbors, n_train, len(queries), path.name)
+    return base, queries, qrels, declared, extra
+
+
+def _declared_metric(distance: Any, filename: str) -> str | None:
+    if distance is None:
+        return None
+    value = distance.decode() if isinstance(distance, bytes) else str(distance)
+    if value.lower() not in HDF5_DISTANCES:
+        raise ValueError(
+            f"{filename}: unknown distance {value!r} in the file's attributes; "
+            f"known: {', '.join(HDF5_DISTANCES)} (or pass metric=)"
+        )
+    return HDF5_DISTANCES[value.lower()]
+
+
+def _neighbor_qrels(neighbors: np.ndarray, n_train: int, n_queries: int, filename: str) -> dict:
+    """``{"q<i>": {"<j>": 1}}`` for each query's stored true neighbours (negative ids are padding)."""
+    if neighbors.ndim != 2 or neighbors.shape[0] != n_queries:
+        raise ValueError(
+            f"{filename}: 'neighbors' has shape {neighbors.shape}, expected ({n_queries}, k): one row per query"
+        )
+    if neighbors.size and neighbors.max() >= n_train:
+        raise ValueError(f"{filename}: 'neighbors' refers to row {int(neighbors.max())} but 'train' has {n_train}")
+    return {f"q{i}": {str(int(j)): 1 for j in row if j >= 0} for i, row in enumerate(neighbors)}
+
+
+def inspect_vectors(path: Path, fmt: str) -> FileInfo:
+    if fmt == "hdf5":
+        return _inspect_hdf5(path)
+    shape = _npy_header(path)[0] if fmt == "npy" else _read_fvecs(path, None).shape
+    n = int(shape[0]) if len(shape) else 0
+    dims = (n, int(shape[1])) if len(shape) == 2 else None
+    return FileInfo(path=str(path), format=fmt, kind="vectors", n_rows=n, shape=dims)
+
+
+def _inspect_hdf5(path: Path) -> FileInfo:
+    """Shapes and declared metric of an ann-benchmarks file, reading no vectors."""
+    import h5py
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{path.name} is not a readable HDF5 file ({e})") from None
+    with f:
+        if "train" not in f:
+            raise ValueError(f"{path.name} has no 'train' dataset (found: {', '.join(f.keys()) or 'nothing'})")
+        shape = tuple(int(s) for s in f["train"].shape)
+        n_queries = int(f["test"].shape[0]) if "test" in f else None
+        metric = _declared_metric(f.attrs.get("distance"), path.name)
+    dims = (shape[0], shape[1]) if len(shape) == 2 else None
+    return FileInfo(
+        path=str(path),
+        format="hdf5",
+        kind="vectors",
+        n_rows=shape[0] if shape else 0,
+        shape=dims,
+        n_queries=n_queries,
+        metric=metric,
+    )

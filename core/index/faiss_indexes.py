@@ -1,0 +1,84 @@
+"""Methods that are one faiss index-factory string: build (train + add, quiet k-means, OPQ and HNSW
+settings) and search with faiss SearchParameters (nprobe, efSearch, RaBitQ query bits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import faiss
+import numpy as np
+
+from core.index.exact import faiss_metric
+from core.index.spec import BuildFn, Built, Params, SearchFn, train_add
+
+
+def factory_build(
+    factory: Callable[[Params], str], configure: Callable[[object, Params], None] | None = None
+) -> BuildFn:
+    """Build function for a method that is one faiss index-factory string.
+
+    ``configure(index, params)`` sets build-time knobs the factory string cannot
+    express (HNSW efConstruction, OPQ iterations) before training.
+    """
+
+    def build(xb: np.ndarray, metric: str, params: Params, **_) -> Built:
+        index = faiss.index_factory(xb.shape[1], factory(params), faiss_metric(metric))
+        quiet_kmeans(index)
+        if configure is not None:
+            configure(index, params)
+        train_s, build_s = train_add(index, xb)
+        return Built(index=index, train_s=train_s, build_s=build_s)
+
+    return build
+
+
+def quiet_kmeans(index) -> None:
+    """Silence faiss's stderr warning below 39 points per centroid (printed once per PQ
+    sub-quantizer); the row's note states it once instead. Only the warning threshold changes."""
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexPreTransform):
+        quiet_kmeans(index.index)
+    for holder in (index, getattr(index, "pq", None)):
+        if hasattr(holder, "cp"):
+            holder.cp.min_points_per_centroid = 1
+
+
+def set_ef_construction(index, params: Params) -> None:
+    index.hnsw.efConstruction = int(params["ef_construction"])
+
+
+def configure_opq(index, params: Params) -> None:
+    """Set OPQ's iterations; give it its own (quiet) product quantizer to train with."""
+    opq = faiss.downcast_VectorTransform(index.chain.at(0))
+    opq.niter = int(params["niter"])
+    pq = faiss.ProductQuantizer(opq.d_out, opq.M, 8)
+    pq.cp.min_points_per_centroid = 1
+    opq.pq = pq
+    index.referenced_objects = [pq]  # faiss's idiom: keep it alive as long as the index
+
+
+def factory_search(make_params: Callable[[Params], object] | None = None) -> SearchFn:
+    """Search function passing faiss ``SearchParameters`` (the index itself is never mutated)."""
+
+    def search(built: Built, xq: np.ndarray, k: int, sp: Params):
+        params = make_params(sp) if make_params else None
+        return built.index.search(xq, k, params=params)
+
+    return search
+
+
+def ivf_params(sp: Params):
+    return faiss.SearchParametersIVF(nprobe=int(sp["nprobe"]))
+
+
+def hnsw_params(sp: Params):
+    return faiss.SearchParametersHNSW(efSearch=int(sp["ef_search"]))
+
+
+def rabitq_params(sp: Params):
+    return faiss.RaBitQSearchParameters(qb=int(sp["qb"]))
+
+
+def ivf_rabitq_params(sp: Params):
+    return faiss.IVFRaBitQSearchParameters(nprobe=int(sp["nprobe"]), qb=int(sp["qb"]))

@@ -1,0 +1,417 @@
+"""Index and compression methods for the sweep: a registry of named specs.
+
+Each method is a `MethodSpec` with its *build* parameters (what the index is
+made with: ``m``, ``nlist``, ``M``, ``d_out`` ...) kept apart from its *search*
+parameters (what a query is run with: ``nprobe``, ``ef_search``, ``rerank`` ...),
+ann-benchmarks style, so one build serves every search setting.
+
+Conventions (faiss contrib style): base and queries are float32 ``(n, d)`` /
+``(nq, d)``; searches return ``D, I`` of shape ``(nq, k)``. ``metric`` is
+``"cosine"`` (unit vectors, inner product), ``"ip"`` or ``"l2"``; cosine and ip
+use ``faiss.METRIC_INNER_PRODUCT``. ``D`` holds each method's native score
+(inner product, squared L2, or Hamming distance for raw binary codes); after a
+re-rank it holds exact scores computed from the float vectors.
+
+Training points: faiss k-means needs at least as many points as centroids (it
+raises otherwise), so a configuration with ``n < centroids`` is skipped; below
+faiss's recommended 39 points per centroid it still runs and its row carries a
+note saying so.
+
+Re-ranking: methods with a ``rerank`` search parameter keep a reference to the
+float base vectors and re-score a shortlist of ``rerank`` candidates exactly.
+Those vectors are *not* part of the index size; the sweep reports them in a
+separate ``rerank_bytes_per_vector`` column.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+from core.index.binary import build_bebr, build_binary, search_bebr, search_hamming
+from core.index.exact import check_k
+from core.index.faiss_indexes import (
+    configure_opq,
+    factory_build,
+    factory_search,
+    hnsw_params,
+    ivf_params,
+    ivf_rabitq_params,
+    rabitq_params,
+    set_ef_construction,
+)
+from core.index.reduction import CODECS, fit_leanvec_ood, fit_pca, fit_random, fit_truncate, reduction_build
+from core.index.spec import Built, MethodSpec, Param, Params, search_index, serialized_bytes, with_rerank
+
+FAMILIES: dict[str, str] = {
+    "exact": "Exact search",
+    "scalar": "Scalar quantization",
+    "pq": "Product quantization",
+    "ivf": "Inverted file",
+    "graph": "Graph (HNSW)",
+    "binary": "Binary codes",
+    "rabitq": "RaBitQ",
+    "reduction": "Dimensionality reduction",
+}
+
+
+# ---------------------------------------------------------------- constraints
+
+
+def divides(param: str, what: str) -> Callable[[Params, int, int], str | None]:
+    """Constraint: ``params[param]`` must divide ``d`` (the reason suggests nearby divisors)."""
+
+    def check(p: Params, n: int, d: int) -> str | None:
+        m = int(p[param])
+        if d % m:
+            near = [x for x in range(1, d + 1) if d % x == 0 and x / m < 2 and m / x < 2] or [1, d]
+            return f"{what} needs {param} to divide d: {param}={m} does not divide d={d} (try {near})"
+        return None
+
+    return check
+
+
+def nprobe_within_nlist(p: Params, n: int, d: int) -> str | None:
+    if p["nprobe"] > p["nlist"]:
+        return f"nprobe={p['nprobe']} is larger than nlist={p['nlist']} (it would scan every list)"
+    return None
+
+
+def reduces(p: Params, n: int, d: int) -> str | None:
+    if p["d_out"] >= d:
+        return f"d_out={p['d_out']} must be smaller than the input dimension d={d}"
+    return None
+
+
+def rerank_within_n(p: Params, n: int, d: int) -> str | None:
+    if p.get("rerank", 0) > n:
+        return f"rerank={p['rerank']} is larger than the number of base vectors n={n}"
+    return None
+
+
+# ---------------------------------------------------------------- the registry
+
+NLIST = Param("nlist", 256, (16, 64, 256, 1024, 4096), "number of inverted lists (k-means cells)", 1, 1 << 20)
+NPROBE = Param("nprobe", 8, (1, 2, 4, 8, 16, 32, 64, 128), "lists visited per query", 1, 1 << 20)
+PQ_M = Param("m", 32, (8, 16, 32, 48, 64, 96, 128, 192), "sub-quantizers (one byte each)", 1, 4096)
+FASTSCAN_M = dataclasses.replace(PQ_M, grid=(16, 32, 48, 64, 96, 128, 192), help="sub-quantizers (4 bits each)")
+IVF_PQ_M = dataclasses.replace(PQ_M, grid=(16, 32, 48, 64))
+OPQ_NITER = Param("niter", 25, (25,), "OPQ rotation-learning iterations", 1, 500)
+HNSW_M = Param("M", 32, (8, 16, 32, 48), "graph neighbours per node", 2, 256)
+EF_CONSTRUCTION = Param("ef_construction", 40, (40, 200), "candidate list size while building", 1, 10_000)
+EF_SEARCH = Param("ef_search", 64, (16, 32, 64, 128, 256, 512), "candidate list size per query", 1, 100_000)
+RERANK = Param("rerank", 0, (0, 20, 50, 100, 200, 500), "shortlist re-scored exactly (0 = none)", 0, 100_000)
+CENTER = Param("center", False, (False, True), "threshold at the base mean instead of 0", choices=(False, True))
+BEBR_BITS = Param("bits", 2, (2, 3, 4), "bits per dimension (residual levels)", 2, 4)
+NB_BITS = Param("nb_bits", 1, (1, 2, 4), "bits per dimension of the codes", 1, 9)
+IVF_NB_BITS = dataclasses.replace(NB_BITS, grid=(1, 4))
+QB = Param("qb", 8, (4, 8), "bits per query coordinate (0 = float queries: faiss's slow scalar path)", 0, 8)
+D_OUT = Param("d_out", 64, (32, 64, 96, 128, 192, 256), "reduced dimension", 1, 65536)
+CODEC = Param("codec", "sq8", ("flat", "sq8"), "storage of the reduced vectors", choices=("flat", "sq8"))
+SQ_QTYPE = Param("qtype", "int8", ("fp16", "int8", "int4"), "scalar type", choices=("fp16", "int8", "int4"))
+
+SQ_FACTORY = {"fp16": "SQfp16", "int8": "SQ8", "int4": "SQ4"}
+SQ_BYTES = {"fp16": 2.0, "int8": 1.0, "int4": 0.5}
+PQ_CENTROIDS = 256  # 8-bit codes: 2^8 centroids per sub-quantizer
+IVF_ID_BYTES = 8  # one int64 id per vector in the inverted lists
+
+
+def fmt(template: str) -> Callable[[Params], str]:
+    return lambda p: template.format(**p)
+
+
+def rabitq_factory(p: Params) -> str:
+    codes = "RaBitQ" if p["nb_bits"] == 1 else f"RaBitQ{p['nb_bits']}"
+    return f"IVF{p['nlist']},{codes}" if "nlist" in p else codes
+
+
+def binary_factory(p: Params) -> str:
+    codes = "BFlat on sign(x - mean)" if p["center"] else "BFlat on sign(x)"
+    return codes + (f" + exact re-rank of {p['rerank']}" if p.get("rerank") else "")
+
+
+def bebr_factory(p: Params) -> str:
+    centered = ", centered" if p["center"] else ""
+    return f"residual sign codes, {p['bits']} bits/dim + {p['bits']} fp32 scales{centered}"
+
+
+def hnsw_link_bytes(p: Params) -> float:
+    """2·M int32 links on level 0, plus ~1/M upper-level links and the level table."""
+
+    return 4 * 2 * p["M"] * (1 + 1 / p["M"]) + 12
+
+
+def rabitq_bytes(p: Params, d: int) -> float:
+    return d * p["nb_bits"] / 8 + 8 + (4 if p["nb_bits"] > 1 else 0)
+
+
+def reduced_bytes(p: Params, d: int) -> float:
+    return p["d_out"] * (4 if p["codec"] == "flat" else 1)
+
+
+def faiss_spec(
+    name: str,
+    family: str,
+    description: str,
+    *,
+    factory: Callable[[Params], str],
+    build_params: tuple[Param, ...],
+    search_params: tuple[Param, ...],
+    code_bytes: Callable[[Params, int], float],
+    make_params: Callable[[Params], object] | None = None,
+    configure: Callable[[object, Params], None] | None = None,
+    **extra,
+) -> MethodSpec:
+    """A method that is one faiss index-factory string, searched with faiss SearchParameters."""
+    return MethodSpec(
+        name=name,
+        family=family,
+        description=description,
+        factory=factory,
+        build_params=build_params,
+        search_params=search_params,
+        build=factory_build(factory, configure),
+        search=factory_search(make_params),
+        code_bytes=code_bytes,
+        **extra,
+    )
+
+
+def reduction_spec(name: str, description: str, factory: str, fit: Callable) -> MethodSpec:
+    """A projection to ``d_out`` dims, a flat/SQ8 index on the result, optional exact re-rank."""
+
+    def render(p: Params) -> str:
+        rerank = f" + exact re-rank of {p['rerank']}" if p.get("rerank") else ""
+        return factory.format(**p, codec_factory=CODECS[p["codec"]]) + rerank
+
+    return MethodSpec(
+        name=name,
+        family="reduction",
+        description=description,
+        factory=render,
+        build_params=(D_OUT, CODEC),
+        search_params=(RERANK,),
+        build=reduction_build(fit),
+        search=with_rerank(search_index),
+        code_bytes=reduced_bytes,
+        constraints=(reduces, rerank_within_n),
+    )
+
+
+# fmt: off
+METHODS: dict[str, MethodSpec] = {
+    spec.name: spec
+    for spec in [
+        faiss_spec(
+            "flat", "exact", "Exhaustive search on float32 vectors: the exact baseline.",
+            factory=fmt("Flat"), build_params=(), search_params=(),
+            code_bytes=lambda p, d: 4.0 * d,
+        ),
+        faiss_spec(
+            "sq", "scalar", "Scalar quantization: each coordinate stored as fp16, int8 or int4.",
+            factory=lambda p: SQ_FACTORY[p["qtype"]], build_params=(SQ_QTYPE,), search_params=(),
+            code_bytes=lambda p, d: SQ_BYTES[p["qtype"]] * d,
+        ),
+        faiss_spec(
+            "pq", "pq", "Product quantization: m sub-vectors, each replaced by one of 256 centroids.",
+            factory=fmt("PQ{m}x8np"), build_params=(PQ_M,), search_params=(),
+            code_bytes=lambda p, d: float(p["m"]),
+            centroids=lambda p: PQ_CENTROIDS, constraints=(divides("m", "PQ"),),
+        ),
+        faiss_spec(
+            "opq", "pq", "PQ after a learned rotation (OPQ) that balances variance across sub-vectors.",
+            factory=fmt("OPQ{m},PQ{m}x8np"), build_params=(PQ_M, OPQ_NITER), search_params=(),
+            code_bytes=lambda p, d: float(p["m"]), configure=configure_opq,
+            centroids=lambda p: PQ_CENTROIDS, constraints=(divides("m", "OPQ"),),
+        ),
+        faiss_spec(
+            "pq_fastscan", "pq", "4-bit PQ searched with SIMD look-up tables held in registers (fast scan).",
+            factory=fmt("PQ{m}x4fs"), build_params=(FASTSCAN_M,), search_params=(),
+            code_bytes=lambda p, d: p["m"] / 2,
+            centroids=lambda p: 16, constraints=(divides("m", "PQ fast scan"),),
+        ),
+        faiss_spec(
+            "ivf_flat", "ivf", "Inverted file: k-means cells; scan the nprobe nearest cells exactly.",
+            factory=fmt("IVF{nlist},Flat"), build_params=(NLIST,), search_params=(NPROBE,),
+            code_bytes=lambda p, d: 4.0 * d + IVF_ID_BYTES, make_params=ivf_params,
+            centroids=lambda p: p["nlist"], constraints=(nprobe_within_nlist,),
+        ),
+        faiss_spec(
+            "ivf_pq", "ivf", "Inverted file with PQ-coded residuals (the classic billion-scale index).",
+            factory=fmt("IVF{nlist},PQ{m}x8np"), build_params=(NLIST, IVF_PQ_M), search_params=(NPROBE,),
+            code_bytes=lambda p, d: p["m"] + IVF_ID_BYTES, make_params=ivf_params,
+            centroids=lambda p: max(p["nlist"], PQ_CENTROIDS),
+            constraints=(divides("m", "IVF-PQ"), nprobe_within_nlist),
+        ),
+        faiss_spec(
+            "ivf_sq8", "ivf", "Inverted file with int8 scalar-quantized vectors.",
+            factory=fmt("IVF{nlist},SQ8"), build_params=(NLIST,), search_params=(NPROBE,),
+            code_bytes=lambda p, d: float(d) + IVF_ID_BYTES, make_params=ivf_params,
+            centroids=lambda p: p["nlist"], constraints=(nprobe_within_nlist,),
+        ),
+        faiss_spec(
+            "hnsw_flat", "graph", "HNSW proximity graph over float32 vectors.",
+            factory=fmt("HNSW{M},Flat"), build_params=(HNSW_M, EF_CONSTRUCTION), search_params=(EF_SEARCH,),
+            code_bytes=lambda p, d: 4.0 * d + hnsw_link_bytes(p), make_params=hnsw_params,
+            configure=set_ef_construction,
+        ),
+        faiss_spec(
+            "hnsw_sq8", "graph", "HNSW proximity graph over int8 scalar-quantized vectors.",
+            factory=fmt("HNSW{M},SQ8"), build_params=(HNSW_M, EF_CONSTRUCTION), search_params=(EF_SEARCH,),
+            code_bytes=lambda p, d: float(d) + hnsw_link_bytes(p), make_params=hnsw_params,
+            configure=set_ef_construction,
+        ),
+        MethodSpec(
+            "binary", "binary",
+            "One sign bit per dimension, Hamming search (faiss IndexBinaryFlat); optional exact "
+            "re-rank of a shortlist of `rerank` candidates with the float vectors.",
+            factory=binary_factory, build_params=(CENTER,), search_params=(RERANK,),
+            build=build_binary, search=with_rerank(search_hamming),
+            code_bytes=lambda p, d: float(-(-d // 8)), constraints=(rerank_within_n,),
+        ),
+        MethodSpec(
+            "bebr", "binary",
+            "Multi-bit residual binarization (BEBR-style, no training): bit 1 = sign(x), each next "
+            "bit the sign of the residual, one least-squares scale per vector and level. Asymmetric "
+            "distance: float queries against the decoded codes (a numpy reference implementation: "
+            "its QPS is not that of an optimised popcount kernel).",
+            factory=bebr_factory, build_params=(BEBR_BITS, CENTER), search_params=(),
+            build=build_bebr, search=search_bebr,
+            code_bytes=lambda p, d: p["bits"] * (-(-d // 8) + 4.0),
+        ),
+        faiss_spec(
+            "rabitq", "rabitq", "RaBitQ: randomly rotated sign codes (nb_bits per dimension) with "
+            "unbiased distance estimates (faiss IndexRaBitQ); qb = bits per query coordinate.",
+            factory=rabitq_factory, build_params=(NB_BITS,), search_params=(QB,),
+            code_bytes=rabitq_bytes, make_params=rabitq_params,
+        ),
+        faiss_spec(
+            "ivf_rabitq", "rabitq", "Inverted file with RaBitQ-coded residuals (faiss IndexIVFRaBitQ).",
+            factory=rabitq_factory, build_params=(NLIST, IVF_NB_BITS), search_params=(NPROBE, QB),
+            code_bytes=lambda p, d: rabitq_bytes(p, d) + IVF_ID_BYTES, make_params=ivf_rabitq_params,
+            centroids=lambda p: p["nlist"], constraints=(nprobe_within_nlist,),
+        ),
+        reduction_spec(
+            "pca", "LeanVec-ID style: project onto the top principal directions of the base "
+            "(uncentered unless the metric is L2), store the reduced vectors (re-normalised for "
+            "cosine), re-rank a shortlist exactly with the float vectors.",
+            "PCA{d_out},{codec_factory}", fit_pca,
+        ),
+        reduction_spec(
+            "leanvec_ood", "LeanVec-OOD style: a projection fitted to the base and a sample of queries "
+            "(eigenvectors of a blend of their second moments), then as pca.",
+            "LeanVecOOD{d_out},{codec_factory}", fit_leanvec_ood,
+        ),
+        reduction_spec(
+            "truncate", "Keep the first d_out coordinates (Matryoshka-style), then as pca.",
+            "Truncate{d_out},{codec_factory}", fit_truncate,
+        ),
+        reduction_spec(
+            "random_projection", "Seeded Gaussian random projection (Johnson-Lindenstrauss), then as pca.",
+            "RandomProjection{d_out},{codec_factory}", fit_random,
+        ),
+    ]
+}
+# fmt: on
+
+
+# ---------------------------------------------------------------- public API
+
+
+def get_method(name: str) -> MethodSpec:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def check_params(method: str, params: Params, which: str = "all") -> dict:
+    """Validate ``params`` against the method's ranges; return them merged over the defaults.
+
+    ``which`` is ``"build"``, ``"search"`` or ``"all"``: the parameters accepted.
+    Raises ValueError naming the parameter and its range.
+    """
+    spec = get_method(method)
+    allowed = {"build": spec.build_params, "search": spec.search_params, "all": spec.params}[which]
+    merged = {p.name: p.default for p in allowed}
+    for name, value in params.items():
+        param = spec.param(name)
+        if param not in allowed:
+            kind = "search" if which == "build" else "build"
+            raise ValueError(f"{method}: {name} is a {kind} parameter, not accepted here")
+        param.check(value, method)
+        merged[name] = value.item() if isinstance(value, np.generic) else value
+    return merged
+
+
+def build(
+    method: str,
+    xb: np.ndarray,
+    metric: str = "cosine",
+    params: Params | None = None,
+    *,
+    seed: int = 0,
+    xq_train: np.ndarray | None = None,
+) -> Built:
+    """Build ``method`` over base ``xb`` float32 ``(n, d)`` with its build ``params``.
+
+    ``xq_train`` ``(m, d)`` is the query sample query-aware methods (leanvec_ood) fit on.
+    Raises ValueError for a parameter out of range or one the data cannot support.
+    """
+    spec = get_method(method)
+    params = check_params(method, params or {}, "build")
+    n, d = xb.shape
+    # Search settings are checked in `searcher` against the real values; here they take their
+    # least demanding value so a build is not refused for a default search setting (nprobe=8
+    # with nlist=7 must build and then search with nprobe <= 7).
+    least = {p.name: (p.low if p.low is not None else p.default) for p in spec.search_params}
+    reason = spec.validate({**spec.defaults(), **least, **params}, n, d)
+    if reason:
+        raise ValueError(f"{method}: {reason}")
+    xb = np.ascontiguousarray(xb, dtype=np.float32)
+    built = spec.build(xb, metric, params, seed=seed, xq_train=xq_train)
+    note = "; ".join(s for s in (spec.training_note(params, n), built.note) if s)
+    return dataclasses.replace(built, method=method, params=params, metric=metric, n=n, d=d, note=note)
+
+
+def searcher(
+    built: Built, k: int, params: Params | None = None
+) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """A search function for one setting, validated once: ``fn(xq (nq, d)) -> D, I (nq, k)``.
+
+    Nothing but the method's own search runs per call, so timing it times the index.
+    """
+    spec = METHODS[built.method]
+    sp = check_params(built.method, params or {}, "search")
+    check_k(k, built.n)
+    for constraint in spec.constraints:
+        reason = constraint({**spec.defaults(), **built.params, **sp}, built.n, built.d)
+        if reason:
+            raise ValueError(f"{built.method}: {reason}")
+    if 0 < sp.get("rerank", 0) < k:
+        raise ValueError(f"{built.method}: rerank={sp['rerank']} must be 0 or at least k={k}")
+    return lambda xq: spec.search(built, xq, k, sp)
+
+
+def search(built: Built, xq: np.ndarray, k: int, params: Params | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Search ``xq`` float32 ``(nq, d)``; returns ``D, I`` ``(nq, k)``, best first."""
+    if xq.ndim != 2 or xq.shape[1] != built.d:
+        raise ValueError(f"queries have shape {xq.shape} but the index has {built.d} dims")
+    return searcher(built, k, params)(np.ascontiguousarray(xq, dtype=np.float32))
+
+
+def index_bytes(built: Built) -> int:
+    """Measured size: the serialized faiss index plus the extra arrays the method keeps."""
+    return serialized_bytes(built.index) + sum(int(a.nbytes) for a in built.arrays.values())
+
+
+def rerank_bytes(built: Built, search_params: Params) -> int:
+    """Bytes of float vectors a search setting needs for re-ranking (0 without re-rank)."""
+    return int(built.xb.nbytes) if search_params.get("rerank", 0) and built.xb is not None else 0
+
+
+def factory_string(method: str, params: Params) -> str:
+    """The faiss index-factory string (or precise description) of a parameter set."""
+    spec = get_method(method)
+    return spec.factory({**spec.defaults(), **params})

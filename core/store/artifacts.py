@@ -1,0 +1,168 @@
+"""Content-addressed artifact cache: arrays on disk as ``.npy`` + JSON metadata.
+
+An artifact is identified by a *kind* (``"embeddings"``, ``"knn"``, ``"lid"``,
+``"umap"``, ...) and a *key*: the hash of everything it was computed from
+(`artifact_key`). Writes are atomic (temp file, fsync, rename) and the metadata
+records the array's shape, dtype, byte size and SHA-256, so a truncated or
+corrupted file is detected on load, deleted and recomputed -- never returned.
+Arrays are always loaded with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from core import config
+
+
+def artifact_key(*parts: object) -> str:
+    """Stable 24-hex-char hash of JSON-serialisable parts (dicts are key-sorted)."""
+
+    blob = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, write: Callable[[object], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ArtifactCache:
+    """Arrays keyed by (kind, key) under one folder.
+
+    Layout: ``root/<kind>/<key>.npy`` and ``root/<kind>/<key>.json``. The JSON is
+    written last, so an artifact without metadata is an interrupted write and is
+    ignored (and cleaned up).
+    """
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else config.cache_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _paths(self, kind: str, key: str) -> tuple[Path, Path]:
+        if not kind.replace("-", "").replace("_", "").isalnum() or not key.isalnum():
+            raise ValueError(f"bad artifact name {kind!r}/{key!r}")
+        d = self.root / kind
+        return d / f"{key}.npy", d / f"{key}.json"
+
+    def record(self, kind: str, key: str) -> dict | None:
+        """The artifact's metadata record, read without loading the array (``None`` when absent).
+
+        Checks that the array file is there with the recorded size; the checksum is
+        verified only by `load`.
+        """
+        npy, js = self._paths(kind, key)
+        try:
+            record = json.loads(js.read_text())
+            if npy.stat().st_size != record["bytes"]:
+                return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return record
+
+    def exists(self, kind: str, key: str) -> bool:
+        """Whether a complete artifact is present (cheap: metadata and file size only)."""
+        return self.record(kind, key) is not None
+
+    def save(self, kind: str, key: str, array: np.ndarray, meta: dict | None = None) -> Path:
+        """Write an array and its metadata atomically; return the .npy path."""
+        npy, js = self._paths(kind, key)
+        array = np.ascontiguousarray(array)
+        if array.dtype == object:
+            raise ValueError("object arrays cannot be cached (they would need pickle)")
+        js.unlink(missing_ok=True)  # invalidate first: metadata is the commit marker
+        _atomic_write_bytes(npy, lambda f: np.save(f, array, allow_pickle=False))
+        record = {
+            "kind": kind,
+            "key": key,
+            "shape": list(array.shape),
+            "dtype": str(array.dtype),
+            "bytes": npy.stat().st_size,
+            "sha256": _sha256_file(npy),
+            "created": time.time(),
+            "meta": meta or {},
+        }
+        _atomic_write_bytes(js, lambda f: f.write(json.dumps(record, default=str, indent=1).encode()))
+        return npy
+
+    def load(self, kind: str, key: str, *, verify: bool = True) -> tuple[np.ndarray, dict] | None:
+        """Return ``(array, meta)`` or ``None`` when missing or invalid.
+
+        An invalid artifact (truncated, wrong checksum, unreadable metadata,
+        shape/dtype mismatch) is deleted so the caller recomputes it.
+        """
+        npy, js = self._paths(kind, key)
+        if not js.exists() or not npy.exists():
+            if npy.exists() and not js.exists():
+                npy.unlink(missing_ok=True)  # interrupted write
+            return None
+        try:
+            record = json.loads(js.read_text())
+            if npy.stat().st_size != record["bytes"]:
+                raise ValueError("size mismatch")
+            if verify and _sha256_file(npy) != record["sha256"]:
+                raise ValueError("checksum mismatch")
+            array = np.load(npy, allow_pickle=False, mmap_mode=None)
+            if list(array.shape) != record["shape"] or str(array.dtype) != record["dtype"]:
+                raise ValueError("shape/dtype mismatch")
+        except Exception:
+            self.delete(kind, key)
+            return None
+        return array, record.get("meta", {})
+
+    def delete(self, kind: str, key: str) -> None:
+        npy, js = self._paths(kind, key)
+        js.unlink(missing_ok=True)
+        npy.unlink(missing_ok=True)
+
+    def get_or_compute(
+        self, kind: str, key: str, compute: Callable[[], tuple[np.ndarray, dict] | np.ndarray]
+    ) -> tuple[np.ndarray, dict]:
+        """Load the artifact, or compute, save and return it."""
+        hit = self.load(kind, key)
+        if hit is not None:
+            return hit
+        out = compute()
+        array, meta = out if isinstance(out, tuple) else (out, {})
+        self.save(kind, key, array, meta)
+        return array, meta
+
+    def list(self, kind: str | None = None) -> list[dict]:
+        """Metadata records of the artifacts present (newest first)."""
+        kinds = [kind] if kind else [p.name for p in self.root.iterdir() if p.is_dir()]
+        out = []
+        for k in kinds:
+            d = self.root / k
+            if not d.is_dir():
+                continue
+            for js in d.glob("*.json"):
+                try:
+                    out.append(json.loads(js.read_text()))
+                except (OSError, ValueError):
+                    continue
+        return sorted(out, key=lambda r: -r.get("created", 0))

@@ -1,0 +1,272 @@
+"""The run store: every experiment run and its result rows, in SQLite (WAL mode).
+
+A *run* is an experiment's kind, dataset, encoder, parameters, environment,
+start/end time, status and result rows. Rows are appended as they arrive, each
+in its own short transaction, so an interrupted run keeps its finished rows and
+the app and a CLI can write at the same time (WAL lets readers run beside one
+writer; writers wait on ``busy_timeout`` instead of failing).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from core import config
+
+SCHEMA = """
+
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind        TEXT NOT NULL,
+    dataset     TEXT NOT NULL,
+    encoder     TEXT NOT NULL,
+    params      TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    message     TEXT NOT NULL DEFAULT '',
+    started     REAL NOT NULL,
+    finished    REAL
+);
+CREATE TABLE IF NOT EXISTS rows (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    data   TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
+"""
+
+STATUSES = ("running", "done", "failed", "interrupted")
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    kind: str
+    dataset: str
+    encoder: str
+    params: dict
+    environment: dict
+    status: str
+    message: str
+    started: float
+    finished: float | None
+    n_rows: int = 0
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.finished is None else self.finished - self.started
+
+    def label(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.started))
+        return f"#{self.id} {self.kind} · {self.dataset} · {self.encoder} · {when} · {self.status}"
+
+
+def _json_default(value: object) -> object:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _clean(value: object) -> object:
+    """NaN/inf are not JSON: store them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _dumps(obj: object) -> str:
+    if isinstance(obj, dict):
+        obj = {k: _json_default(v) if hasattr(v, "tolist") else v for k, v in obj.items()}
+    return json.dumps(_clean(obj), default=_json_default, allow_nan=False)
+
+
+class RunStore:
+    """SQLite-backed store of runs. Cheap to create; one connection per call."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else config.store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            # WAL is a property of the database file: set once, every later connection uses it.
+            if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        try:
+            con.execute("PRAGMA busy_timeout=60000")
+            con.execute("PRAGMA foreign_keys=ON")
+            con.execute("PRAGMA synchronous=NORMAL")
+            yield con
+        finally:
+            con.close()
+
+    # -- writing ---------------------------------------------------------------
+    def start_run(
+        self, kind: str, dataset: str, encoder: str, params: dict, environment: dict | None = None
+    ) -> int:
+        from core.env import environment_info
+
+        env = environment if environment is not None else environment_info()
+        with self._connect() as con:
+            cur = con.execute(
+                "INSERT INTO runs (kind, dataset, encoder, params, environment, status, started)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                (kind, dataset, encoder, _dumps(params), _dumps(env), time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def add_rows(self, run_id: int, rows: Iterable[dict]) -> int:
+        """Append rows to a run in one transaction; return how many were written."""
+        rows = list(rows)
+        if not rows:
+            return 0
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                (start,) = con.execute(
+                    "SELECT COALESCE(MAX(seq), -1) + 1 FROM rows WHERE run_id = ?", (run_id,)
+                ).fetchone()
+                con.executemany(
+                    "INSERT INTO rows (run_id, seq, data) VALUES (?, ?, ?)",
+                    [(run_id, start + i, _dumps(r)) for i, r in enumerate(rows)],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def finish_run(self, run_id: int, status: str = "done", message: str = "") -> None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        with self._connect() as con:
+            con.execute(
+                "UPDATE runs SET status = ?, message = ?, finished = ? WHERE id = ?",
+                (status, message, time.time(), run_id),
+            )
+
+    def delete_run(self, run_id: int) -> None:
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("DELETE FROM rows WHERE run_id = ?", (run_id,))
+            con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            con.execute("COMMIT")
+
+    @contextmanager
+    def recording(self, kind: str, dataset: str, encoder: str, params: dict) -> Iterator[RunRecorder]:
+        """Context manager: start a run, append rows, close it as done/failed/interrupted."""
+        run_id = self.start_run(kind, dataset, encoder, params)
+        recorder = RunRecorder(self, run_id)
+        try:
+            yield recorder
+        except KeyboardInterrupt:
+            self.finish_run(run_id, "interrupted", "stopped by the user")
+            raise
+        except BaseException as exc:
+            self.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        else:
+            self.finish_run(run_id, "done")
+
+    # -- reading ---------------------------------------------------------------
+    def _run_from_row(self, r: tuple) -> Run:
+        return Run(
+            id=r[0], kind=r[1], dataset=r[2], encoder=r[3], params=json.loads(r[4]),
+            environment=json.loads(r[5]), status=r[6], message=r[7], started=r[8], finished=r[9],
+            n_rows=r[10],
+        )
+
+    _SELECT = (
+        "SELECT r.id, r.kind, r.dataset, r.encoder, r.params, r.environment, r.status, r.message,"
+        " r.started, r.finished, (SELECT COUNT(*) FROM rows WHERE run_id = r.id) FROM runs r"
+    )
+
+    def list_runs(self, kind: str | None = None, dataset: str | None = None) -> list[Run]:
+        """Runs, newest first, optionally filtered by kind and dataset."""
+        where, args = [], []
+        if kind:
+            where.append("r.kind = ?")
+            args.append(kind)
+        if dataset:
+            where.append("r.dataset = ?")
+            args.append(dataset)
+        sql = self._SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id DESC"
+        with self._connect() as con:
+            return [self._run_from_row(r) for r in con.execute(sql, args).fetchall()]
+
+    def get_run(self, run_id: int) -> Run:
+        with self._connect() as con:
+            r = con.execute(self._SELECT + " WHERE r.id = ?", (run_id,)).fetchone()
+        if r is None:
+            raise ValueError(f"there is no run #{run_id}; `python -m core runs` lists them")
+        return self._run_from_row(r)
+
+    def rows(self, run_id: int) -> pd.DataFrame:
+        """A run's result rows as a DataFrame, in arrival order."""
+        with self._connect() as con:
+            data = con.execute("SELECT data FROM rows WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+        return pd.DataFrame([json.loads(d) for (d,) in data])
+
+    def runs_frame(self, kind: str | None = None) -> pd.DataFrame:
+        """All runs as a table for display."""
+        runs = self.list_runs(kind)
+        return pd.DataFrame(
+            [
+                {
+                    "id": r.id, "kind": r.kind, "dataset": r.dataset, "encoder": r.encoder,
+                    "status": r.status, "rows": r.n_rows,
+                    "started": pd.Timestamp(r.started, unit="s"),
+                    "seconds": None if r.seconds is None else round(r.seconds, 2),
+                    "message": r.message,
+                }
+                for r in runs
+            ],
+            columns=["id", "kind", "dataset", "encoder", "status", "rows", "started", "seconds", "message"],
+        )
+
+
+class RunRecorder:
+    """Handle given by `RunStore.recording`: append rows as they arrive."""
+
+    def __init__(self, store: RunStore, run_id: int) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.n_rows = 0
+
+    def add(self, *rows: dict) -> None:
+        self.n_rows += self.store.add_rows(self.run_id, rows)
+
+
+def export_rows(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write rows to .csv, .parquet or .json by the file's suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        df.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    elif suffix == ".json":
+        df.to_json(path, orient="records", indent=1)
+    else:
+        raise ValueError(f"cannot export to {suffix or 'a file without suffix'}: use .csv, .parquet or .json")
+    return path
