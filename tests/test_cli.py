@@ -71,3 +71,22 @@ def test_runs_list_show_export_delete(fresh_home, tmp_path, capsys):
     assert main(["runs", "export", str(rid), "--out", str(out)]) == 0 and out.exists()
     assert main(["runs", "delete", str(rid)]) == 0
     assert RunStore().list_runs() == []
+
+
+def test_the_installed_console_script_and_python_m_core_give_the_same_commands():
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("densescope")
+    if not script.exists():
+        script = shutil.which("densescope")
+    if script is None:
+        pytest.skip("the project is not installed (make installs it editable into .venv)")
+    as_script = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    as_module = subprocess.run([sys.executable, "-m", "core", "--help"], capture_output=True, text=True, timeout=60)
+    assert as_script.returncode == 0 and as_module.returncode == 0, as_script.stderr + as_module.stderr
+    assert as_script.stdout.startswith("usage: densescope")
+    for name in COMMANDS:
+        assert name in as_script.stdout and name in as_module.stdout

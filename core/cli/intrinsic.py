@@ -1,7 +1,7 @@
-"""``python -m core id`` and ``python -m core order``: the intrinsic-dimension and
-insertion-order pages, headless. Both reuse the app's cached artifacts (kNN graph,
-LID, ground truth, per-query recall) and save their rows as runs (kinds ``id`` and
-``order``).
+"""``densescope id``: the Intrinsic dimension page, headless.
+
+Reuses the app's cached artifacts (kNN graph, LID) and saves its rows as a run of kind ``id``
+(``densescope order``, the insertion-order study, lives in `core.cli.order`).
 """
 
 from __future__ import annotations

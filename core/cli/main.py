@@ -1,4 +1,4 @@
-"""Command line: ``python -m core <command>``, the app's experiments headless.
+"""Command line: ``densescope <command>`` (or ``python -m core <command>``), the app's experiments headless.
 
 Every subcommand has ``--help``. Errors a user can fix exit with status 2 and
 one line on stderr (no traceback); progress bars go to stderr, results to stdout.
@@ -17,8 +17,8 @@ from core.cli.common import COMMANDS, UserError
 def build_parser() -> argparse.ArgumentParser:
     _load_plugins()
     parser = argparse.ArgumentParser(
-        prog="python -m core",
-        description="densescope from the command line: datasets, encoding, experiments, runs.",
+        prog="densescope",
+        description="densescope from the command line (also `python -m core`): datasets, encoding, experiments, runs.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_handler, add_args, help_text) in COMMANDS.items():

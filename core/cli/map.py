@@ -1,6 +1,6 @@
-"""``python -m core map``: the Embedding map page's projection, headless.
+"""``densescope map``: the Embedding map page's projection, headless.
 
-Also registers the UMAP warm-up that ``python -m core prepare`` runs once, so the
+Also registers the UMAP warm-up that ``densescope prepare`` runs once, so the
 first UMAP map in a fresh app process loads numba's compiled kernels from disk
 instead of compiling them (see `core.analysis.projection`).
 """

@@ -1,4 +1,4 @@
-"""``python -m core sweep``: the Compression page, headless.
+"""``densescope sweep``: the Compression page, headless.
 
 Runs a preset (or chosen methods, with parameter ranges) of the compression sweep
 on a workspace, draws a progress bar on stderr, prints the table and the

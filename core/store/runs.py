@@ -217,7 +217,7 @@ class RunStore:
         with self._connect() as con:
             r = con.execute(self._SELECT + " WHERE r.id = ?", (run_id,)).fetchone()
         if r is None:
-            raise ValueError(f"there is no run #{run_id}; `python -m core runs` lists them")
+            raise ValueError(f"there is no run #{run_id}; `densescope runs` lists them")
         return self._run_from_row(r)
 
     def rows(self, run_id: int) -> pd.DataFrame:
