@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import config
 from core.data.describe import category_table, norm_summary, query_table, sample_table, vector_norms
+from core.experiments.relevance import exact_relevance
 from core.workspace import encode_time_text, measured_rate_for_encoder
 from figures.data import category_bar, norm_histogram
 from ui.state import (
@@ -117,8 +118,29 @@ def encoding_section(ws) -> None:
             x = encode_with_progress(ws, execution)
         else:
             return
+    relevance_section(ws)
     norms = vector_norms(x)
     st.plotly_chart(norm_histogram(norms, title="Norms of the embeddings"), key="norms")
+
+
+def relevance_section(ws) -> None:
+    """Exact-search MRR@10 / nDCG@10 on the dataset's own relevance task, with what it measures."""
+    if not ws.dataset.has_qrels:
+        return
+    st.markdown("**Relevance task** (exact search, the reference for every index)")
+    try:
+        result = exact_relevance(ws)
+    except ValueError as exc:
+        st.warning(f"The relevance task cannot be scored: {exc}")
+        return
+    if result is None:
+        st.caption("No query has a judged item in this dataset.")
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("MRR@10", f"{result.mrr_at_10:.3f}")
+    c2.metric("nDCG@10", f"{result.ndcg_at_10:.3f}")
+    c3.metric("relevant item in top 10", f"{result.success_at_10:.1%}", help=f"of {result.n_queries:,} queries")
+    st.caption(result.task + " " + result.sentence())
 
 
 def upload_section() -> None:

@@ -23,15 +23,15 @@ the public face of a private C module: ``os.listdir``, not ``posix.listdir``);
 objects defined elsewhere (a package re-exporting ``pathlib.Path``) are left
 to their own corpus, and word-for-word identical docstrings are kept once.
 
-The passage text is the *full* docstring (cleaned with `inspect.cleandoc`,
-whitespace collapsed), because that is what a person exploring the corpus
-wants to read. Queries are self-supervised known-item pairs: the docstring's
-summary (its first sentence) is the query, and the passage of that same
-docstring is its one relevant document (``qrels[q][doc] = 1``, query id
-``"q:" + doc``). A pair is kept when the summary has 3+ words, the rest 5+
-words, and neither is shared with another docstring. Because the query text
-also appears inside its passage, the task is easy: it measures whether an index
-keeps a near-duplicate close, not semantic search quality.
+**The relevance task has no leak.** A passage's encoded text is the docstring *without* its
+summary sentence (the rest, whitespace collapsed; kept when it has 5+ words, identical rests
+once); the summary is the item's *title*, shown in tables and hover but never encoded. One rule
+for every passage, judged or not, so the corpus is homogeneous. Queries are known-item pairs:
+the summary is the query and the passage of the same docstring its one relevant document
+(``qrels[q][doc] = 1``, query id ``"q:" + doc``), kept when the summary has 3+ words, is shared
+with no other passage, and does not occur inside the passage's text. The task measures whether an
+encoder (and then an index) finds the body of a docstring from its one-line summary: a real
+paraphrase-like search, much harder than finding a passage that contains the query.
 
 The walk imports every module, so it runs in a fresh child interpreter
 (``python -I``): the corpus does not depend on what the calling process has
@@ -178,6 +178,22 @@ def _resolve_params(entry: _Entry, params: dict[str, Any]) -> dict[str, Any]:
             f"its parameters: {', '.join(entry.info.params) or 'none'}"
         )
     return {key: _freeze(value) for key, value in {**entry.info.params, **params}.items()}
+
+
+_DOCSTRING_TASK = (
+    "Each query is a docstring's one-line summary and its one relevant passage is the rest of that "
+    "docstring, which does not contain the summary: the task measures whether search finds a "
+    "docstring's body from its summary, a paraphrase-like search, not a copy of the query."
+)
+_TASKS = {"stdlib-docs": _DOCSTRING_TASK, "pydocs": _DOCSTRING_TASK}
+
+
+def relevance_task(dataset: Dataset) -> str:
+    """One sentence saying what the dataset's relevance judgments measure."""
+    if dataset.name in _TASKS:
+        return _TASKS[dataset.name]
+    return ("The queries and relevance judgments come with the data: the task measures how often "
+            "search ranks the items judged relevant to each query near the top.")
 
 
 def load_dataset(name: str = DEFAULT_DATASET, *, progress: ProgressFn | None = None, **params: Any) -> Dataset:

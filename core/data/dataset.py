@@ -46,6 +46,9 @@ class Dataset:
         metric: ``"cosine"``, ``"ip"`` or ``"l2"``.
         params: how it was built (limit, seed, path, ...), for display and keys.
         description: one line for the dataset card.
+        titles: one short title per item, shown beside its text in tables and hover but
+            never encoded (the docstring corpora keep each summary sentence here, so a query
+            made of that summary does not appear in the passage it must find), or ``None``.
     """
 
     name: str
@@ -58,6 +61,7 @@ class Dataset:
     metric: str = "cosine"
     params: dict = field(default_factory=dict)
     description: str = ""
+    titles: list[str] | None = None
     _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +78,8 @@ class Dataset:
             raise ValueError(f"vectors have shape {self.vectors.shape}, expected ({n}, d)")
         if self.labels is not None and len(self.labels) != n:
             raise ValueError(f"{len(self.labels)} labels but {n} items")
+        if self.titles is not None and len(self.titles) != n:
+            raise ValueError(f"{len(self.titles)} titles but {n} items")
         if len(set(self.ids)) != n:
             raise ValueError(f"dataset {self.name!r} has duplicate ids")
 
@@ -113,6 +119,10 @@ class Dataset:
             if self.vectors is not None:
                 h.update(str(self.vectors.shape).encode())
                 h.update(np.ascontiguousarray(self.vectors, dtype=np.float32).tobytes())
+            if self.titles is not None:
+                h.update(b"titles")
+                for t in self.titles:
+                    h.update(t.encode("utf-8", "surrogatepass") + b"\x06")
             if self.labels is not None:
                 h.update(b"labels")
                 for lab in self.labels:
@@ -131,6 +141,14 @@ class Dataset:
                         h.update(f"{q}\x04{d}\x04{r}\x05".encode())
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
+
+    def display_text(self, i: int) -> str:
+        """What a person reads for item ``i``: its title and text (``"title — text"``), or its id."""
+        text = " ".join(self.texts[i].split()) if self.texts is not None else ""
+        title = self.titles[i] if self.titles is not None else ""
+        if title and text:
+            return f"{title} — {text}"
+        return title or text or self.ids[i]
 
     def label_array(self) -> np.ndarray | None:
         return None if self.labels is None else np.asarray(self.labels, dtype=object)
@@ -217,6 +235,7 @@ def subsample(ds: Dataset, n: int, seed: int = 0) -> Dataset:
         texts=None if ds.texts is None else [ds.texts[i] for i in rows],
         vectors=None if ds.vectors is None else np.ascontiguousarray(ds.vectors[rows]),
         labels=None if ds.labels is None else [ds.labels[i] for i in rows],
+        titles=None if ds.titles is None else [ds.titles[i] for i in rows],
         queries=queries,
         qrels=qrels,
         metric=ds.metric,

@@ -40,7 +40,7 @@ from core.progress import ProgressFn, report
 MIN_PASSAGE_WORDS = 12
 #: A known-item pair needs a summary of at least this many words ...
 MIN_QUERY_WORDS = 3
-#: ... and at least this many words in the rest of the docstring.
+#: A passage (the docstring after its summary, what is encoded) needs at least this many words.
 MIN_REST_WORDS = 5
 
 
@@ -366,19 +366,42 @@ def _unique_ids(docs: list[_Doc]) -> list[_Doc]:
     return out
 
 
-def _known_item_pairs(docs: list[_Doc]) -> list[_Doc]:
-    """Docs whose (summary, rest) make a usable known-item query.
+def normalize_for_leak_check(text: str) -> str:
+    """Case-folded, whitespace-collapsed text: how a query is looked for inside a passage."""
+    return " ".join(text.casefold().split())
 
-    Kept when the summary has 3+ words and the rest 5+ words, and neither the
-    summary nor the rest is shared with another doc (a duplicated summary would
-    be one query text with two different answers).
+
+def _passages(docs: list[_Doc]) -> list[_Doc]:
+    """The docs that become passages: the encoded text is the docstring *without* its summary.
+
+    One rule for every passage, judged or not: the summary sentence is the item's title (shown,
+    never encoded) and the rest is its text. A doc is kept when the rest has 5+ words, and the
+    first doc (in id order) of each rest text wins, so no two passages are identical.
     """
-    candidates = [
-        d for d in docs if len(d.summary.split()) >= MIN_QUERY_WORDS and len(d.rest.split()) >= MIN_REST_WORDS
-    ]
-    rest_counts = Counter(d.rest for d in candidates)
+    out: list[_Doc] = []
+    seen: set[str] = set()
+    for d in docs:
+        if len(d.rest.split()) >= MIN_REST_WORDS and d.rest not in seen:
+            seen.add(d.rest)
+            out.append(d)
+    return out
+
+
+def _known_item_pairs(docs: list[_Doc]) -> list[_Doc]:
+    """Passages whose summary makes a usable known-item query for them.
+
+    Kept when the summary has 3+ words, is shared with no other passage (a duplicated summary
+    would be one query text with two different answers), and does not occur inside the passage's
+    own text (case and whitespace ignored): the query must not be contained in its answer.
+    """
+    candidates = [d for d in docs if len(d.summary.split()) >= MIN_QUERY_WORDS]
     summary_counts = Counter(d.summary for d in candidates)
-    return [d for d in candidates if rest_counts[d.rest] == 1 and summary_counts[d.summary] == 1]
+    return [
+        d
+        for d in candidates
+        if summary_counts[d.summary] == 1
+        and normalize_for_leak_check(d.summary) not in normalize_for_leak_check(d.rest)
+    ]
 
 
 def _sample_docs(docs: list[_Doc], limit: int | None, seed: int) -> list[_Doc]:
@@ -397,6 +420,7 @@ def _docs_dataset(
     Query pairs are chosen on the whole corpus, then kept when their passage is in
     the sample, so a sample's queries are a subset of the full corpus's.
     """
+    docs = _passages(docs)
     pairs = _known_item_pairs(docs)
     docs = _sample_docs(docs, limit, seed)
     kept = {d.id for d in docs}
@@ -405,7 +429,8 @@ def _docs_dataset(
     return Dataset(
         name=name,
         ids=[d.id for d in docs],
-        texts=[d.text for d in docs],
+        texts=[d.rest for d in docs],
+        titles=[d.summary for d in docs],
         labels=[d.label for d in docs],
         queries=Queries(ids=query_ids, texts=[d.summary for d in pairs]),
         qrels={qid: {d.id: 1} for qid, d in zip(query_ids, pairs, strict=True)},
