@@ -138,6 +138,33 @@ def recall_vs_memory_figure(
     return fig
 
 
+def quality_vs_memory_figure(
+    rows: pd.DataFrame, *, y: str = "ndcg_at_10", x: str = "bytes_per_vector", title: str | None = None
+) -> go.Figure:
+    """Task quality (nDCG@10 or MRR@10 against the dataset's qrels) against bytes per vector (log axis),
+    with its own Pareto frontier and exact search as a horizontal reference line."""
+    fig = go.Figure()
+    ok = ok_rows(rows)
+    if y in ok:
+        ok = ok[np.isfinite(pd.to_numeric(ok[y], errors="coerce").to_numpy(dtype=float))]
+    name = get_metric(y).label
+    fig.update_layout(title=title or f"{name} against memory: what compression costs the search task", height=460,
+                      xaxis={"type": "log", "title": f"{get_metric(x).label} (log scale)"},
+                      yaxis={"title": name, "tickformat": ".2f"}, legend={"orientation": "h", "y": -0.22},
+                      hovermode="closest", hoverlabel={"align": "left"}, **LAYOUT)
+    if ok.empty:
+        return _empty(fig, f"no configuration has {name}: the dataset needs relevance judgments")
+    _points(fig, ok, x, y, _k(rows, None))
+    _frontier(fig, ok, x, y, extend_to=float(ok[x].max()), name=f"Pareto frontier ({name})")
+    flat = ok[ok["method"] == "flat"]
+    if not flat.empty:
+        ref = float(flat[y].iloc[0])
+        fig.add_hline(y=ref, line={"color": "#adb5bd", "width": 1, "dash": "dash"})
+        fig.add_annotation(x=0, xref="paper", y=ref, text=f"exact search {ref:.3f}", showarrow=False,
+                           xanchor="left", yanchor="bottom", font={"color": "#868e96", "size": 11})
+    return fig
+
+
 def recall_vs_qps_figure(rows: pd.DataFrame, *, k: int | None = None, title: str | None = None) -> go.Figure:
     """Queries per second (batch, log axis) against recall@k, ann-benchmarks style: up and to the
     right is better; the Pareto frontier (faster and more accurate) as a step line."""

@@ -8,6 +8,8 @@ from collections import Counter
 import numpy as np
 import plotly.graph_objects as go
 
+from figures.text import escape_hover
+
 #: Categories drawn with their own colour and legend entry; the rest are "other".
 MAX_CATEGORIES = 20
 PALETTE = [
@@ -16,25 +18,6 @@ PALETTE = [
     "#756bb1", "#636363",
 ]
 OTHER_COLOUR = "#c8c8c8"
-
-
-def escape_hover(text: str, width: int = 160) -> str:
-    """Plain text made safe for plotly hover labels (which render a subset of HTML).
-
-    Whitespace runs collapse to one space (newlines become ``<br>`` after escaping),
-    the text is cut to ``width`` characters with an ellipsis, and ``&``, ``<``, ``>``
-    are escaped, so ``<b>`` in a docstring is shown, not applied.
-    """
-    lines = [" ".join(line.split()) for line in str(text).split("\n")]
-    out, left = [], width
-    for line in lines:
-        if left <= 0:
-            break
-        if len(line) > left:
-            line = line[: max(left - 1, 0)] + "…"
-        out.append(html.escape(line, quote=False))
-        left -= len(line)
-    return "<br>".join(out)
 
 
 def _trace(coords: np.ndarray, idx: np.ndarray, hover: list[str] | None, *, name: str, marker: dict,

@@ -64,6 +64,12 @@ def test_data_page_encodes_with_a_fast_encoder():
         buttons[0].click().run()
         assert not at.exception
     assert "Encoded" in page_text(at) and "150 × " in page_text(at)
+    # the relevance task: exact-search MRR/nDCG@10 and a sentence saying what it measures
+    text = page_text(at)
+    assert "Relevance task" in text and "does not contain the summary" in text
+    labels = {m.label: m.value for m in at.metric}
+    assert {"MRR@10", "nDCG@10", "relevant item in top 10"} <= set(labels)
+    assert 0 <= float(labels["MRR@10"]) <= 1
 
 
 def test_unknown_dataset_in_link_falls_back_with_a_warning():

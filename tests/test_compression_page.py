@@ -90,6 +90,53 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     assert len(at.get("plotly_chart")) == 2
 
 
+def test_with_qrels_the_page_plots_task_quality_against_memory_and_prices_the_budget_answer():
+    spec = {"dataset": "stdlib-docs", "params": {"limit": 300, "seed": 0}, "encoder": "tfidf-svd",
+            "encoder_options": {}}
+    at = open_page(spec)
+    if any(b.key == "sweep_encode_now" for b in at.button):  # the page offers to encode first
+        at.button(key="sweep_encode_now").click().run()
+    ok(at)
+    at.multiselect(key="sweep_methods").set_value(CHEAP)
+    at.run()
+    at.button(key="sweep_run").click().run()
+    ok(at)
+    text = page_text(at)
+    assert "What compression costs the search task" in text
+    assert "Training-time quantizers (JPQ, RepCONC, Distill-VQ)" in text
+    assert "points of nDCG@10 for" in text  # the frontier's costs against exact search
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3
+    at.radio(key="sweep_quality").set_value("MRR@10").run()
+    ok(at)
+    assert "points of MRR@10 for" in page_text(at)
+    at.number_input(key="sweep_budget_bytes").set_value(1e5)
+    at.slider(key="sweep_budget_recall").set_value(0.0)
+    at.run()
+    assert "Task quality: " in page_text(at)
+
+
+def test_quality_figure_has_the_exact_reference_line_and_its_own_frontier():
+    from figures.compression import quality_vs_memory_figure
+
+    rows = pd.DataFrame([
+        {"method": "flat", "family": "exact", "label": "flat", "status": "ok", "k": 10, "recall_at_k": 1.0,
+         "ndcg_at_10": 0.44, "bytes_per_vector": 1536.0},
+        {"method": "sq", "family": "scalar", "label": "int8", "status": "ok", "k": 10, "recall_at_k": 0.99,
+         "ndcg_at_10": 0.43, "bytes_per_vector": 384.0},
+        {"method": "binary", "family": "binary", "label": "bits", "status": "ok", "k": 10, "recall_at_k": 0.6,
+         "ndcg_at_10": 0.39, "bytes_per_vector": 48.0},
+    ])
+    fig = quality_vs_memory_figure(rows)
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.title.text == "nDCG@10"
+    assert [s.y0 for s in fig.layout.shapes] == [0.44]  # exact search as a reference line
+    assert any("exact search 0.440" in a.text for a in fig.layout.annotations)
+    (front,) = [t for t in fig.data if t.name == "Pareto frontier (nDCG@10)"]
+    assert list(front.y)[:3] == [0.39, 0.43, 0.44]
+    empty = quality_vs_memory_figure(rows.assign(ndcg_at_10=np.nan))
+    assert "needs relevance judgments" in empty.layout.annotations[0].text
+
+
 def test_a_new_visit_reopens_the_latest_sweep_without_running_again():
     run_cheap(open_page())
     (run,) = RunStore().list_runs(kind="sweep")

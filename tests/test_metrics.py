@@ -139,3 +139,19 @@ def test_best_under_budget_explains_an_empty_answer():
 def test_best_under_budget_validates():
     with pytest.raises(ValueError, match="min_recall"):
         best_under_budget(frontier_rows(), 10, 1.5)
+
+
+def test_quality_cost_says_points_lost_for_memory_saved():
+    from core.index.metrics import quality_cost, reference_row
+
+    rows = pd.DataFrame([
+        {"method": "flat", "label": "flat", "status": "ok", "ndcg_at_10": 0.436, "bytes_per_vector": 1536.0},
+        {"method": "sq", "label": "sq qtype=int8", "status": "ok", "ndcg_at_10": 0.433, "bytes_per_vector": 384.0},
+        {"method": "binary", "label": "binary", "status": "ok", "ndcg_at_10": 0.389, "bytes_per_vector": 48.0},
+    ])
+    ref = reference_row(rows)
+    assert ref["label"] == "flat"
+    assert quality_cost(rows.iloc[1], ref) == "sq qtype=int8: −0.3 points of nDCG@10 for 4.0× less memory"
+    assert quality_cost(rows.iloc[2], ref) == "binary: −4.7 points of nDCG@10 for 32.0× less memory"
+    assert quality_cost(rows.iloc[0], ref) == "flat: ±0.0 points of nDCG@10 for 1.0× less memory"
+    assert reference_row(rows[rows["method"] != "flat"]) is None

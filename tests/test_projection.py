@@ -22,7 +22,8 @@ from core.index.defaults import approx_defaults, approx_neighbours, exact_neighb
 from core.index.exact import knn_graph
 from core.store.artifacts import ArtifactCache
 from core.workspace import Workspace
-from figures.map import escape_hover, map_figure
+from figures.map import map_figure
+from figures.text import escape_hover
 
 # ------------------------------------------------------------------ sampling
 

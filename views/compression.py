@@ -19,12 +19,14 @@ from core.experiments.compression import (
     summary_sentence,
     sweep_for_workspace,
     sweep_run_params,
+    task_quality_costs,
 )
-from core.index.metrics import best_under_budget, pareto_frontier
+from core.index.metrics import best_under_budget, get_metric, pareto_frontier, quality_cost, reference_row
 from core.index.registry import FAMILIES, METHODS
 from core.store.runs import RunStore
-from figures.compression import recall_vs_memory_figure, recall_vs_qps_figure
+from figures.compression import quality_vs_memory_figure, recall_vs_memory_figure, recall_vs_qps_figure
 from figures.map import figure_png, png_export_status
+from figures.text import markdown_text as escape_markdown
 from ui.state import execution_picker, require_embeddings, require_workspace, streamlit_progress
 
 st.title("Compression")
@@ -40,6 +42,7 @@ TABLE_COLUMNS = [
     "rerank_bytes_per_vector", "total_bytes_per_vector", "compression_ratio", "qps", "p50_ms", "p99_ms", "train_s",
     "build_s", "factory", "threads", "reason", "note",
 ]
+QUALITY_COLUMNS = {"nDCG@10": "ndcg_at_10", "MRR@10": "mrr_at_10"}
 BYTES_COLUMNS = {
     "index + float vectors kept for re-ranking": "total_bytes_per_vector",
     "the index alone": "bytes_per_vector",
@@ -192,6 +195,25 @@ for name, _title, fig in charts:
                                help="Rendered by kaleido in a headless Chromium: takes a few seconds.")
         else:
             st.caption(f"{png_why}. The camera icon above the chart saves a PNG from your browser.")
+has_quality = "ndcg_at_10" in ok and ok["ndcg_at_10"].notna().any()
+reference = reference_row(rows)
+if has_quality:
+    st.subheader("What compression costs the search task")
+    quality = QUALITY_COLUMNS[st.radio("Task quality", list(QUALITY_COLUMNS), horizontal=True, key="sweep_quality",
+                                       help="Both are scored against the dataset's relevance judgments (qrels), "
+                                            "not against exact search.")]
+    st.markdown(
+        f"Recall@{rk} asks whether an index finds the same neighbours as exact search; this chart asks what it "
+        f"costs the actual task: {get_metric(quality).label} of each configuration against the dataset's "
+        "relevance judgments, with exact search as the dashed line. A method can lose recall on neighbours "
+        "that were never relevant and keep the task almost whole, or the reverse.")
+    st.plotly_chart(quality_vs_memory_figure(rows, y=quality, x=bytes_col), key="sweep_chart_quality")
+    costs = task_quality_costs(rows, quality, bytes_col)
+    if costs:
+        st.caption("Against exact search, on this frontier: " + "; ".join(escape_markdown(c) for c in costs) + ".")
+    st.caption("Training-time quantizers (JPQ, RepCONC, Distill-VQ) learn the encoder and the codes together, so "
+               "they can keep more of the task at the same code size; they are outside what a post-hoc sweep over "
+               "fixed embeddings measures. Their post-hoc baselines are here: PQ, OPQ and IVF-PQ.")
 st.caption("Diamonds re-rank a shortlist with the float vectors. Queries per second are measured with all queries in "
            f"one batch on {int(ok['threads'].max()) if 'threads' in ok and len(ok) else '?'} thread(s); p50/p99 "
            "latency in the table, one query at a time on one thread.")
@@ -208,7 +230,10 @@ min_recall = float(b2.slider(f"With recall@{rk} at least", 0.0, 1.0, 0.9, 0.01, 
 answer = best_under_budget(rows, budget, min_recall, bytes_col=bytes_col)
 (st.success if not answer.rows.empty else st.warning)(
     f"Under {budget:,.1f} B/vector ({budget / float_bytes:.1%} of float32, {format_bytes(budget * n)} for all "
-    f"{n:,} vectors) with recall@{rk} ≥ {min_recall:.2f}: {answer.explanation}.")
+    f"{n:,} vectors) with recall@{rk} ≥ {min_recall:.2f}: {answer.explanation}."
+    + (f" Task quality: {quality_cost(answer.rows.iloc[0], reference, bytes_col=bytes_col)}."
+       if has_quality and reference is not None and not answer.rows.empty
+       and pd.notna(answer.rows.iloc[0].get("ndcg_at_10")) else ""))
 if not answer.rows.empty:
     st.dataframe(answer.rows[["label", "recall_at_k", bytes_col, "qps", "p50_ms"]].head(5), hide_index=True,
                  key="sweep_budget_rows")

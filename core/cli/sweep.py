@@ -120,6 +120,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         summary_sentence,
         sweep_for_workspace,
         sweep_run_params,
+        task_quality_costs,
     )
     from core.store.runs import RunStore, export_rows
 
@@ -173,6 +174,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sentence = summary_sentence(df, bytes_col, bold=False)
     if sentence:
         print("\n" + sentence)
+    costs = task_quality_costs(df, "ndcg_at_10", bytes_col)
+    if costs:
+        print("\nTask quality against exact search (nDCG@10 Pareto frontier): " + "; ".join(costs) + ".")
     not_ok = df[df["status"] != "ok"]
     for r in not_ok.itertuples():
         print(f"{r.status}: {r.label}: {r.reason}")

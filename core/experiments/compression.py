@@ -494,3 +494,20 @@ def summary_sentence(rows: pd.DataFrame, bytes_col: str = "bytes_per_vector", bo
         text += (f"; the fastest is {b}{top['label']}{b} at {top['qps']:,.0f} queries/s "
                  f"({rk} {top['recall_at_k']:.3f}, {top[bytes_col]:,.1f} B/vector)")
     return text + "."
+
+
+def task_quality_costs(rows: pd.DataFrame, col: str = "ndcg_at_10", bytes_col: str = "bytes_per_vector") -> list[str]:
+    """One `quality_cost` sentence per configuration on the task-quality Pareto frontier
+    (``col`` against ``bytes_col``), smallest first, exact search excluded; empty without qrels."""
+    from core.index.metrics import pareto_frontier, quality_cost, reference_row
+
+    ok = rows[rows["status"] == "ok"] if "status" in rows else rows
+    if col not in ok or not ok[col].notna().any():
+        return []
+    reference = reference_row(ok)
+    if reference is None or not pd.notna(reference[col]):
+        return []
+    ok = ok.dropna(subset=[col, bytes_col])
+    front = ok[pareto_frontier(ok, bytes_col, col)].sort_values(bytes_col)
+    return [quality_cost(r, reference, col=col, bytes_col=bytes_col) for _, r in front.iterrows()
+            if r["method"] != "flat"]

@@ -219,6 +219,29 @@ def best_under_budget(
     return BudgetAnswer(fits, "; ".join(parts))
 
 
+def reference_row(rows: pd.DataFrame) -> pd.Series | None:
+    """The exact-search (``flat``) row of a sweep, the reference every other row is measured against."""
+    if "method" not in rows:
+        return None
+    flat = rows[rows["method"] == "flat"]
+    if "status" in flat:
+        flat = flat[flat["status"] == "ok"]
+    return None if flat.empty else flat.iloc[0]
+
+
+def quality_cost(row: pd.Series, reference: pd.Series, *, col: str = "ndcg_at_10",
+                 bytes_col: str = "bytes_per_vector") -> str:
+    """What a configuration costs in task quality for what it saves in memory, against exact search.
+
+    ``"sq int8: −0.3 points of nDCG@10 for 4.0× less memory"``; points are hundredths of the metric.
+    """
+    delta = (float(row[col]) - float(reference[col])) * 100
+    ratio = float(reference[bytes_col]) / float(row[bytes_col]) if float(row[bytes_col]) > 0 else float("inf")
+    change = f"{delta:+.1f}".replace("-", "−") if abs(delta) >= 0.05 else "±0.0"
+    memory = f"{ratio:.1f}× less memory" if ratio >= 1 else f"{1 / ratio:.1f}× more memory"
+    return f"{describe(row)}: {change} points of {get_metric(col).label} for {memory}"
+
+
 def describe(row: pd.Series) -> str:
     """Short name of a configuration row: its label, else method and factory."""
     if "label" in row and isinstance(row["label"], str):
