@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
+HOST   ?= 127.0.0.1
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
 export HF_HUB_OFFLINE := 1
@@ -30,8 +31,8 @@ prepare: install
 	$(BIN)/python -m core prepare
 
 run: prepare
-	@echo "densescope: open http://localhost:$(PORT)  (PORT=... to change)"
-	$(BIN)/streamlit run app.py --server.headless true --server.port $(PORT) --server.address 0.0.0.0
+	@echo "densescope: open http://$(HOST):$(PORT)  (PORT=... and HOST=... to change; HOST=0.0.0.0 serves the network)"
+	$(BIN)/streamlit run app.py --server.headless true --server.port $(PORT) --server.address $(HOST)
 
 test: prepare
 	$(BIN)/python -m ruff check .

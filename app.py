@@ -12,7 +12,8 @@ from ui.sidebar import workspace_picker
 
 ROOT = Path(__file__).parent
 
-st.set_page_config(page_title="densescope", page_icon=":material/radar:", layout="wide")
+# The favicon ships with the app: a material icon would be fetched from a font CDN (fails offline).
+st.set_page_config(page_title="densescope", page_icon=str(ROOT / "assets" / "favicon.png"), layout="wide")
 
 PAGES = {
     "Explore": [

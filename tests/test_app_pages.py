@@ -77,7 +77,41 @@ def test_unknown_dataset_in_link_falls_back_with_a_warning():
     at.query_params["dataset"] = "no-such-dataset"
     at.run()
     assert not at.exception
-    assert any("Unknown dataset" in w.value for w in at.sidebar.warning)
+    assert any("is not a dataset here; showing stdlib-docs" in w.value.replace("\\", "") for w in at.sidebar.warning)
+
+
+BAD_LINKS = [
+    ({"dataset": "synthetic", "params": '{"n": 1e9}'}, r"n=1,000,000,000 is above 200,000; using 200,000"),
+    ({"dataset": "synthetic", "params": '{"n": -5}'}, r"n=-5 is below 100; using 100"),
+    ({"dataset": "synthetic", "params": '{"n": "abc"}'}, r"n='abc' is not a number; using 10,000"),
+    ({"dataset": "synthetic", "params": '{"noise": 1e999}'}, r"noise=inf is not a finite number; using 0"),
+    ({"dataset": "synthetic", "params": "{not json"}, r"is not valid JSON"),
+    ({"dataset": "synthetic", "params": "[1, 2]"}, r"is not a JSON object"),
+    ({"encoder": "/etc"}, r"encoder='/etc' is not an encoder this server offers; using minilm"),
+    ({"encoder": "/no/such/dir"}, r"encoder='/no/such/dir' is not an encoder this server offers"),
+    ({"encoder": "bert-base-uncased"}, r"encoder='bert-base-uncased' is not an encoder this server offers"),
+    ({"dataset": "[text](https://evil.example)"}, r"is not a dataset here"),
+    ({"dataset": "glove-6b-50d", "params": '{"limit": 20000}'}, None),  # kept, not replaced
+]
+
+
+@pytest.mark.parametrize(("query", "warning"), BAD_LINKS)
+def test_bad_link_values_warn_once_and_fall_back_never_a_traceback(query, warning):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = [w.value for w in at.sidebar.warning]
+    if warning is None:
+        assert warnings == []
+        assert at.sidebar.selectbox(key="pick_glove_limit").value == 20_000
+        return
+    text = "\n".join(warnings).replace("\\", "")  # the message is markdown-escaped
+    assert warning in text, warnings
+    assert "etc" not in text.split("offers")[-1] and "exist" not in text  # says nothing of server paths
+    for raw in (w.value for w in at.sidebar.warning):
+        assert "](" not in raw.replace("\\]\\(", "")  # a markdown link stays escaped
 
 
 def test_runs_page_lists_opens_compares_and_deletes(fresh_home):

@@ -7,7 +7,9 @@ from pathlib import Path
 import streamlit as st
 
 from core.data.uploads import PREFIX, list_user_datasets
+from figures.text import markdown_text
 from ui.state import DEFAULT_DATASET, DEFAULT_ENCODER, set_workspace_spec, workspace_spec
+from ui.url import clean_encoder
 
 VECTOR_SUFFIXES = {".npy", ".fvecs", ".hdf5", ".h5"}
 CUSTOM_MODEL = "custom model folder or hub id…"
@@ -42,8 +44,8 @@ def _dataset_params(name: str, current: dict) -> dict:
     """Widgets for a dataset's parameters; returns the chosen params."""
     sb = st.sidebar
     if name == "glove-6b-50d":
-        sizes = [10_000, 50_000, 100_000, 400_000]
         cur = int(current.get("limit") or 400_000)
+        sizes = sorted({10_000, 50_000, 100_000, 400_000, cur})
         limit = sb.selectbox(
             "Words (seeded random subset)", sizes, index=sizes.index(cur) if cur in sizes else 1,
             format_func=lambda v: f"{v:,}" + (" (all)" if v == 400_000 else ""), key="pick_glove_limit",
@@ -60,8 +62,8 @@ def _dataset_params(name: str, current: dict) -> dict:
         return {"n": int(n), "dim": int(dim), "intrinsic_dim": int(k), "noise": float(noise),
                 "n_clusters": int(clusters), "seed": 0}
     if name == "pydocs":
-        options = [5_000, 10_000, 20_000, 0]
         cur = int(current.get("limit") or 0)
+        options = [*sorted({5_000, 10_000, 20_000, cur} - {0}), 0]
         limit = sb.selectbox(
             "Passages (seeded sample)", options, index=options.index(cur) if cur in options else 0,
             format_func=lambda v: "all (~47k)" if v == 0 else f"{v:,}", key="pick_pydocs_limit",
@@ -78,8 +80,10 @@ def workspace_picker() -> None:
     builtins = _builtin_datasets()
     uploads = list_user_datasets()
     names = [d["name"] for d in builtins] + uploads
-    if spec["dataset"] not in names:
-        st.sidebar.warning(f"Unknown dataset {spec['dataset']!r} in the link; showing {DEFAULT_DATASET}.")
+    for warning in st.session_state.get("url_warnings", []):
+        st.sidebar.warning(f"Link: {markdown_text(warning)}.")
+    if spec["dataset"] not in names:  # an upload deleted since the link was made
+        st.sidebar.warning(f"Dataset {markdown_text(spec['dataset'])} is gone; showing {DEFAULT_DATASET}.")
         spec["dataset"] = DEFAULT_DATASET
     kinds = {d["name"]: d["kind"] for d in builtins}
 
@@ -109,7 +113,9 @@ def workspace_picker() -> None:
                 "Model folder or hub id", value="" if spec["encoder"] in encoders else spec["encoder"],
                 key="pick_custom_model", placeholder="/path/to/model or org/name",
             )
-            encoder = custom.strip() or DEFAULT_ENCODER
+            encoder, refused = clean_encoder(custom.strip(), DEFAULT_ENCODER)
+            if refused:
+                st.sidebar.warning(markdown_text(refused.replace("encoder=", "Model ", 1)) + ".")
         else:
             encoder = picked
     else:

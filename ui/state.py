@@ -12,6 +12,7 @@ import streamlit as st
 
 from core import config
 from core.workspace import GIVEN_VECTORS, Workspace, encode_time_text
+from figures.text import markdown_text
 
 config.offline_hub()
 
@@ -30,26 +31,27 @@ def _workspace(dataset: str, params_json: str, encoder: str, encoder_json: str) 
 
 
 def workspace_spec() -> dict:
-    """The workspace the user picked: {dataset, params, encoder, encoder_options}."""
+    """The workspace the user picked: {dataset, params, encoder, encoder_options}.
+
+    On a session's first run it comes from the URL, each value checked (`ui.url`); what had to
+    change is kept in ``url_warnings`` for the sidebar to say.
+    """
     ss = st.session_state
     if "ws_spec" not in ss:
-        qp = st.query_params
-        try:
-            params = json.loads(qp.get("params", "{}"))
-            if not isinstance(params, dict):
-                params = {}
-        except ValueError:
-            params = {}
-        ss.ws_spec = {
-            "dataset": qp.get("dataset", DEFAULT_DATASET),
-            "params": params,
-            "encoder": qp.get("encoder", DEFAULT_ENCODER),
-            "encoder_options": {},
-        }
+        from core.data.builtin import list_datasets
+        from core.data.uploads import list_user_datasets
+        from ui.url import clean_workspace_params
+
+        query = {key: st.query_params.get(key) for key in ("dataset", "params", "encoder")}
+        ss.ws_spec, ss.url_warnings = clean_workspace_params(
+            query, datasets=[i.name for i in list_datasets()], uploads=list_user_datasets(),
+            default_dataset=DEFAULT_DATASET, default_encoder=DEFAULT_ENCODER,
+        )
     return ss.ws_spec
 
 
 def set_workspace_spec(dataset: str, params: dict, encoder: str, encoder_options: dict | None = None) -> None:
+    st.session_state.url_warnings = []
     st.session_state.ws_spec = {
         "dataset": dataset,
         "params": params,
@@ -87,15 +89,18 @@ def current_workspace() -> Workspace | None:
     if needs_confirmation(spec):
         return None
     try:
-        with st.spinner(f"Loading {spec['dataset']}…"):
-            return _workspace(
+        with st.spinner(f"Loading {markdown_text(spec['dataset'])}…"):
+            ws = _workspace(
                 spec["dataset"],
                 json.dumps(spec["params"], sort_keys=True),
                 spec["encoder"] or GIVEN_VECTORS,
                 json.dumps(spec["encoder_options"], sort_keys=True),
             )
-    except (ValueError, FileNotFoundError) as exc:
-        st.error(f"Cannot open workspace {spec['dataset']} · {spec['encoder']}: {exc}")
+            ws.summary()  # opens the encoder's configuration: a bad one fails here, not on a page
+            return ws
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        st.error(f"Cannot open workspace {markdown_text(spec['dataset'])} · {markdown_text(spec['encoder'])}: "
+                 f"{markdown_text(exc)}. Pick another dataset or encoder in the sidebar.")
         return None
 
 

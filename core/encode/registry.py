@@ -17,6 +17,7 @@ the life of the process (loading a transformer costs seconds).
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,33 @@ def _build(name: str, options: dict[str, Any]) -> Encoder:
     if name == "glove-avg":
         return GloveAverageEncoder(**options)
     return TransformerEncoder(name, **options)
+
+
+def operator_model_roots() -> list[Path]:
+    """Folders under which the server operator allows visitors' model folders (``DENSESCOPE_MODELS``,
+    ``os.pathsep``-separated); none by default."""
+    raw = os.environ.get("DENSESCOPE_MODELS", "")
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def visitor_may_use(name: object) -> bool:
+    """Whether an encoder named by a visitor (a link, a form) may be opened: a registered name, or a
+    folder strictly inside one of `operator_model_roots`. Never touches a path outside those roots,
+    so the answer says nothing about which server paths exist."""
+    if not isinstance(name, str) or not name.strip():
+        return False
+    if name in ENCODERS:
+        return True
+    roots = operator_model_roots()
+    if not roots or "\x00" in name:
+        return False
+    candidate = Path(name).expanduser()
+    for root in roots:
+        path = candidate if candidate.is_absolute() else root / candidate
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if resolved != root and resolved.is_relative_to(root):
+            return resolved.is_dir()
+    return False
