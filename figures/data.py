@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from figures.text import plotly_text
+
 LAYOUT = {"margin": {"l": 40, "r": 10, "t": 40, "b": 40}, "height": 300, "template": "plotly_white"}
 
 
@@ -23,7 +25,7 @@ def category_bar(categories: pd.DataFrame, *, top: int = 30, title: str = "Large
     ``categories``: columns ``category`` and ``items``, largest first (`core.data.describe.category_table`).
     """
     head = categories.head(top)
-    names = [str(n) for n in head["category"]][::-1]
+    names = [plotly_text(n, 60) for n in head["category"]][::-1]
     values = list(head["items"])[::-1]
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color="#5c7cfa"))
     layout = dict(LAYOUT, height=max(300, 18 * len(names) + 80))

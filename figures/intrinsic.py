@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from figures.text import plotly_text
+
 LAYOUT = {"margin": {"l": 50, "r": 10, "t": 50, "b": 45}, "template": "plotly_white"}
 ESTIMATOR_COLOURS = {
     "local_mle": "#3b5bdb", "levina_bickel": "#2b8a3e", "twonn": "#e8590c", "pca": "#862e9c",
@@ -53,8 +55,9 @@ def lid_by_category_box(frame: pd.DataFrame, *, title: str = "LID by category") 
     for cat in cats:
         values = frame.loc[frame["category"] == cat, "lid"]
         if len(values):
-            fig.add_trace(go.Box(y=values, name=str(cat), boxpoints=False, marker_color="#3b5bdb",
-                                 hovertemplate=f"{cat}<br>LID %{{y:.1f}}<extra></extra>"))
+            # the name is escaped; user text never goes into a hovertemplate (its %{...} would be evaluated)
+            fig.add_trace(go.Box(y=values, name=plotly_text(cat, 40), boxpoints=False, marker_color="#3b5bdb",
+                                 hovertemplate="%{fullData.name}<br>LID %{y:.1f}<extra></extra>"))
     fig.update_layout(title=title, yaxis_title="LID", showlegend=False,
                       height=360, **LAYOUT)
     return fig

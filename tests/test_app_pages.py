@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from pagetest import open_view, page_text
 from streamlit.testing.v1 import AppTest
@@ -165,3 +166,45 @@ def test_pydocs_asks_before_the_long_walk():
     assert any(b.key == "confirm_pydocs" for b in at.button)
     home = run_page("views/home.py", spec)  # other pages point to the Data page instead of starting it
     assert "takes minutes to build" in page_text(home)
+
+
+def test_add_dataset_switches_to_it_and_says_so(fresh_home):
+    from core.data.uploads import save_upload
+
+    name = save_upload(b"text,topic\nthe cat sat on the mat,pets\nstocks fell sharply today,finance\n", "notes.csv",
+                       {"text_column": "text", "label_column": "topic"})
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert at.sidebar.selectbox(key="pick_dataset").value == "stdlib-docs"
+    # what the Data page's "Add dataset" does before its st.rerun
+    at.session_state["switch_to"] = {"dataset": name, "encoder": "tfidf-svd", "message": "Added notes.csv; it is "
+                                     "now the current dataset."}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.selectbox(key="pick_dataset").value == name
+    assert at.query_params["dataset"] == [name] or at.query_params["dataset"] == name
+    assert any("it is now the current dataset" in s.value.replace("\\", "") for s in at.sidebar.success)
+    at.run()  # the message is said once
+    assert not at.sidebar.success and at.sidebar.selectbox(key="pick_dataset").value == name
+
+
+MARKUP = ["<a href=x>a</a>", "<b>b</b>", "[t](u)", "**s**"]
+
+
+def test_markup_in_labels_and_ids_stays_literal(fresh_home):
+    from core.data.uploads import save_upload
+    from figures.data import category_bar
+    from figures.intrinsic import lid_by_category_box
+
+    rows = "".join(f'"item {i} {MARKUP[i % 4]} text words here",{MARKUP[i % 4]}\n' for i in range(40))
+    name = save_upload(("body,topic\n" + rows).encode(), "markup.csv", {"text_column": "body", "label_column": "topic"})
+    spec = {"dataset": name, "params": {}, "encoder": "tfidf-svd", "encoder_options": {}}
+    at = run_page("views/data.py", spec)
+    assert not at.exception
+    md = "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+    assert "<a href" not in md and "](u)" not in md and "**s**" not in md
+    fig = category_bar(pd.DataFrame({"category": MARKUP, "items": [4, 3, 2, 1]}))
+    assert "&lt;a href=x&gt;a&lt;/a&gt;" in fig.data[0].y and "<b>b</b>" not in fig.data[0].y
+    box = lid_by_category_box(pd.DataFrame({"category": MARKUP, "lid": [1.0, 2.0, 3.0, 4.0]}))
+    assert [t.name for t in box.data][:2] == ["&lt;a href=x&gt;a&lt;/a&gt;", "&lt;b&gt;b&lt;/b&gt;"]
+    assert all("<a" not in t.hovertemplate for t in box.data)

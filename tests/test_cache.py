@@ -88,3 +88,30 @@ def test_listing_shows_metadata(cache):
     records = cache.list("lid")
     assert records[0]["meta"] == {"k": 100}
     assert json.loads(json.dumps(records))  # JSON-clean
+
+
+def test_corruption_leaves_a_notice_for_the_person(cache):
+    cache.save("emb", "k1", np.arange(6, dtype=np.float32))
+    npy = cache.root / "emb" / "k1.npy"
+    npy.write_bytes(npy.read_bytes()[:-3])
+    assert cache.load("emb", "k1") is None
+    assert cache.take_notices() == ["cached emb were corrupt (truncated: size differs from the record); deleted and "
+                                    "recomputed"]
+    assert cache.take_notices() == []
+
+
+def test_stale_temp_files_of_killed_writes_are_swept(tmp_path):
+    import os
+    import time
+
+    from core.store.artifacts import ArtifactCache, sweep_stale_temp_files
+
+    (tmp_path / "emb").mkdir()
+    old = tmp_path / "emb" / ".k1.npy.abc123.tmp"
+    fresh = tmp_path / "emb" / ".k2.npy.def456.tmp"
+    old.write_bytes(b"")
+    fresh.write_bytes(b"")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    ArtifactCache(tmp_path)  # the first cache opened on a folder sweeps it
+    assert not old.exists() and fresh.exists()  # a write in progress elsewhere is left alone
+    assert sweep_stale_temp_files(tmp_path, max_age_s=0) == 1 and not fresh.exists()

@@ -32,7 +32,16 @@ def test_encode_a_user_csv_then_load_it_from_cache(fresh_home, tmp_path, capsys)
     assert main(args) == 0
     assert "passages/s" in capsys.readouterr().out
     assert main(args) == 0
-    assert "cached" in capsys.readouterr().out
+    assert "cached: loaded" in capsys.readouterr().out
+    # a corrupted cache file is reported and re-encoded, not passed off as a cache hit
+    (npy,) = (fresh_home / "artifacts" / "embeddings").glob("*.npy")
+    data = bytearray(npy.read_bytes())
+    data[-1] ^= 0xFF
+    npy.write_bytes(bytes(data))
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "cached embeddings were corrupt (checksum); re-encoded" in err
+    assert out.startswith("re-encoded 40 x") and "cached: loaded" not in out
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.store.runs import RunStore, export_rows
+from core.store.runs import SCHEMA, RunStore, export_rows
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -99,3 +101,98 @@ def test_export_formats(tmp_path, store):
         assert export_rows(df, tmp_path / f"out{suffix}").exists()
     with pytest.raises(ValueError, match=r"use \.csv"):
         export_rows(df, tmp_path / "out.xlsx")
+
+
+# -- a run's life: owner, heartbeat, interrupted when the owner is gone ---------------------------------
+
+KILLED_WRITER = """
+import os, signal, sys
+from core.store.runs import RunStore
+s = RunStore(sys.argv[1])
+rid = s.start_run("sweep", "d", "e", {}, environment={})
+s.add_rows(rid, [{"i": 0}, {"i": 1}])
+print(rid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+TERMINATED_CLI = """
+import os, signal, sys, time
+from core.cli.main import stop_on_sigterm
+from core.store.runs import RunStore
+stop_on_sigterm()
+s = RunStore(sys.argv[1])
+try:
+    with s.recording("order", "d", "e", {}) as rec:
+        rec.add({"i": 0})
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def run_child(source: str, db) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", source, str(db)], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+
+
+def test_a_run_killed_with_sigkill_is_interrupted_with_its_rows(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    done = run_child(KILLED_WRITER, db)
+    assert done.returncode == -9, done.stderr
+    rid = int(done.stdout.split()[0])
+    store = RunStore(db)
+    (run,) = store.list_runs()
+    assert run.id == rid and run.status == "interrupted" and run.n_rows == 2
+    assert "ended without finishing" in run.message and "2 row(s) it saved are kept" in run.message
+    assert list(store.rows(rid)["i"]) == [0, 1]
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path):
+    db = tmp_path / "runs.sqlite"
+    done = run_child(TERMINATED_CLI, db)
+    assert done.returncode == 130, done.stderr
+    (run,) = RunStore(db).list_runs()
+    assert run.status == "interrupted" and run.n_rows == 1 and "stopped by the user" in run.message
+
+
+def test_leaving_the_page_is_an_interruption_not_a_failure(tmp_path):
+    class StopException(BaseException):  # what Streamlit raises in the script thread on Stop / rerun
+        pass
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    with pytest.raises(StopException), store.recording("sweep", "d", "e", {}) as rec:
+        rec.add({"i": 0})
+        raise StopException
+    with pytest.raises(RuntimeError), store.recording("sweep", "d", "e", {}):
+        raise RuntimeError("boom")
+    failed, stopped = store.list_runs()
+    assert stopped.status == "interrupted" and "page was left" in stopped.message and stopped.n_rows == 1
+    assert failed.status == "failed" and failed.message == "RuntimeError: boom"
+
+
+def test_a_live_owner_keeps_its_run_running_and_a_reused_pid_does_not(tmp_path):
+    import sqlite3
+
+    store = RunStore(tmp_path / "runs.sqlite")
+    live = store.start_run("sweep", "d", "e", {}, environment={})
+    reused = store.start_run("sweep", "d", "e", {}, environment={})
+    legacy = store.start_run("sweep", "d", "e", {}, environment={})
+    with sqlite3.connect(store.path) as con:
+        con.execute("UPDATE runs SET owner_start = 'not-this-process' WHERE id = ?", (reused,))
+        con.execute("UPDATE runs SET owner_pid = NULL, owner_host = NULL WHERE id = ?", (legacy,))
+    assert sorted(store.reap_orphans()) == [reused, legacy]
+    status = {r.id: r.status for r in store.list_runs()}
+    assert status == {live: "running", reused: "interrupted", legacy: "interrupted"}
+
+
+def test_an_old_database_gains_the_owner_columns(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as con:
+        con.executescript(SCHEMA)
+        con.execute("INSERT INTO runs (kind, dataset, encoder, params, environment, status, started)"
+                    " VALUES ('sweep', 'd', 'e', '{}', '{}', 'running', 1.0)")
+    (run,) = RunStore(db).list_runs()
+    assert run.status == "interrupted" and "recorded no owner" in run.message

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.data.uploads import PREFIX, list_user_datasets
 from figures.text import markdown_text
-from ui.state import DEFAULT_DATASET, DEFAULT_ENCODER, set_workspace_spec, workspace_spec
+from ui.state import DEFAULT_DATASET, DEFAULT_ENCODER, set_workspace_spec, take_switch, workspace_spec
 from ui.url import clean_encoder
 
 VECTOR_SUFFIXES = {".npy", ".fvecs", ".hdf5", ".h5"}
@@ -76,6 +76,11 @@ def _dataset_params(name: str, current: dict) -> dict:
 
 def workspace_picker() -> None:
     """Draw the picker; on change, update session state and the URL (shareable link)."""
+    switched = take_switch()
+    if switched:
+        st.session_state["pick_dataset"] = switched["dataset"]
+        st.session_state.pop("pick_encoder", None)
+        st.sidebar.success(markdown_text(switched["message"]))
     spec = workspace_spec()
     builtins = _builtin_datasets()
     uploads = list_user_datasets()

@@ -61,6 +61,23 @@ def set_workspace_spec(dataset: str, params: dict, encoder: str, encoder_options
     sync_url()
 
 
+def switch_dataset(dataset: str, encoder: str, message: str) -> None:
+    """Make ``dataset`` current on the next run (call `st.rerun` next), and say ``message`` there.
+
+    The sidebar's dataset widget already exists in this run, so the switch is handed to
+    `ui.sidebar.workspace_picker`, which applies it before drawing the widget.
+    """
+    st.session_state["switch_to"] = {"dataset": dataset, "encoder": encoder, "message": message}
+
+
+def take_switch() -> dict | None:
+    """The pending `switch_dataset`, applied to the workspace spec, or ``None``."""
+    pending = st.session_state.pop("switch_to", None)
+    if pending:
+        set_workspace_spec(pending["dataset"], {}, pending["encoder"])
+    return pending
+
+
 def sync_url() -> None:
     spec = workspace_spec()
     st.query_params["dataset"] = spec["dataset"]
@@ -128,10 +145,19 @@ def require_workspace() -> Workspace:
     return ws
 
 
+def show_cache_notices(ws: Workspace) -> None:
+    """Say what was wrong with cached files that had to be recomputed (once)."""
+    for notice in ws.cache.take_notices():
+        st.warning(markdown_text(notice[0].upper() + notice[1:]) + ".")
+
+
 def require_embeddings(ws: Workspace, key: str = "encode_now"):
     """The workspace's embeddings; offers to encode them (with progress) when missing."""
     if ws.has_embeddings():
-        return ws.embeddings()
+        with st.spinner("Loading the embeddings…"):
+            x = ws.embeddings()
+        show_cache_notices(ws)
+        return x
     n = ws.dataset.n
     st.warning(
         f"**{ws.dataset.name}** ({n:,} passages) is not encoded with **{ws.encoder_name}** yet: "

@@ -26,7 +26,7 @@ from core.index.registry import FAMILIES, METHODS
 from core.store.runs import RunStore
 from figures.compression import quality_vs_memory_figure, recall_vs_memory_figure, recall_vs_qps_figure
 from figures.map import figure_png, png_export_status
-from figures.text import markdown_text as escape_markdown
+from figures.text import markdown_text as esc
 from ui.state import execution_picker, require_embeddings, require_workspace, streamlit_progress
 
 st.title("Compression")
@@ -136,7 +136,7 @@ if run_clicked and plan is not None:
                     live.dataframe(pd.DataFrame(rows)[LIVE_COLUMNS].iloc[::-1], hide_index=True, height=260)
         except ValueError as exc:
             status.update(label="The sweep stopped", state="error")
-            st.error(f"Cannot run the sweep: {exc}")
+            st.error(f"Cannot run the sweep: {esc(exc)}")
         else:
             bar.empty()
             live.empty()
@@ -210,7 +210,7 @@ if has_quality:
     st.plotly_chart(quality_vs_memory_figure(rows, y=quality, x=bytes_col), key="sweep_chart_quality")
     costs = task_quality_costs(rows, quality, bytes_col)
     if costs:
-        st.caption("Against exact search, on this frontier: " + "; ".join(escape_markdown(c) for c in costs) + ".")
+        st.caption("Against exact search, on this frontier: " + "; ".join(esc(c) for c in costs) + ".")
     st.caption("Training-time quantizers (JPQ, RepCONC, Distill-VQ) learn the encoder and the codes together, so "
                "they can keep more of the task at the same code size; they are outside what a post-hoc sweep over "
                "fixed embeddings measures. Their post-hoc baselines are here: PQ, OPQ and IVF-PQ.")
@@ -264,11 +264,11 @@ st.caption("Click a column header to sort. `pareto` marks the frontier of the me
 not_ok = rows[rows["status"] != "ok"]
 if not not_ok.empty:
     st.info(f"**{len(not_ok)} configuration(s) did not run.** "
-            + " ".join(f"{r.label}: {r.reason}." for r in not_ok.itertuples()))
+            + " ".join(esc(f"{r.label}: {r.reason}.") for r in not_ok.itertuples()))
 notes = sorted({note for note in rows.get("note", pd.Series(dtype=str)).dropna() if note})
 if notes:
     with st.expander("Notes on some rows"):
         for note in notes:
-            st.markdown(f"- {note}")
+            st.markdown(f"- {esc(note)}")
 st.download_button("Download rows (CSV)", rows.to_csv(index=False).encode(), f"sweep-{run.id}.csv", "text/csv",
                    key="sweep_csv")

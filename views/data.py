@@ -7,16 +7,19 @@ import streamlit as st
 
 from core import config
 from core.data.describe import category_table, norm_summary, query_table, sample_table, vector_norms
+from core.data.uploads import PREFIX
 from core.experiments.relevance import exact_relevance
 from core.workspace import encode_time_text, measured_rate_for_encoder
 from figures.data import category_bar, norm_histogram
+from figures.text import markdown_text as esc
 from ui.state import (
     confirm,
     current_workspace,
     encode_with_progress,
     execution_picker,
     needs_confirmation,
-    set_workspace_spec,
+    show_cache_notices,
+    switch_dataset,
     workspace_spec,
 )
 
@@ -63,7 +66,7 @@ def dataset_card(ws) -> None:
     if ds.description:
         st.caption(ds.description)
     if ds.params:
-        st.caption("Built with: " + ", ".join(f"{k}={v}" for k, v in ds.params.items()))
+        st.caption("Built with: " + esc(", ".join(f"{k}={v}" for k, v in ds.params.items())))
     left, right = st.columns(2)
     with left:
         st.markdown("**Sample items** (seeded random sample)")
@@ -91,16 +94,17 @@ def encoding_section(ws) -> None:
         st.plotly_chart(norm_histogram(raw, title="Norms of the vectors as given"), key="norms")
         st.caption(f"Norms: min {ns['min']:.3g}, median {ns['median']:.3g}, max {ns['max']:.3g}.")
         return
-    st.markdown(f"Encoder **{ws.encoder_name}**")
+    st.markdown(f"Encoder **{esc(ws.encoder_name)}**")
     try:
         cfg = ws.encoder_config()
     except (ValueError, OSError) as exc:
-        st.error(f"This encoder cannot be loaded: {exc}")
+        st.error(f"This encoder cannot be loaded: {esc(exc)}")
         return
     with st.expander("Encoder configuration"):
         st.json(cfg)
     if ws.has_embeddings():
         x = ws.embeddings()
+        show_cache_notices(ws)
         meta = ws.embeddings_meta() or {}
         rate = meta.get("per_second")
         st.success(
@@ -108,7 +112,8 @@ def encoding_section(ws) -> None:
             + (f"; first encode ran at {rate:.0f} passages/s" if rate else "")
             + "."
         )
-        st.caption(f"Artifact: {ws.embeddings_path()}")
+        with st.expander("Internals"):
+            st.text(f"Artifact: {ws.embeddings_path()}")
     else:
         n = ds.n
         st.info(f"Not encoded yet: {n:,} passages; "
@@ -131,7 +136,7 @@ def relevance_section(ws) -> None:
     try:
         result = exact_relevance(ws)
     except ValueError as exc:
-        st.warning(f"The relevance task cannot be scored: {exc}")
+        st.warning(f"The relevance task cannot be scored: {esc(exc)}")
         return
     if result is None:
         st.caption("No query has a judged item in this dataset.")
@@ -167,7 +172,7 @@ def upload_section() -> None:
             path.write_bytes(data)
             info = inspect_file(path)
     except ValueError as exc:
-        st.error(str(exc) if up.name in str(exc) else f"{up.name}: {exc}")
+        st.error(esc(str(exc) if up.name in str(exc) else f"{up.name}: {exc}"))
         return
     options: dict = {}
     columns = list(getattr(info, "columns", None) or [])
@@ -187,11 +192,11 @@ def upload_section() -> None:
         try:
             name = save_upload(data, up.name, options)
         except ValueError as exc:
-            st.error(f"{up.name} was not added: {exc}")
+            st.error(esc(f"{up.name} was not added: {exc}"))
             return
         spec = workspace_spec()
-        set_workspace_spec(name, {}, spec["encoder"] if spec["encoder"] != "given-vectors" else "minilm")
-        st.success(f"Added {name}; it is now the current dataset.")
+        switch_dataset(name, spec["encoder"] if spec["encoder"] != "given-vectors" else "minilm",
+                       f"Added {name.removeprefix(PREFIX)}; it is now the current dataset.")
         st.rerun()
 
 
@@ -201,7 +206,7 @@ if needs_confirmation(spec):
 else:
     ws = current_workspace()
     if ws is not None:
-        st.subheader(f"{ws.dataset.name}")
+        st.subheader(esc(ws.dataset.name))
         dataset_card(ws)
         encoding_section(ws)
 upload_section()

@@ -21,6 +21,7 @@ from figures.intrinsic import (
     lid_histogram,
     pca_variance_curve,
 )
+from figures.text import markdown_text as esc
 from ui.state import require_embeddings, require_workspace, streamlit_progress
 
 st.title("Intrinsic dimension")
@@ -128,7 +129,7 @@ try:
     else:
         res = estimate_id(ws, k, pca_threshold=threshold)
 except ValueError as exc:
-    st.error(f"Cannot estimate the intrinsic dimension: {exc}")
+    st.error(f"Cannot estimate the intrinsic dimension: {esc(exc)}")
     st.stop()
 
 lid = res.lid
@@ -189,10 +190,11 @@ if len(spread):
                f"{spread.quantile(0.9):.1f}.")
 
 if ds.labels is None:
-    st.caption(f"{ds.name} has no categories, so LID cannot be compared across them.")
+    st.caption(f"{esc(ds.name)} has no categories, so LID cannot be compared across them.")
 elif ds.n_labels < 2:
     only = ds.labels[0]
-    st.info(f"Every item of {ds.name} is in one category (**{only}**): there is nothing to compare LID across.")
+    st.info(f"Every item of {esc(ds.name)} is in one category (**{esc(only)}**): there is nothing to compare "
+            "LID across.")
 else:
     frame = lid_by_category(lid.lid, ds.labels, top=12)
     summary = category_lid_summary(frame)

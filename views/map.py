@@ -34,6 +34,7 @@ from core.experiments.map_recall import (
 from core.index import registry
 from core.index.defaults import DEFAULT_APPROX, approx_defaults, approx_neighbours, exact_neighbours, split_params
 from figures.map import figure_html, figure_png, map_figure, png_export_status
+from figures.text import markdown_text as esc
 from ui.state import require_embeddings, require_workspace, streamlit_progress
 
 st.title("Embedding map")
@@ -174,7 +175,7 @@ try:
         colour = map_colour(ws, proj, "none", progress=update)
 except ValueError as exc:
     close()
-    st.error(f"Cannot draw this map: {exc}")
+    st.error(f"Cannot draw this map: {esc(exc)}")
     st.stop()
 close()
 preload_umap()  # while the user looks at this map, import umap for the next one
@@ -231,11 +232,11 @@ if row is not None:
             built = approx_index(ws.embeddings_key, ws.metric, approx, json.dumps(build, sort_keys=True), x)
         found = approx_neighbours(built, x, row, k, search)
     except ValueError as exc:
-        st.error(f"Cannot compare neighbours: {exc}")
+        st.error(f"Cannot compare neighbours: {esc(exc)}")
     else:
         missed = neighbour_misses(ids, found)
-        label = f" ({ds.labels[row]})" if ds.labels is not None else ""
-        st.markdown(f"Selected: **`{ds.ids[row].replace('`', '')}`**{label}")
+        label = f" ({esc(ds.labels[row])})" if ds.labels is not None else ""
+        st.markdown(f"Selected: **{esc(ds.ids[row])}**{label}")
         if ds.texts is not None:
             st.text(" ".join(ds.texts[row].split())[:400])
         source = "from the cached kNN graph" if graph is not None else f"exact search over all {n:,} items"

@@ -38,6 +38,7 @@ from core.experiments.insertion_order import (
 from core.experiments.intrinsic import DEFAULT_LID_K
 from core.store.runs import RunStore
 from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_lid_figure
+from figures.text import markdown_text as esc
 from ui.state import require_embeddings, require_workspace, streamlit_progress
 
 st.title("HNSW insertion order")
@@ -81,7 +82,7 @@ def belongs_here(run) -> bool:
 
 # -- settings ------------------------------------------------------------------------------------
 if n < 3:
-    st.error(f"The study needs at least 3 items (a base, queries and neighbours); {ds.name} has {n}.")
+    st.error(f"The study needs at least 3 items (a base, queries and neighbours); {esc(ds.name)} has {n}.")
     st.stop()
 
 with st.expander("Custom order (optional): upload one column of row ids", expanded=False):
@@ -94,7 +95,7 @@ if upload is not None:
         custom = read_order_column(upload.getvalue())
         check_order_inputs(ws, OrderStudyParams(orders=("original",), lid_k=2), custom)
     except ValueError as exc:
-        st.error(f"The uploaded order cannot be used: {exc}")
+        st.error(f"The uploaded order cannot be used: {esc(exc)}")
         custom = None
 
 order_options = [*DEFAULT_ORDERS]
@@ -151,7 +152,8 @@ for problem in problems:
 
 n_base, nq, query_source = eval_sizes(ws, n_queries)
 if "category" in orders and ds.labels is not None and ds.n_labels < 2:
-    st.info(f"{ds.name} has one category only (**{ds.labels[0]}**): the category order is the original order.")
+    st.info(f"{esc(ds.name)} has one category only (**{esc(ds.labels[0])}**): the category order is the "
+            "original order.")
 low_efs = [e for e in efs if e < k]
 if low_efs:
     below = ", ".join(map(str, low_efs))
@@ -196,7 +198,7 @@ if run_clicked and params is not None:
                     live.dataframe(pd.DataFrame(rows)[ROW_COLUMNS].iloc[::-1], hide_index=True, height=240)
         except ValueError as exc:
             status.update(label="The study stopped", state="error")
-            st.error(f"Cannot run the study: {exc}")
+            st.error(f"Cannot run the study: {esc(exc)}")
         else:
             bar.empty()
             live.empty()
@@ -308,7 +310,7 @@ if st.session_state.get("order_diag") == diag_key:
                                  inputs=inputs, progress=update)
     except ValueError as exc:
         bar.empty()
-        st.error(f"Cannot diagnose this build: {exc}")
+        st.error(f"Cannot diagnose this build: {esc(exc)}")
     else:
         bar.empty()
         base_rows = inputs.base_rows

@@ -26,6 +26,7 @@ from core.index import registry
 from core.index.defaults import split_params
 from core.index.exact import higher_is_closer
 from figures.query import score_curves_figure
+from figures.text import markdown_text as esc
 from ui.state import require_embeddings, require_workspace
 
 st.title("Query comparison")
@@ -124,7 +125,7 @@ if mode == FREE_TEXT:
             with st.spinner(f"Encoding the query with {ws.encoder_name}…"):
                 xq = encode_text(ws.embeddings_key, text.strip(), ws)
         except (ValueError, RuntimeError) as exc:
-            st.error(f"Cannot encode this query: {exc}")
+            st.error(f"Cannot encode this query: {esc(exc)}")
         query_sig.append(text.strip())
 elif mode == OWN_QUERY:
     q = ds.queries
@@ -138,7 +139,7 @@ elif mode == OWN_QUERY:
             with st.spinner(f"Encoding the query with {ws.encoder_name}…"):
                 xq = encode_text(ws.embeddings_key, q.texts[qi], ws)
     except (ValueError, RuntimeError) as exc:
-        st.error(f"Cannot encode this query: {exc}")
+        st.error(f"Cannot encode this query: {esc(exc)}")
     if q.texts:
         st.text(q.texts[qi])
     query_sig.append(query_id)
@@ -229,7 +230,7 @@ if force or last is None or last["signature"] != signature:
         else:
             results = compare_query(x, xq, choices, k, metric, **run)
     except (ValueError, RuntimeError) as exc:
-        st.error(f"Cannot run this comparison: {exc}")
+        st.error(f"Cannot run this comparison: {esc(exc)}")
         st.stop()
     last = {"signature": signature, "results": results, "exact": exact}
     st.session_state["query_last"] = last
@@ -283,7 +284,7 @@ for col, r in zip(columns, results, strict=True):
         st.markdown(f"#### {r.method}")
         st.caption(r.label)
         if not r.ok:
-            st.error(f"{r.method} could not run: {r.error}")
+            st.error(f"{r.method} could not run: {esc(r.error)}")
             continue
         line = summary_line(r)
         if relevant:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from core import config
@@ -44,9 +45,17 @@ def cmd_encode(args: argparse.Namespace) -> int:
         return 0
     if ws.has_embeddings():
         t0 = time.perf_counter()
-        x = ws.embeddings()
-        print(f"cached: {x.shape[0]:,} x {x.shape[1]} loaded in {time.perf_counter() - t0:.2f} s "
-              f"from {ws.embeddings_path()}")
+        update, close = bar(f"encode {ws.dataset.name} with {ws.encoder_name}")
+        try:
+            x = ws.embeddings(progress=update)
+        finally:
+            close()
+        notices = ws.cache.take_notices()
+        for notice in notices:
+            print(notice.replace("deleted and recomputed", "re-encoded"), file=sys.stderr)
+        verb = "re-encoded" if notices else "cached: loaded"
+        print(f"{verb} {x.shape[0]:,} x {x.shape[1]} in {time.perf_counter() - t0:.2f} s "
+              f"({ws.embeddings_path()})")
         return 0
     use_ray = args.ray or args.ray_address
     where = "on Ray" if use_ray else "in-process"

@@ -44,8 +44,21 @@ def _load_plugins() -> None:
                 raise
 
 
+def stop_on_sigterm() -> None:
+    """Handle SIGTERM like Ctrl-C: the running command stops at once, its run is saved as interrupted."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     config.offline_hub()
+    stop_on_sigterm()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = COMMANDS[args.command][0]

@@ -381,12 +381,12 @@ def gap_sentence(gaps: pd.DataFrame, backend: str) -> str:
 
 
 def latest_order_run(ws, store=None):
-    """The newest finished order run of this workspace's embeddings, or None."""
+    """The newest order run with rows on this workspace's embeddings (done or interrupted), or None."""
     from core.store.runs import RunStore
 
     store = store or RunStore()
     for run in store.list_runs(kind="order", dataset=ws.dataset.name):
-        if run.params.get("embeddings_key") == ws.embeddings_key and run.status == "done" and run.n_rows:
+        if run.params.get("embeddings_key") == ws.embeddings_key and run.status != "running" and run.n_rows:
             return run
     return None
 

@@ -52,6 +52,24 @@ def _atomic_write_bytes(path: Path, write: Callable[[object], None]) -> None:
         raise
 
 
+#: Temp files older than this are left by a killed write (a live write finishes far sooner).
+STALE_TEMP_S = 15 * 60
+_SWEPT: set[Path] = set()
+
+
+def sweep_stale_temp_files(root: Path, max_age_s: float = STALE_TEMP_S) -> int:
+    """Delete the ``.<name>.<random>.tmp`` files killed writes left under ``root``; return how many."""
+    now, removed = time.time(), 0
+    for tmp in root.glob("*/.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > max_age_s:
+                tmp.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 class ArtifactCache:
     """Arrays keyed by (kind, key) under one folder.
 
@@ -63,6 +81,16 @@ class ArtifactCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else config.cache_dir()
         self.root.mkdir(parents=True, exist_ok=True)
+        #: What went wrong with cached files since the last `take_notices` (shown to the person).
+        self.notices: list[str] = []
+        if self.root not in _SWEPT:
+            _SWEPT.add(self.root)
+            sweep_stale_temp_files(self.root)
+
+    def take_notices(self) -> list[str]:
+        """The notices collected so far, cleared."""
+        out, self.notices = self.notices, []
+        return out
 
     def _paths(self, kind: str, key: str) -> tuple[Path, Path]:
         if not kind.replace("-", "").replace("_", "").isalnum() or not key.isalnum():
@@ -124,13 +152,15 @@ class ArtifactCache:
         try:
             record = json.loads(js.read_text())
             if npy.stat().st_size != record["bytes"]:
-                raise ValueError("size mismatch")
+                raise ValueError("truncated: size differs from the record")
             if verify and _sha256_file(npy) != record["sha256"]:
-                raise ValueError("checksum mismatch")
+                raise ValueError("checksum")
             array = np.load(npy, allow_pickle=False, mmap_mode=None)
             if list(array.shape) != record["shape"] or str(array.dtype) != record["dtype"]:
-                raise ValueError("shape/dtype mismatch")
-        except Exception:
+                raise ValueError("shape/dtype differ from the record")
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, ValueError) and exc.args else "unreadable"
+            self.notices.append(f"cached {kind} were corrupt ({reason}); deleted and recomputed")
             self.delete(kind, key)
             return None
         return array, record.get("meta", {})

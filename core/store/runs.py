@@ -5,12 +5,19 @@ start/end time, status and result rows. Rows are appended as they arrive, each
 in its own short transaction, so an interrupted run keeps its finished rows and
 the app and a CLI can write at the same time (WAL lets readers run beside one
 writer; writers wait on ``busy_timeout`` instead of failing).
+
+A run has a life: ``running`` -> ``done`` | ``failed`` | ``interrupted``. A running run records its
+owner (host, pid and the process's start time) and a heartbeat (each batch of rows); a run whose
+owner is gone is marked ``interrupted`` whenever runs are listed or read, its rows kept, so no run
+shows "running" forever after a kill -9, a crash or a restart.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -46,6 +53,35 @@ CREATE INDEX IF NOT EXISTS runs_started ON runs(started);
 """
 
 STATUSES = ("running", "done", "failed", "interrupted")
+#: Columns added after the first release: (name, SQL type); added in place to older databases.
+OWNER_COLUMNS = (("owner_host", "TEXT"), ("owner_pid", "INTEGER"), ("owner_start", "TEXT"), ("heartbeat", "REAL"))
+#: A running run of another host whose heartbeat is older than this is taken as interrupted.
+STALE_HEARTBEAT_S = 6 * 3600
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None where unknown.
+
+    Together with the pid it tells a live owner from a new process that reuses its pid.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def process_alive(pid: int, start: str | None) -> bool:
+    """Whether ``pid`` is still the process that started at ``start``."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    now = process_start(pid)
+    return start is None or now is None or now == start
 
 
 @dataclass(frozen=True)
@@ -107,6 +143,10 @@ class RunStore:
             if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
+            have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+            for name, kind in OWNER_COLUMNS:
+                if name not in have:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -126,11 +166,13 @@ class RunStore:
         from core.env import environment_info
 
         env = environment if environment is not None else environment_info()
+        pid, now = os.getpid(), time.time()
         with self._connect() as con:
             cur = con.execute(
-                "INSERT INTO runs (kind, dataset, encoder, params, environment, status, started)"
-                " VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                (kind, dataset, encoder, _dumps(params), _dumps(env), time.time()),
+                "INSERT INTO runs (kind, dataset, encoder, params, environment, status, started,"
+                " owner_host, owner_pid, owner_start, heartbeat) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                (kind, dataset, encoder, _dumps(params), _dumps(env), now, socket.gethostname(), pid,
+                 process_start(pid), now),
             )
             return int(cur.lastrowid)
 
@@ -149,11 +191,51 @@ class RunStore:
                     "INSERT INTO rows (run_id, seq, data) VALUES (?, ?, ?)",
                     [(run_id, start + i, _dumps(r)) for i, r in enumerate(rows)],
                 )
+                con.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id))
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return len(rows)
+
+    def beat(self, run_id: int) -> None:
+        """Say the run's owner is alive (between rows, during long units of work)."""
+        with self._connect() as con:
+            con.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(), run_id))
+
+    def reap_orphans(self) -> list[int]:
+        """Mark ``interrupted`` every running run whose owner process is gone; return their ids.
+
+        Same host: the owner's pid no longer runs (or now belongs to another process). Another
+        host: no heartbeat for `STALE_HEARTBEAT_S`. A run without an owner (written before owners
+        were recorded) cannot still be running.
+        """
+        host, now = socket.gethostname(), time.time()
+        with self._connect() as con:
+            running = con.execute(
+                "SELECT id, owner_host, owner_pid, owner_start, heartbeat, started,"
+                " (SELECT COUNT(*) FROM rows WHERE run_id = runs.id) FROM runs WHERE status = 'running'"
+            ).fetchall()
+            gone = []
+            for run_id, owner_host, pid, start, heartbeat, started, n_rows in running:
+                if owner_host is None or pid is None:
+                    why = "it was left running by an older version that recorded no owner"
+                elif owner_host == host:
+                    if process_alive(int(pid), start):
+                        continue
+                    why = f"its process (pid {pid}) ended without finishing it"
+                elif now - (heartbeat or started) > STALE_HEARTBEAT_S:
+                    silent_h = (now - (heartbeat or started)) / 3600
+                    why = f"its process on {owner_host} has not reported for {silent_h:.0f} h"
+                else:
+                    continue
+                con.execute(
+                    "UPDATE runs SET status = 'interrupted', message = ?, finished = ?"
+                    " WHERE id = ? AND status = 'running'",
+                    (f"interrupted: {why}; the {n_rows} row(s) it saved are kept", heartbeat or started, run_id),
+                )
+                gone.append(int(run_id))
+        return gone
 
     def finish_run(self, run_id: int, status: str = "done", message: str = "") -> None:
         if status not in STATUSES:
@@ -178,11 +260,14 @@ class RunStore:
         recorder = RunRecorder(self, run_id)
         try:
             yield recorder
-        except KeyboardInterrupt:
-            self.finish_run(run_id, "interrupted", "stopped by the user")
+        except Exception as exc:
+            self.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
         except BaseException as exc:
-            self.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}")
+            # Ctrl-C, SIGTERM (the CLI turns it into KeyboardInterrupt), a Stop in the app or leaving
+            # the page (Streamlit's control-flow exceptions derive from BaseException): not a failure.
+            why = "stopped by the user" if isinstance(exc, KeyboardInterrupt) else "stopped: the page was left or rerun"
+            self.finish_run(run_id, "interrupted", f"{why}; the {recorder.n_rows} row(s) it saved are kept")
             raise
         else:
             self.finish_run(run_id, "done")
@@ -201,7 +286,8 @@ class RunStore:
     )
 
     def list_runs(self, kind: str | None = None, dataset: str | None = None) -> list[Run]:
-        """Runs, newest first, optionally filtered by kind and dataset."""
+        """Runs, newest first, optionally filtered by kind and dataset (orphans marked first)."""
+        self.reap_orphans()
         where, args = [], []
         if kind:
             where.append("r.kind = ?")
@@ -214,6 +300,7 @@ class RunStore:
             return [self._run_from_row(r) for r in con.execute(sql, args).fetchall()]
 
     def get_run(self, run_id: int) -> Run:
+        self.reap_orphans()
         with self._connect() as con:
             r = con.execute(self._SELECT + " WHERE r.id = ?", (run_id,)).fetchone()
         if r is None:
