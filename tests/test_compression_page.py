@@ -137,15 +137,28 @@ def test_quality_figure_has_the_exact_reference_line_and_its_own_frontier():
     assert "needs relevance judgments" in empty.layout.annotations[0].text
 
 
-def test_a_new_visit_reopens_the_latest_sweep_without_running_again():
+def test_a_new_visit_opens_on_the_latest_sweep_and_a_link_reopens_a_chosen_one():
     run_cheap(open_page())
-    (run,) = RunStore().list_runs(kind="sweep")
+    (first,) = RunStore().list_runs(kind="sweep")
     again = open_page()
-    assert "press **Run**" in page_text(again)
-    again.button(key="sweep_reopen").click().run()
-    ok(again)
-    assert f"Run #{run.id}" in page_text(again) and len(again.get("plotly_chart")) == 2
+    assert f"Run #{first.id}" in page_text(again) and len(again.get("plotly_chart")) == 2  # no click
+    assert again.query_params["sweep_run"] in ([str(first.id)], str(first.id))
     assert len(RunStore().list_runs(kind="sweep")) == 1
+    run_cheap(again)  # a newer run replaces the shown one
+    second = RunStore().list_runs(kind="sweep")[0]
+    assert second.id != first.id and f"Run #{second.id}" in page_text(again)
+    # a copied link with the first run reopens it; a bad value is said and the latest shown
+    link = AppTest.from_file(str(ROOT / "views" / "compression.py"), default_timeout=120)
+    link.session_state["ws_spec"] = SPEC
+    link.query_params["sweep_run"] = str(first.id)
+    link.run()
+    assert f"Run #{first.id}" in page_text(ok(link))
+    for bad in ("abc", "999999", "-1"):
+        link = AppTest.from_file(str(ROOT / "views" / "compression.py"), default_timeout=120)
+        link.session_state["ws_spec"] = SPEC
+        link.query_params["sweep_run"] = bad
+        link.run()
+        assert f"Run #{second.id}" in page_text(ok(link)) and "showing the latest instead" in page_text(link)
 
 
 def test_bad_parameters_are_explained_and_block_the_run():

@@ -23,7 +23,10 @@ def open_map(spec: dict = SPEC) -> AppTest:
 
 
 
-def test_map_page_draws_a_pca_map_with_live_numbers():
+def test_map_page_draws_a_pca_map_with_live_numbers_then_opens_on_umap_once_one_is_cached(fresh_home):
+    import streamlit as st
+
+    st.cache_resource.clear()
     at = open_map()
     assert len(at.get("plotly_chart")) == 1
     text = page_text(at)
@@ -31,6 +34,39 @@ def test_map_page_draws_a_pca_map_with_live_numbers():
     assert "PCA 2-D of all 500 points" in text
     assert "of variance" in text  # PCA axes report their explained variance
     assert not at.error
+    at.radio(key="map_method").set_value("umap").run()
+    assert "UMAP 2-D of all 500 points" in page_text(at)
+    again = open_map()
+    assert again.radio(key="map_method").value == "umap" and "UMAP 2-D" in page_text(again)
+    st.cache_resource.clear()
+
+
+def test_a_copied_map_link_reopens_the_same_view():
+    at = open_map()
+    at.radio(key="map_method").set_value("umap")
+    at.radio(key="map_dims").set_value(3)
+    at.selectbox(key="map_colour").set_value("LID")
+    at.run()
+    link = dict(at.query_params)
+    assert link["projection"] in (["umap"], "umap") and link["dims"] in (["3"], "3") and link["colour"] in (["LID"],
+                                                                                                          "LID")
+    fresh = AppTest.from_file(PAGE, default_timeout=120)
+    fresh.session_state["ws_spec"] = SPEC
+    for key, value in link.items():
+        fresh.query_params[key] = value[0] if isinstance(value, list) else value
+    fresh.query_params["point"] = "p007"
+    fresh.run()
+    assert not fresh.exception, [e.value for e in fresh.exception]
+    assert fresh.radio(key="map_method").value == "umap" and fresh.radio(key="map_dims").value == 3
+    assert fresh.selectbox(key="map_colour").value == "LID" and "UMAP 3-D" in page_text(fresh)
+    assert "Selected:" in page_text(fresh)
+    bad = AppTest.from_file(PAGE, default_timeout=120)
+    bad.session_state["ws_spec"] = SPEC
+    bad.query_params["projection"] = "<b>tsne</b>"
+    bad.query_params["point"] = "no-such-item"
+    bad.run()
+    assert not bad.exception and "is not one of pca, umap" in page_text(bad).replace("\\", "")
+    assert "is not an item of" in page_text(bad)
 
 
 def test_map_page_umap_3d_and_colours():

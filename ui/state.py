@@ -216,3 +216,77 @@ def encode_with_progress(ws: Workspace, execution: str = "in-process"):
 def page_intro(text: str) -> None:
     """The one or two sentences under a page title saying what it answers."""
     st.markdown(text)
+
+
+def run_to_show(url_key: str, latest, belongs) -> int | None:
+    """The saved run a page shows: the one this session ran or opened, else ``?<url_key>=N`` from
+    the link, else the latest saved (``latest``: a `Run` or ``None``). Each candidate is checked
+    with ``belongs(run)`` (this page's kind and workspace); a bad link value is said, not obeyed.
+    """
+    from core.store.runs import RunStore
+
+    def usable(run_id: int | None) -> bool:
+        try:
+            return run_id is not None and bool(belongs(RunStore().get_run(run_id)))
+        except ValueError:
+            return False
+
+    ss = st.session_state
+    session_key = f"{url_key}_id"
+    if usable(ss.get(session_key)):
+        return ss[session_key]
+    chosen = None
+    raw = st.query_params.get(url_key)
+    if raw is not None and not ss.get(f"{url_key}_link_used"):
+        ss[f"{url_key}_link_used"] = True  # a link picks the run once; later the latest or the session's
+        try:
+            chosen = int(raw)
+        except ValueError:
+            chosen = None
+        if not usable(chosen):
+            chosen = None
+            st.warning(f"The link asks for run {markdown_text(raw)}, which is not a saved run of this page and "
+                       "workspace; showing the latest instead.")
+    if chosen is None and latest is not None:
+        chosen = latest.id
+    ss[session_key] = chosen
+    return chosen
+
+
+def show_run_in_url(url_key: str, run_id: int) -> None:
+    """Put the shown run in the URL, so a copied link reopens it."""
+    st.query_params[url_key] = str(run_id)
+
+
+def url_choice(param: str, options: list, default) -> int:
+    """Index of the option a link names in ``?<param>=``, for a widget's ``index=`` (``default`` when
+    absent). A value that is not an option is said once and ignored."""
+    raw = st.query_params.get(param)
+    if raw is None or st.session_state.get(f"_url_used_{param}"):
+        return options.index(default)
+    st.session_state[f"_url_used_{param}"] = True
+    for i, option in enumerate(options):
+        if str(option) == raw:
+            return i
+    st.warning(f"The link's {param}={markdown_text(raw)} is not one of "
+               f"{markdown_text(', '.join(str(o) for o in options))}; using {markdown_text(default)}.")
+    return options.index(default)
+
+
+def url_text(param: str, default: str = "", max_chars: int = 500) -> str:
+    """A free-text value a link gives in ``?<param>=`` (cut to ``max_chars``), else ``default``."""
+    raw = st.query_params.get(param)
+    if raw is None or st.session_state.get(f"_url_used_{param}"):
+        return default
+    st.session_state[f"_url_used_{param}"] = True
+    return raw[:max_chars]
+
+
+def keep_in_url(**values) -> None:
+    """Write the view's current values to the URL (``None`` removes one), so a copied link reopens it."""
+    for param, value in values.items():
+        if value is None:
+            if param in st.query_params:
+                del st.query_params[param]
+        elif st.query_params.get(param) != str(value):
+            st.query_params[param] = str(value)

@@ -27,7 +27,14 @@ from core.store.runs import RunStore
 from figures.compression import quality_vs_memory_figure, recall_vs_memory_figure, recall_vs_qps_figure
 from figures.map import figure_png, png_export_status
 from figures.text import markdown_text as esc
-from ui.state import execution_picker, require_embeddings, require_workspace, streamlit_progress
+from ui.state import (
+    execution_picker,
+    require_embeddings,
+    require_workspace,
+    run_to_show,
+    show_run_in_url,
+    streamlit_progress,
+)
 
 st.title("Compression")
 
@@ -52,7 +59,7 @@ WARN_SECONDS = 60
 
 
 def belongs_here(run) -> bool:
-    return run is not None and run.params.get("embeddings_key") == ws.embeddings_key
+    return run is not None and run.kind == "sweep" and run.params.get("embeddings_key") == ws.embeddings_key
 
 
 def method_label(name: str) -> str:
@@ -114,13 +121,8 @@ if plan is not None:
     (st.warning if long_run else st.caption)(("This is a long run: " if long_run else "") + line)
 
 execution = execution_picker("sweep_execution")
-r1, r2 = st.columns([1, 3], vertical_alignment="center")
-run_clicked = r1.button("Run", key="sweep_run", type="primary", disabled=plan is None)
-latest = latest_sweep_run(ws)
-if latest is not None:
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(latest.started))
-    if r2.button(f"Open the latest saved sweep (#{latest.id}, {when}, {latest.n_rows} rows)", key="sweep_reopen"):
-        st.session_state["sweep_run_id"] = latest.id
+run_clicked = st.button("Run", key="sweep_run", type="primary", disabled=plan is None,
+                        help="Runs the methods picked above and shows the new run in place of the one below.")
 
 # -- run ---------------------------------------------------------------------------------------------
 if run_clicked and plan is not None:
@@ -152,7 +154,7 @@ def opening(k: int, nq: int, source: str) -> str:
             f"for **{nq:,}** queries ({source}).")
 
 
-run_id = st.session_state.get("sweep_run_id")
+run_id = run_to_show("sweep_run", latest_sweep_run(ws), belongs_here)
 shown = None
 if run_id is not None:
     try:
@@ -166,6 +168,7 @@ if shown is None or not belongs_here(shown.run) or shown.rows.empty:
 
 run, rows = shown.run, shown.rows
 rk = shown.k
+show_run_in_url("sweep_run", run.id)
 counted = st.radio("Bytes per vector count", list(BYTES_COLUMNS), horizontal=True, key="sweep_bytes",
                    help="Methods that re-rank a shortlist keep the float32 vectors too (in memory or on disk). "
                         "Count them to compare what must stay in RAM.")

@@ -22,6 +22,7 @@ from core.analysis.projection import (
     map_colour,
     preload_umap,
     project,
+    projection_is_cached,
 )
 from core.experiments.map_recall import (
     NO_RUN_MESSAGE,
@@ -35,7 +36,7 @@ from core.index import registry
 from core.index.defaults import DEFAULT_APPROX, approx_defaults, approx_neighbours, exact_neighbours, split_params
 from figures.map import figure_html, figure_png, map_figure, png_export_status
 from figures.text import markdown_text as esc
-from ui.state import require_embeddings, require_workspace, streamlit_progress
+from ui.state import keep_in_url, require_embeddings, require_workspace, streamlit_progress, url_choice, url_text
 
 st.title("Embedding map")
 
@@ -122,10 +123,15 @@ def on_search_pick() -> None:
 # -- controls ------------------------------------------------------------------------
 colour_options = [c for c in COLOUR_BY if c != "category" or ds.labels is not None] + [RECALL_COLOUR]
 c1, c2, c3, c4, c5 = st.columns([1.2, 0.8, 1.2, 1.2, 0.8])
-method = c1.radio("Projection", ["pca", "umap"], format_func=str.upper, horizontal=True, key="map_method")
-dims = c2.radio("Dimensions", [2, 3], format_func=lambda v: f"{v}-D", horizontal=True, key="map_dims")
+# opens on UMAP when the default UMAP map is cached (PCA of a 384-d space keeps little of it)
+default_method = "umap" if projection_is_cached(ws, "umap", 2) else "pca"
+method = c1.radio("Projection", ["pca", "umap"], index=url_choice("projection", ["pca", "umap"], default_method),
+                  format_func=str.upper, horizontal=True, key="map_method")
+dims = c2.radio("Dimensions", [2, 3], index=url_choice("dims", [2, 3], 2), format_func=lambda v: f"{v}-D",
+                horizontal=True, key="map_dims")
 default_colour = "category" if ds.labels is not None and 1 < ds.n_labels <= 200 else "norm"
-colour_by = c3.selectbox("Colour by", colour_options, index=colour_options.index(default_colour), key="map_colour",
+colour_by = c3.selectbox("Colour by", colour_options, index=url_choice("colour", colour_options, default_colour),
+                         key="map_colour",
                          help="category: the dataset's labels. LID: local intrinsic dimension (MLE over each point's "
                               "20 nearest neighbours). hubness: how often a point is among the others' 10 nearest "
                               "(k-occurrence). norm: vector length. per-query recall: recall@k of each query in the "
@@ -189,8 +195,15 @@ downloads_box = st.container()
 
 # -- a point and its neighbours ------------------------------------------------------------
 st.subheader("A point and its neighbours")
+linked = url_text("point")
+if linked:
+    if linked in set(ds.ids):
+        select_row(ds.ids.index(linked))
+    else:
+        st.warning(f"The link's point {esc(linked)} is not an item of {esc(ds.name)}; none is selected.")
 selected = st.session_state.get("map_selected")
 row = selected[1] if selected and selected[0] == ws.embeddings_key and selected[1] < n else None
+keep_in_url(projection=method, dims=dims, colour=colour_by, point=None if row is None else ds.ids[row])
 
 s1, s2 = st.columns([1, 2])
 query = s1.text_input("Find a point by id, label or text", key="map_search",

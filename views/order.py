@@ -39,7 +39,7 @@ from core.experiments.intrinsic import DEFAULT_LID_K
 from core.store.runs import RunStore
 from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_lid_figure
 from figures.text import markdown_text as esc
-from ui.state import require_embeddings, require_workspace, streamlit_progress
+from ui.state import require_embeddings, require_workspace, run_to_show, show_run_in_url, streamlit_progress
 
 st.title("HNSW insertion order")
 
@@ -77,7 +77,7 @@ def duration(seconds: float) -> str:
 
 
 def belongs_here(run) -> bool:
-    return run is not None and run.params.get("embeddings_key") == ws.embeddings_key
+    return run is not None and run.kind == "order" and run.params.get("embeddings_key") == ws.embeddings_key
 
 
 # -- settings ------------------------------------------------------------------------------------
@@ -174,13 +174,8 @@ if params is not None:
     (st.warning if total > WARN_SECONDS else st.caption)(
         ("This is a long run. " if total > WARN_SECONDS else "") + line)
 
-r1, r2 = st.columns([1, 3], vertical_alignment="center")
-run_clicked = r1.button("Run", key="order_run", type="primary", disabled=params is None)
-latest = latest_order_run(ws)
-if latest is not None:
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(latest.started))
-    if r2.button(f"Open the latest saved run (#{latest.id}, {when}, {latest.n_rows} rows)", key="order_reopen"):
-        st.session_state["order_run_id"] = latest.id
+run_clicked = st.button("Run", key="order_run", type="primary", disabled=params is None,
+                        help="Runs the study set above and shows the new run in place of the one below.")
 
 # -- run ---------------------------------------------------------------------------------------------
 if run_clicked and params is not None:
@@ -209,7 +204,7 @@ if run_clicked and params is not None:
             st.session_state["order_run_id"] = rec.run_id
 
 # -- results -------------------------------------------------------------------------------------------
-run_id = st.session_state.get("order_run_id")
+run_id = run_to_show("order_run", latest_order_run(ws), belongs_here)
 shown = None
 if run_id is not None:
     try:
@@ -227,6 +222,7 @@ if shown is None or not belongs_here(shown.run) or shown.rows.empty:
     st.stop()
 
 run, rows = shown.run, shown.rows
+show_run_in_url("order_run", run.id)
 rk = int(rows["k"].iloc[0])
 summary = summarize_order_rows(rows)
 gaps = order_gaps(rows)

@@ -394,6 +394,16 @@ def projection_key(ws, method: str, dims: int, params: dict, rows: np.ndarray) -
     return artifact_key("projection", ws.embeddings_key, ws.metric, method, dims, params, _rows_digest(rows))
 
 
+def projection_is_cached(ws, method: str = "umap", dims: int = 2, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
+                         params: dict | None = None) -> bool:
+    """Whether `project` with these settings would load a cached map (embeddings must be cached)."""
+    if not ws.has_embeddings():
+        return False
+    n = ws.embeddings().shape[0]
+    key = projection_key(ws, method, dims, resolve_params(method, params, seed), sample_rows(n, budget, seed))
+    return ws.cache.exists("projection", key)
+
+
 def map_graph(ws, rows: np.ndarray, k: int = GRAPH_K, progress: ProgressFn | None = None):
     """Exact kNN graph ``D, I`` among the drawn points (ids are positions in ``rows``).
 

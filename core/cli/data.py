@@ -78,6 +78,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def _prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-encode", action="store_true", help="only build the dataset, do not encode it")
+    p.add_argument("--skip-demo", action="store_true",
+                   help="do not compute the demo's map, ID estimates, order study and quick sweep")
 
 
 @command("prepare", "one-time set-up: build the demo corpus, encode it, warm compiled caches", _prepare_args)
@@ -103,5 +105,10 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             print(f"embeddings cached at {ws.embeddings_path()}")
     for warm in WARMERS:
         warm()
+    if not args.skip_encode and not args.skip_demo:
+        from core.experiments.demo import prepare_demo
+
+        print("saving the demo's results, so every page opens on one (once):")
+        prepare_demo(ws, bar=bar)
     print(f"ready in {time.perf_counter() - t0:.1f} s; data under {config.home()}")
     return 0
