@@ -12,9 +12,11 @@ from __future__ import annotations
 import html
 import re
 
-#: Every ASCII punctuation character CommonMark lets a backslash escape, plus what Streamlit adds
-#: (``:`` for icons and colour directives, ``$`` for LaTeX, ``~`` for strikethrough).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&\"'=^])")
+#: Characters that make markup anywhere in a line: emphasis, code, links, HTML and entities, tables,
+#: and what Streamlit adds (``:`` for icons and colour directives, ``$`` for LaTeX, ``~`` strikethrough).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()|<>~$:&])")
+#: What makes markup only at the start of a line: headings, lists, quotes ("1." / "1)" ordered lists).
+_LINE_START = re.compile(r"^(\s*)([#+\-!>=]|\d+(?=[.)]))")
 
 
 def plotly_text(text: object, width: int | None = None) -> str:
@@ -50,4 +52,10 @@ def markdown_text(text: object, width: int | None = None) -> str:
     line = " ".join(str(text).split())
     if width is not None and len(line) > width:
         line = line[: max(width - 1, 0)] + "…"
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", line)
+    line = _MARKDOWN_SPECIAL.sub(r"\\\1", line)
+    return _LINE_START.sub(_escape_line_start, line)
+
+
+def _escape_line_start(m: re.Match) -> str:
+    lead, mark = m.group(1), m.group(2)
+    return lead + (mark + "\\" if mark[0].isdigit() else "\\" + mark)

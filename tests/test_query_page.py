@@ -31,7 +31,8 @@ def method_tables(at: AppTest) -> list:
 def test_vector_workspace_pick_a_point_and_compare_methods():
     at = open_page(VECTORS)
     assert at.radio(key="query_mode").options == ["An item from the data"]
-    assert "Search for an item" in page_text(at)  # a clear prompt before any query
+    assert "Query item: p000" in page_text(at) or any("p000" in t.value for t in at.text)  # opens answered
+    assert len(method_tables(at)) == 4  # the default methods, on the first item
     assert "**500** items" in page_text(at) and "32-dimensional" in page_text(at)
 
     at.multiselect(key="query_methods").set_value(["flat", "hnsw_flat", "ivf_flat"])

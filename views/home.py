@@ -1,8 +1,10 @@
 """Home: what each page answers, with the current workspace's live numbers."""
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from core.store.runs import RunStore
+from figures.text import markdown_text as esc
 from ui.state import require_workspace
 
 st.title("densescope")
@@ -25,26 +27,37 @@ cols[4].metric("Saved runs", len(runs))
 
 encoded = "encoded and cached" if s["encoded"] else "**not encoded yet** (Data page)"
 st.markdown(
-    f"Workspace: **{ws.dataset.name}** ({s['kind']}, metric {s['metric']}) with encoder "
-    f"**{ws.encoder_name}**: {encoded}."
+    f"Workspace: **{esc(ws.dataset.name)}** ({s['kind']}, metric {s['metric']}) with encoder "
+    f"**{esc(ws.encoder_name)}**: {encoded}."
 )
 if ws.dataset.description:
-    st.caption(ws.dataset.description)
+    st.caption(esc(ws.dataset.description))
 
 st.subheader("What each page answers")
 PAGES = [
-    ("Data", "What is in this corpus? Size, dimension, norms, categories, sample passages; encode it; "
-     "upload your own file."),
-    ("Embedding map", "What does the space look like? A 2-D/3-D map (PCA or UMAP) coloured by category, "
-     "local dimension or hubness; a point's nearest neighbours."),
-    ("Query", "What does one query return with each index? Results side by side, marked against exact search."),
-    ("Intrinsic dimension", f"How many dimensions does the data really use, out of {s['dim'] or 'its'}? Global "
-     "estimates and the local (per-point) dimension."),
-    ("HNSW insertion order", "Does the order in which vectors are inserted change HNSW recall? Orders by local "
-     "dimension, category and random, side by side."),
-    ("Compression", "Which index or compression method should I use under a memory budget? Recall vs bytes per "
+    ("views/data.py", "Data",
+     "What is in this corpus? Size, dimension, norms, categories, sample passages; encode it; upload your own file."),
+    ("views/map.py", "Embedding map",
+     "What does the space look like? A 2-D/3-D map (PCA or UMAP) coloured by category, local dimension or "
+     "hubness; a point's nearest neighbours."),
+    ("views/query.py", "Query",
+     "What does one query return with each index? Results side by side, marked against exact search."),
+    ("views/intrinsic.py", "Intrinsic dimension",
+     f"How many dimensions does the data really use, out of {s['dim'] or 'its'}? Global estimates and the local "
+     "(per-point) dimension."),
+    ("views/order.py", "HNSW insertion order",
+     "Does the order in which vectors are inserted change HNSW recall? Orders by local dimension, category and "
+     "random, side by side."),
+    ("views/compression.py", "Compression",
+     "Which index or compression method should I use under a memory budget? Recall and task quality vs bytes per "
      "vector vs queries per second, with the Pareto frontier."),
-    ("Runs", "What did I run before? Every experiment saved with its parameters and rows; compare and export."),
+    ("views/runs.py", "Runs",
+     "What did I run before? Every experiment saved with its parameters and rows; compare and export."),
 ]
-for title, text in PAGES:
-    st.markdown(f"- **{title}** — {text}")
+for path, title, text in PAGES:
+    link, answer = st.columns([1, 4], vertical_alignment="center")
+    try:
+        link.page_link(path, label=title)
+    except StreamlitAPIException:  # the page opened on its own, outside the router (tests)
+        link.markdown(f"**{title}**")
+    answer.markdown(text)

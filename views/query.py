@@ -27,7 +27,7 @@ from core.index.defaults import split_params
 from core.index.exact import higher_is_closer
 from figures.query import score_curves_figure
 from figures.text import markdown_text as esc
-from ui.state import require_embeddings, require_workspace
+from ui.state import keep_in_url, require_embeddings, require_workspace, url_choice, url_text
 
 st.title("Query comparison")
 
@@ -57,6 +57,19 @@ def encode_text(embeddings_key: str, text: str, _ws) -> np.ndarray:
     return _ws.encode_queries([text])
 
 
+#: A free-text query that the docstring corpora answer well, so the page opens answered.
+EXAMPLE_QUERIES = {"stdlib-docs": "read a file line by line", "pydocs": "read a file line by line"}
+
+
+def example_query(dataset) -> str:
+    """The query the page opens with: a known-good example, else the start of the first item's text."""
+    if dataset.name in EXAMPLE_QUERIES:
+        return EXAMPLE_QUERIES[dataset.name]
+    if dataset.texts:
+        return " ".join(dataset.texts[0].split()[:8])
+    return ""
+
+
 def pick_item(row: int | None) -> None:
     st.session_state["query_item_row"] = None if row is None else (ws.embeddings_key, int(row))
 
@@ -72,10 +85,6 @@ def on_random_item() -> None:
     st.session_state["query_random_draws"] = draws + 1
     pick_item(int(np.random.default_rng(draws).integers(n)))
 
-
-def md_escape(text: str) -> str:
-    """User-named things (dataset names) shown as literal text inside markdown."""
-    return "".join("\\" + c if c in "\\`*_{}[]()<>#+-.!|~$" else c for c in str(text))
 
 
 def describe(i: int) -> str:
@@ -109,7 +118,7 @@ def method_params(method: str) -> dict:
 # -- the query -------------------------------------------------------------------------------
 has_queries = ds.queries is not None and len(ds.queries) > 0
 modes = ([FREE_TEXT] if ds.kind == "text" else []) + ([OWN_QUERY] if has_queries else []) + [ITEM]
-mode = st.radio("Query", modes, horizontal=True, key="query_mode",
+mode = st.radio("Query", modes, index=url_choice("mode", modes, modes[0]), horizontal=True, key="query_mode",
                 help="Free text is encoded with the workspace's encoder. A dataset query marks the documents "
                      "its relevance judgments (qrels) name. An item from the data searches with its own vector.")
 
@@ -118,8 +127,8 @@ exclude_row = None
 query_id = None
 query_sig: list = [mode]
 if mode == FREE_TEXT:
-    text = st.text_input("Query text", key="query_text", placeholder="e.g. read a file line by line",
-                         help="Press Enter (or Search) to run it.")
+    text = st.text_input("Query text", value=url_text("q", example_query(ds)), key="query_text",
+                         placeholder="e.g. read a file line by line", help="Press Enter (or Search) to run it.")
     if text.strip():
         try:
             with st.spinner(f"Encoding the query with {ws.encoder_name}…"):
@@ -129,7 +138,9 @@ if mode == FREE_TEXT:
         query_sig.append(text.strip())
 elif mode == OWN_QUERY:
     q = ds.queries
-    qi = st.selectbox(f"Query ({len(q):,}; type to filter)", range(len(q)), index=0, key="query_own",
+    linked = url_text("query")
+    qi = st.selectbox(f"Query ({len(q):,}; type to filter)", range(len(q)),
+                      index=q.ids.index(linked) if linked in set(q.ids) else 0, key="query_own",
                       format_func=lambda i: q.ids[i] + (f" — {snippet(q.texts[i], 100)}" if q.texts else ""))
     query_id = q.ids[qi]
     try:
@@ -157,6 +168,11 @@ else:
                          index=None, format_func=describe, key="query_item_pick", on_change=on_item_pick,
                          placeholder="pick one as the query")
     s3.button("Random item", key="query_item_random", on_click=on_random_item)
+    linked = url_text("item")
+    if linked and linked in set(ds.ids):
+        pick_item(ds.ids.index(linked))
+    elif "query_item_row" not in st.session_state:
+        pick_item(0)  # opens answered: the first item is the query until another is picked
     picked = st.session_state.get("query_item_row")
     row = picked[1] if picked and picked[0] == ws.embeddings_key and picked[1] < n else None
     exclude = st.checkbox("Leave the item itself out of the results", value=True, key="query_exclude_self",
@@ -170,8 +186,10 @@ else:
 # -- the methods ------------------------------------------------------------------------------
 options = [m for m in registry.METHODS if m != "leanvec_ood" or has_queries]
 m1, m2 = st.columns([3, 1])
+linked_methods = [m for m in url_text("methods").split(",") if m in options][:MAX_METHODS]
 chosen = m1.multiselect(
-    f"Methods ({2}–{MAX_METHODS})", options, default=[m for m in DEFAULT_METHODS if m in options],
+    f"Methods ({2}–{MAX_METHODS})", options,
+    default=linked_methods if len(linked_methods) >= 2 else [m for m in DEFAULT_METHODS if m in options],
     max_selections=MAX_METHODS, key="query_methods",
     format_func=lambda m: f"{m} · {registry.FAMILIES[registry.METHODS[m].family]}",
     help="Any method of the compression sweep's registry (flat is exact search); the Method parameters below "
@@ -187,13 +205,20 @@ force = st.button("Search", key="query_run", type="primary")
 
 intro.markdown(
     f"Do different indexes return the same answers to one query? Each column lists the top-**{k}** that one "
-    f"method returns from the **{n:,}** items of **{md_escape(ds.name)}** ({d}-dimensional {md_escape(encoder)}, "
+    f"method returns from the **{n:,}** items of **{esc(ds.name)}** ({d}-dimensional {esc(encoder)}, "
     f"metric {metric}), "
     "each result marked against exact search over all of them: is it in the exact top-k, at which exact rank. "
     "The summary line gives this query's recall@k, how much the methods agree (overlap) and the search latency; "
     "the cut-off slider shows how many results would survive a relevance threshold."
 )
 
+keep_in_url(
+    mode=mode,
+    q=text.strip() if mode == FREE_TEXT else None,
+    query=query_id if mode == OWN_QUERY else None,
+    item=ds.ids[row] if mode == ITEM and row is not None else None,
+    methods=",".join(chosen),
+)
 if len(chosen) < 2:
     st.info(f"Choose at least two methods (up to {MAX_METHODS}) to compare.")
     st.stop()
