@@ -93,11 +93,16 @@ def page(browser):
 
 
 def wait_app_idle(page, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished running the script."""
+    """Wait until Streamlit has finished running the script (and stays so for a moment)."""
     page.wait_for_selector("[data-testid=stApp]", timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout
-    )
+    for _ in range(2):
+        page.wait_for_function(
+            "() => { const app = document.querySelector('[data-testid=stApp]');"
+            " return app && app.getAttribute('data-test-script-state') !== 'running'"
+            " && !document.querySelector('[data-testid=stStatusWidget]'); }",
+            timeout=timeout,
+        )
+        page.wait_for_timeout(400)
 
 
 def assert_no_exception(page) -> None:
@@ -175,3 +180,180 @@ def test_query_page_shows_one_result_column_per_method(app_url, page):
     page.set_viewport_size({"width": 1400, "height": 2000})  # the app scrolls inside: show the columns too
     page.wait_for_selector("[data-testid=stPlotlyChart] .js-plotly-plot", timeout=60_000)
     shot(page, "query")
+
+
+# -- the newcomer's tour (issue 11) ---------------------------------------------------------------------------
+
+TOUR_PARAMS = {"limit": 300, "seed": 0}
+TOUR_SPEC = ("stdlib-docs", "tfidf-svd", TOUR_PARAMS)
+
+
+def tour_query(**extra) -> str:
+    import json
+    from urllib.parse import urlencode
+
+    dataset, encoder, params = TOUR_SPEC
+    return "?" + urlencode({"dataset": dataset, "encoder": encoder,
+                            "params": json.dumps(params, separators=(",", ":")), **extra})
+
+
+@pytest.fixture(scope="module")
+def tour_workspace(app_url):
+    """A small text workspace with the demo's saved results, as `densescope prepare` makes them."""
+    from core.experiments.demo import prepare_demo
+    from core.workspace import Workspace
+
+    dataset, encoder, params = TOUR_SPEC
+    ws = Workspace.open(dataset, encoder, dataset_params=params)
+    ws.embeddings()
+    ws.query_embeddings()
+    prepare_demo(ws, say=lambda line: None)
+    return ws
+
+
+TOUR = [
+    ("", "What each page answers", None),
+    ("/data", "Relevance task", None),
+    ("/map", "UMAP 2-D", "[data-testid=stPlotlyChart] .js-plotly-plot"),
+    ("/query", "Of this query's exact top-10, each method found", "h4"),
+    ("/intrinsic", "use about", "[data-testid=stPlotlyChart] .js-plotly-plot"),
+    ("/order", "Run #", "[data-testid=stPlotlyChart] .js-plotly-plot"),
+    ("/compression", "What compression costs the search task", "[data-testid=stPlotlyChart] .js-plotly-plot"),
+    ("/runs", "runs; saved in", None),
+]
+
+
+@pytest.mark.parametrize(("path", "expected", "selector"), TOUR, ids=[t[0].strip("/") or "home" for t in TOUR])
+def test_every_page_shows_a_result_with_no_click(app_url, tour_workspace, page, path, expected, selector):
+    page.goto(app_url + path + tour_query())
+    wait_app_idle(page, timeout=180_000)
+    page.get_by_text(expected).first.wait_for(timeout=180_000)
+    if selector:
+        page.wait_for_selector(selector, timeout=120_000)
+    wait_app_idle(page, timeout=120_000)
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    shot(page, "tour-" + (path.strip("/") or "home"))
+
+
+def test_upload_then_add_dataset_switches_and_says_so(app_url, page, tmp_path):
+    csv = tmp_path / "tour-notes.csv"
+    csv.write_text("body,topic\n" + "".join(f"note {i} about the topic number {i % 3},t{i % 3}\n" for i in range(30)))
+    page.goto(app_url + "/data")
+    wait_app_idle(page, timeout=120_000)
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(csv))
+    wait_app_idle(page, timeout=60_000)
+    page.get_by_role("button", name="Add dataset").click()
+    page.get_by_text("it is now the current dataset").wait_for(timeout=60_000)
+    wait_app_idle(page, timeout=120_000)
+    sidebar = page.locator("[data-testid=stSidebar]")
+    assert "tour-notes" in sidebar.inner_text()
+    assert "dataset=user" in page.url and "tour-notes" in page.url
+    assert_no_exception(page)
+    shot(page, "tour-add-dataset")
+
+
+def test_a_copied_map_link_reopens_the_same_view_in_a_fresh_browser(app_url, tour_workspace, browser):
+    link = app_url + "/map" + tour_query(projection="umap", dims="3", colour="LID", point=tour_workspace.dataset.ids[5])
+    first = browser.new_context(viewport={"width": 1400, "height": 1400})
+    pg = first.new_page()
+    pg.goto(link)
+    wait_app_idle(pg, timeout=180_000)
+    pg.get_by_text("UMAP 3-D").first.wait_for(timeout=180_000)
+    copied = pg.url
+    first.close()
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1400})
+    pg = fresh.new_page()
+    pg.goto(copied)
+    wait_app_idle(pg, timeout=180_000)
+    pg.get_by_text("UMAP 3-D").first.wait_for(timeout=180_000)
+    text = pg.locator("[data-testid=stMain]").inner_text()
+    assert "Selected:" in text and tour_workspace.dataset.ids[5] in text
+    assert "projection=umap" in pg.url and "dims=3" in pg.url and "colour=LID" in pg.url
+    assert_no_exception(pg)
+    shot(pg, "tour-map-link")
+    fresh.close()
+
+
+def test_a_run_killed_with_sigkill_shows_as_interrupted_with_its_rows(app_url, page):
+    child = (
+        "import os, signal\n"
+        "from core.store.runs import RunStore\n"
+        "s = RunStore()\n"
+        "rid = s.start_run('sweep', 'killed-demo', 'minilm', {}, environment={})\n"
+        "s.add_rows(rid, [{'method': 'flat', 'recall_at_k': 1.0}, {'method': 'pq', 'recall_at_k': 0.5}])\n"
+        "print(rid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ})
+    assert done.returncode == -9, done.stderr
+    rid = int(done.stdout.split()[0])
+    page.goto(app_url + "/runs")
+    wait_app_idle(page, timeout=120_000)
+    page.get_by_text("runs; saved in").wait_for(timeout=60_000)
+    from core.store.runs import RunStore
+
+    run = RunStore().get_run(rid)
+    assert run.status == "interrupted" and run.n_rows == 2
+    assert_no_exception(page)
+
+
+BAD_LINKS = [
+    "?dataset=synthetic&params=%7B%22n%22%3A1e9%7D",
+    "?dataset=synthetic&params=%7B%22n%22%3A-5%7D",
+    "?dataset=synthetic&params=%7B%22n%22%3A%22abc%22%7D",
+    "?dataset=synthetic&params=%7B%22noise%22%3A1e999%7D",
+    "?dataset=synthetic&params=%7Bbroken",
+    "?encoder=/etc",
+    "?encoder=/no/such/dir",
+    "?encoder=bert-base-uncased",
+    "?dataset=%5Btext%5D(https%3A%2F%2Fevil.example)",
+    "?dataset=stdlib-docs&params=%7B%22limit%22%3A0%7D",
+    "?sweep_run=abc",
+    "?projection=tsne&dims=7&colour=%3Cb%3Ex%3C%2Fb%3E",
+]
+
+
+@pytest.mark.parametrize("query", BAD_LINKS)
+def test_bad_link_values_warn_and_never_raise(app_url, page, query):
+    path = "/map" if "projection" in query else "/compression" if "sweep_run" in query else ""
+    page.goto(app_url + path + query)
+    wait_app_idle(page, timeout=180_000)
+    page.locator("[data-testid=stAlert]").first.wait_for(timeout=120_000)
+    assert_no_exception(page)
+    assert page.locator("a[href*='evil.example']").count() == 0
+    body = page.locator("[data-testid=stApp]").inner_text()
+    assert "Traceback" not in body and "No such file" not in body
+
+
+def test_markup_in_labels_stays_literal_in_the_dom(app_url, page):
+    from core.data.uploads import save_upload
+
+    markup = ["<a href=x>a</a>", "<b>b</b>", "[t](u)", "**s**"]
+    rows = "".join(f'"item {i} text about {markup[i % 4]} here",{markup[i % 4]}\n' for i in range(40))
+    name = save_upload(("body,topic\n" + rows).encode(), "markup-tour.csv",
+                       {"text_column": "body", "label_column": "topic"})
+    from urllib.parse import quote
+
+    for path in ("/data", "/intrinsic", "/map"):
+        page.goto(app_url + path + f"?dataset={quote(name)}&encoder=tfidf-svd")
+        wait_app_idle(page, timeout=180_000)
+        if path == "/data":
+            page.get_by_role("button", name="Encode").or_(page.get_by_text("Encoded:")).first.wait_for(timeout=60_000)
+            if page.get_by_role("button", name="Encode", exact=True).count():
+                page.get_by_role("button", name="Encode", exact=True).click()
+                page.get_by_text("Encoded:").first.wait_for(timeout=120_000)
+        if path == "/intrinsic" and page.get_by_role("button", name="Estimate").count():
+            page.get_by_role("button", name="Estimate").click()
+        wait_app_idle(page, timeout=180_000)
+        page.wait_for_timeout(500)
+        main = page.locator("[data-testid=stMain]")
+        assert main.locator("a[href='x'], a[href='u']").count() == 0, path  # no live link
+        assert main.locator("b:text-is('b'), strong:text-is('s')").count() == 0, path  # no applied markup
+        # plotly draws tick labels as SVG text: the markup must be there as literal text
+        svg_text = " ".join(page.locator("svg text").all_inner_texts())
+        if path in ("/data", "/intrinsic"):
+            assert "<a href=x>a</a>" in svg_text or "<b>b</b>" in svg_text, path
+        assert_no_exception(page)
+        shot(page, "tour-markup" + path.replace("/", "-"))

@@ -87,9 +87,9 @@ def calibration_panel(k: int, threshold: float) -> None:
 
 # -- controls ------------------------------------------------------------------------
 if n < 4:
-    intro.markdown(f"{source} {d} dimensions, but **{ds.name}** has only {n} {items}.")
+    intro.markdown(f"{source} {d} dimensions, but **{esc(ds.name)}** has only {n} {items}.")
     st.error(f"Intrinsic dimension needs at least 4 items (each item's neighbours exclude itself); "
-             f"{ds.name} has {n}.")
+             f"{esc(ds.name)} has {n}.")
     st.stop()
 
 k_max = min(n - 1, 200)
@@ -104,7 +104,7 @@ clicked = c3.button("Estimate", key="id_estimate", type="primary")
 
 if not clicked and not lid_is_cached(ws, k):
     intro.markdown(
-        f"How many of its dimensions does **{ds.name}** really use? {source} **{d}** dimensions; press "
+        f"How many of its dimensions does **{esc(ds.name)}** really use? {source} **{d}** dimensions; press "
         f"**Estimate** to measure how many of them these **{n:,}** {items} use locally (LID, from each item's "
         f"{k} nearest neighbours) and globally (four estimators side by side)."
     )
@@ -137,7 +137,7 @@ est = res.estimates
 pca_id = pca_id_at(res.spectrum, threshold)
 used = f"{lid.mean:.0f}" if lid.mean >= 10 else f"{lid.mean:.1f}"
 intro.markdown(
-    f"How many of its dimensions does **{ds.name}** really use? {source} **{d}** dimensions; these **{n:,}** "
+    f"How many of its dimensions does **{esc(ds.name)}** really use? {source} **{d}** dimensions; these **{n:,}** "
     f"{items} use about **{used}** of them locally (mean LID over each item's {k} nearest neighbours), "
     f"and **{pca_id}** principal components hold {threshold:.1%} of the variance. The bars compare four "
     "estimators of the whole set's dimension; the histogram shows how the local dimension varies from item to "

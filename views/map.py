@@ -47,7 +47,7 @@ n, d = x.shape
 encoder = ws.vectors_label
 cats = f", {ds.n_labels:,} categories" if ds.labels is not None else ""
 st.markdown(
-    f"What does the space of **{ds.name}** look like? Each dot is one of its **{n:,}** items "
+    f"What does the space of **{esc(ds.name)}** look like? Each dot is one of its **{n:,}** items "
     f"({d}-dimensional {encoder}, metric {ws.metric}{cats}) placed so that similar items land close: "
     "**PCA** keeps the directions of largest variance (a faithful linear shadow), **UMAP** keeps each "
     "point's nearest neighbours (tight groups are real neighbourhoods; distances *between* groups mean "
@@ -304,7 +304,7 @@ with chart_box:
                    f"variance of the {d}-D vectors.")
 
 with downloads_box:
-    stem = f"{ds.name}-{proj.method}-{dims}d".replace("/", "_")
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{ds.name}-{proj.method}-{dims}d")
     b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
     b1.download_button("Coordinates (CSV)", data=lambda: coords_frame(proj, ds).to_csv(index=False).encode(),
                        file_name=f"{stem}.csv", mime="text/csv", key="map_dl_csv", on_click="ignore")

@@ -214,7 +214,7 @@ if run_id is not None:
 if shown is None or not belongs_here(shown.run) or shown.rows.empty:
     intro.markdown(
         f"Does the order in which vectors go into an HNSW graph change what it finds? Each of the **{n_base:,}** "
-        f"base vectors of **{ds.name}** ({d}-D, {ws.metric}) is inserted one at a time in several orders, and "
+        f"base vectors of **{esc(ds.name)}** ({d}-D, {ws.metric}) is inserted one at a time in several orders, and "
         f"recall@{k} of **{nq:,}** queries ({query_source}) is measured against exact search. Lines higher up "
         "are better; the gap between lines is the effect of the order alone (Elliott & Clark 2024 report up to "
         "~12 points)."
@@ -230,7 +230,7 @@ widest = gaps.loc[gaps["gap_points"].idxmax()] if not gaps.empty else None
 run_base, run_nq = int(rows["n_base"].iloc[0]), int(rows["n_queries"].iloc[0])
 intro.markdown(
     f"Does the order in which vectors go into an HNSW graph change what it finds? Here **{run_base:,}"
-    f"** base vectors of **{ds.name}** ({d}-D, {ws.metric}) were inserted one at a time in "
+    f"** base vectors of **{esc(ds.name)}** ({d}-D, {ws.metric}) were inserted one at a time in "
     f"{rows['order'].nunique()} orders, and recall@{rk} of **{run_nq:,}** queries was "
     "measured against exact search. Lines higher up are better; the gap between lines is the effect of the order "
     "alone"
