@@ -16,6 +16,8 @@ import re
 #: and what Streamlit adds (``:`` for icons and colour directives, ``$`` for LaTeX, ``~`` strikethrough).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()|<>~$:&])")
 #: What makes markup only at the start of a line: headings, lists, quotes ("1." / "1)" ordered lists).
+_AUTOLINK = re.compile(r"(?i)https?|ftp|mailto|www|@")
+_ZWSP = "\u200b"
 _LINE_START = re.compile(r"^(\s*)([#+\-!>=]|\d+(?=[.)]))")
 
 
@@ -53,6 +55,9 @@ def markdown_text(text: object, width: int | None = None) -> str:
     if width is not None and len(line) > width:
         line = line[: max(width - 1, 0)] + "…"
     line = _MARKDOWN_SPECIAL.sub(r"\\\1", line)
+    # GitHub-flavoured markdown turns bare URLs, www. names and e-mail addresses into links *after*
+    # escapes are read, so a backslash cannot stop them: a zero-width space inside the word does.
+    line = _AUTOLINK.sub(lambda m: m.group(0)[0] + _ZWSP + m.group(0)[1:], line)
     return _LINE_START.sub(_escape_line_start, line)
 
 

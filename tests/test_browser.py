@@ -248,7 +248,7 @@ def test_upload_then_add_dataset_switches_and_says_so(app_url, page, tmp_path):
     wait_app_idle(page, timeout=120_000)
     sidebar = page.locator("[data-testid=stSidebar]")
     assert "tour-notes" in sidebar.inner_text()
-    assert "dataset=user" in page.url and "tour-notes" in page.url
+    assert "dataset=upload" in page.url and "tour-notes" in page.url
     assert_no_exception(page)
     shot(page, "tour-add-dataset")
 
@@ -340,10 +340,13 @@ def test_markup_in_labels_stays_literal_in_the_dom(app_url, page):
         page.goto(app_url + path + f"?dataset={quote(name)}&encoder=tfidf-svd")
         wait_app_idle(page, timeout=180_000)
         if path == "/data":
-            page.get_by_role("button", name="Encode").or_(page.get_by_text("Encoded:")).first.wait_for(timeout=60_000)
+            import re
+
+            encoded = page.get_by_text(re.compile(r"^Encoded"))
+            page.get_by_role("button", name="Encode", exact=True).or_(encoded).first.wait_for(timeout=60_000)
             if page.get_by_role("button", name="Encode", exact=True).count():
                 page.get_by_role("button", name="Encode", exact=True).click()
-                page.get_by_text("Encoded:").first.wait_for(timeout=120_000)
+                encoded.first.wait_for(timeout=120_000)
         if path == "/intrinsic" and page.get_by_role("button", name="Estimate").count():
             page.get_by_role("button", name="Estimate").click()
         wait_app_idle(page, timeout=180_000)
@@ -352,8 +355,9 @@ def test_markup_in_labels_stays_literal_in_the_dom(app_url, page):
         assert main.locator("a[href='x'], a[href='u']").count() == 0, path  # no live link
         assert main.locator("b:text-is('b'), strong:text-is('s')").count() == 0, path  # no applied markup
         # plotly draws tick labels as SVG text: the markup must be there as literal text
-        svg_text = " ".join(page.locator("svg text").all_inner_texts())
         if path in ("/data", "/intrinsic"):
+            page.wait_for_selector("[data-testid=stPlotlyChart] .js-plotly-plot text", timeout=120_000)
+            svg_text = " ".join(page.locator("[data-testid=stPlotlyChart] svg text").all_text_contents())
             assert "<a href=x>a</a>" in svg_text or "<b>b</b>" in svg_text, path
         assert_no_exception(page)
         shot(page, "tour-markup" + path.replace("/", "-"))

@@ -34,3 +34,10 @@ def test_markdown_text_line_starts_newlines_and_width(text, expected):
 
 def test_hover_keeps_line_breaks_escaped():
     assert escape_hover("<b>x</b>\nnext") == "&lt;b&gt;x&lt;/b&gt;<br>next"
+
+
+def test_bare_urls_and_addresses_cannot_become_links():
+    text = "[text](https://evil.example) www.evil.example me@evil.example"
+    out = markdown_text(text)
+    assert "https" not in out and "www" not in out and "@e" not in out
+    assert out.replace("\u200b", "").replace("\\", "") == text

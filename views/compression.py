@@ -149,7 +149,7 @@ if run_clicked and plan is not None:
 
 # -- results -------------------------------------------------------------------------------------------
 def opening(k: int, nq: int, source: str) -> str:
-    return (f"{embeddings_sentence(n, d, ws.encoder_name)}. Each method below stores them in less memory, or "
+    return (f"{esc(embeddings_sentence(n, d, ws.encoder_name))}. Each method below stores them in less memory, or "
             f"searches them faster, and pays in recall@{k}: the share of the exact top-{k} neighbours it still finds "
             f"for **{nq:,}** queries ({source}).")
 

@@ -64,9 +64,10 @@ def dataset_card(ws) -> None:
     cols[3].metric("Categories", f"{s['categories']:,}" if s["categories"] else "none")
     cols[4].metric("Queries", f"{s['queries']:,}" if s["queries"] else "none")
     if ds.description:
-        st.caption(ds.description)
+        st.caption(esc(ds.description))
     if ds.params:
-        st.caption("Built with: " + esc(", ".join(f"{k}={v}" for k, v in ds.params.items())))
+        with st.expander("How it was built"):
+            st.text(", ".join(f"{k}={v}" for k, v in ds.params.items() if k != "path"))
     left, right = st.columns(2)
     with left:
         st.markdown("**Sample items** (seeded random sample)")

@@ -31,7 +31,7 @@ x = require_embeddings(ws, key="id_encode_now")
 ds = ws.dataset
 n, d = x.shape
 items = "passages" if ds.kind == "text" else "vectors"
-source = "These given vectors have" if ds.kind == "vectors" else f"**{ws.encoder_name}** gives"
+source = "These given vectors have" if ds.kind == "vectors" else f"**{esc(ws.encoder_name)}** gives"
 intro = st.container()
 
 
@@ -202,8 +202,8 @@ else:
                                                      f"{ds.n_labels:,})"), key="id_lid_categories")
     top, bottom = summary.iloc[0], summary.iloc[-1]
     st.markdown(
-        f"Among the {len(summary)} largest categories, **{top.category}** has the highest median LID "
-        f"(**{top['median']:.1f}**, {int(top['items'])} {items}) and **{bottom.category}** the lowest "
+        f"Among the {len(summary)} largest categories, **{esc(top.category)}** has the highest median LID "
+        f"(**{top['median']:.1f}**, {int(top['items'])} {items}) and **{esc(bottom.category)}** the lowest "
         f"(**{bottom['median']:.1f}**, {int(bottom['items'])} {items}). Inserting into HNSW by category or by LID "
         "is what the insertion-order page tests."
     )

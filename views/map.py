@@ -188,7 +188,7 @@ preload_umap()  # while the user looks at this map, import umap for the next one
 st.session_state["map_rows"] = proj.rows
 how = "loaded from the cache" if proj.cached else "computed just now"
 st.caption(f"{proj.method_name} {dims}-D of {proj.note}: {how} (first computed in {proj.seconds:.1f} s)."
-           + (f" {colour.summary}." if colour.summary else ""))
+           + (f" {esc(colour.summary)}." if colour.summary else ""))
 
 chart_box = st.container()
 downloads_box = st.container()

@@ -249,7 +249,7 @@ for backend in rows["backend"].unique():
         st.markdown(sentence)
 notes = sorted({note for note in rows["note"].dropna() if note})
 if notes:
-    st.info("**Why some rows read as they do.** " + " ".join(f"{note}." for note in notes))
+    st.info("**Why some rows read as they do.** " + " ".join(f"{esc(note)}." for note in notes))
 with st.expander("All rows"):
     st.dataframe(rows.drop(columns=["study"], errors="ignore"), hide_index=True, key="order_rows")
     st.download_button("Download CSV", rows.to_csv(index=False).encode(), f"order-run-{run.id}.csv", "text/csv",
