@@ -271,6 +271,8 @@ def test_a_copied_map_link_reopens_the_same_view_in_a_fresh_browser(app_url, tou
     assert "Selected:" in text and tour_workspace.dataset.ids[5] in text
     assert "projection=umap" in pg.url and "dims=3" in pg.url and "colour=LID" in pg.url
     assert_no_exception(pg)
+    pg.wait_for_selector("[data-testid=stPlotlyChart] .js-plotly-plot", timeout=120_000)
+    wait_app_idle(pg, timeout=120_000)
     shot(pg, "tour-map-link")
     fresh.close()
 
