@@ -105,3 +105,31 @@ def in_degree_figure(in_degree: np.ndarray, *, title: str = "Level-0 in-degree o
     fig.update_layout(title=title, xaxis_title="in-links (level 0)", yaxis_title="nodes", bargap=0.05, height=320,
                       **LAYOUT)
     return fig
+
+
+def recall_vs_id_figure(rows: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Recall@k against the nominal intrinsic dimension of synthetic data (log2 axis), one line per
+    (backend, efSearch); the hover adds the set's measured PCA-99% and TwoNN IDs."""
+    fig = go.Figure()
+    k = int(rows["k"].iloc[0]) if len(rows) else 10
+    dashes = {"faiss": "solid", "hnswlib": "dot"}
+    efs = sorted(rows["ef_search"].unique()) if len(rows) else []
+    palette = ["#e03131", "#1c7ed6", "#2f9e44", "#f59f00", "#9c36b5"]
+    for (backend, ef), part in rows.groupby(["backend", "ef_search"], sort=True):
+        part = part.sort_values("true_dim")
+        colour = palette[efs.index(ef) % len(palette)]
+        hover = [f"{backend}, efSearch {int(ef)}<br>nominal ID {int(r.true_dim)} (PCA-99% {int(r.pca_id)}, "
+                 f"TwoNN {r.twonn_id:.1f})<br>recall@{k} {r.recall_at_k:.3f}" for r in part.itertuples()]
+        fig.add_trace(go.Scatter(
+            x=part["true_dim"], y=part["recall_at_k"], mode="lines+markers", name=f"{backend} · efSearch {int(ef)}",
+            line={"color": colour, "dash": dashes.get(backend, "dash")}, hovertext=hover, hoverinfo="text",
+        ))
+    dims = sorted(rows["true_dim"].unique()) if len(rows) else []
+    fig.update_layout(
+        title=title or f"HNSW recall@{k} against the data's intrinsic dimension",
+        xaxis={"type": "log", "title": "intrinsic dimension of the data (nominal; log scale)",
+               "tickvals": dims, "ticktext": [str(int(v)) for v in dims]},
+        yaxis={"title": f"recall@{k}", "tickformat": ".0%", "range": [0, 1.02]},
+        legend={"orientation": "h", "y": -0.25}, height=420, hovermode="closest", **LAYOUT,
+    )
+    return fig

@@ -16,7 +16,7 @@ import re
 #: and what Streamlit adds (``:`` for icons and colour directives, ``$`` for LaTeX, ``~`` strikethrough).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()|<>~$:&])")
 #: What makes markup only at the start of a line: headings, lists, quotes ("1." / "1)" ordered lists).
-_AUTOLINK = re.compile(r"(?i)https?|ftp|mailto|www|@")
+_AUTOLINK = re.compile(r"(?i)https?|ftp|mailto|www|@(?=[a-z0-9-]+\.[a-z])")
 _ZWSP = "\u200b"
 _LINE_START = re.compile(r"^(\s*)([#+\-!>=]|\d+(?=[.)]))")
 

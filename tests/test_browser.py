@@ -207,7 +207,7 @@ def tour_workspace(app_url):
     ws = Workspace.open(dataset, encoder, dataset_params=params)
     ws.embeddings()
     ws.query_embeddings()
-    prepare_demo(ws, say=lambda line: None)
+    prepare_demo(ws, say=lambda line: None, steps=("map", "id", "order", "sweep"))
     return ws
 
 

@@ -208,3 +208,29 @@ def test_cli_bad_input_exits_2_with_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_order_page_recall_against_intrinsic_dimension_runs_saves_and_reopens():
+    at = open_page("order.py")
+    assert "Recall against intrinsic dimension" in page_text(at) and "No saved study yet" in page_text(at)
+    at.text_input(key="vsid_ks").input("2,16").run()
+    at.number_input(key="vsid_n").set_value(400)
+    at.number_input(key="vsid_dim").set_value(32)
+    click(at, "vsid_run")
+    (run,) = RunStore().list_runs(kind="order-vs-id")
+    rows = RunStore().rows(run.id)
+    assert run.status == "done" and len(rows) == 2 * 2 * 2  # dims x backends x efSearch
+    table = next(df.value for df in at.dataframe if "nominal ID" in df.value.columns)
+    assert list(table["nominal ID"]) == [2, 16] and list(table["PCA-99% ID"]) == [2, 16]
+    assert "recall@10 goes from" in page_text(at)
+    again = open_page("order.py")  # opens on the saved study, no click
+    assert f"Run #{run.id}" in page_text(again) and "No saved study yet" not in page_text(again)
+
+
+def test_cli_order_vs_id_prints_the_table_and_saves_a_run(capsys):
+    assert main(["order", "--vs-id", "--ks", "2,8", "--n", "300", "--dim", "16", "--queries", "50",
+                 "--backend", "faiss", "--efs", "10,40"]) == 0
+    out = capsys.readouterr().out
+    assert "nominal ID" in out and "PCA-99% ID" in out and "recall@10 faiss ef=10" in out
+    (run,) = RunStore().list_runs(kind="order-vs-id")
+    assert run.n_rows == 4

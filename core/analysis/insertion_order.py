@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import faiss
@@ -578,7 +578,7 @@ def never_returned(I: np.ndarray, n: int) -> np.ndarray:
 
 
 def recall_vs_intrinsic_dim(
-    ks: Sequence[int] = (4, 8, 16, 32),
+    ks: Sequence[int] = (2, 4, 8, 16, 32, 64, 128, 256),
     n: int = 5000,
     dim: int = 1024,
     M: int = 16,
@@ -588,26 +588,47 @@ def recall_vs_intrinsic_dim(
     *,
     n_queries: int = 200,
     k: int = 10,
-    backend: str = "faiss",
+    backends: Sequence[str] = ("faiss",),
+    pca_threshold: float = 0.99,
     progress: ProgressFn | None = None,
-) -> list[dict]:
-    """Recall@k of HNSW on synthetic data of known intrinsic dimension (one row per ID and efSearch).
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[dict]:
+    """Recall@k of HNSW on synthetic data of known intrinsic dimension (Elliott & Clark's construction).
 
-    For each ID: ``n + n_queries`` points from `core.analysis.intrinsic.subspace_data` (L2), the last
-    ``n_queries`` held out as queries, exact kNN by brute force, one build in original order.
+    For each nominal dimension ``true_dim`` in ``ks``: ``n + n_queries`` points on a random
+    ``true_dim``-dimensional linear subspace of R^dim (`core.analysis.intrinsic.subspace_data`, L2),
+    the last ``n_queries`` held out as queries, exact kNN by brute force, and the set's *measured*
+    global ID beside the nominal one (PCA at ``pca_threshold`` of the variance, and TwoNN). Then one
+    build per backend in original order, searched at each efSearch. Yields one row per
+    (true_dim, backend, efSearch) as soon as it is measured.
     """
-    rows = []
-    for step, true_dim in enumerate(ks):
-        report(progress, step, len(ks), f"intrinsic dimension {true_dim}")
+    from core.analysis.intrinsic import PCAID, TwoNN
+
+    bad = [b for b in backends if b not in BACKENDS]
+    if bad or not backends:
+        raise ValueError(f"backends must be among {', '.join(BACKENDS)}, got {list(backends)}")
+    if not ks or min(ks) < 1 or max(ks) > dim:
+        raise ValueError(f"intrinsic dimensions must be between 1 and dim={dim}, got {list(ks)}")
+    steps = len(ks) * len(backends)
+    done = 0
+    for true_dim in ks:
+        if should_stop is not None and should_stop():
+            return
+        report(progress, done, steps, f"intrinsic dimension {true_dim}: data and its measured ID")
         X = subspace_data(n + n_queries, int(true_dim), dim, random_state=seed + int(true_dim))
         xb, xq = X[:n], X[n:]
         _, gt_I = exact_search(xb, xq, k, "l2")
-        build = build_hnsw(xb, np.arange(n), backend, metric="l2", M=M, ef_construction=ef_construction)
-        for ef in ef_search:
-            _, I = build.search(xq, k, int(ef))
-            rows.append(
-                {
+        pca_id = int(PCAID(threshold=pca_threshold).fit(xb).dimension_)
+        twonn_id = float(TwoNN().fit(xb).dimension_)
+        for backend in backends:
+            report(progress, done, steps, f"intrinsic dimension {true_dim}: {backend} build")
+            build = build_hnsw(xb, np.arange(n), backend, metric="l2", M=M, ef_construction=ef_construction)
+            for ef in ef_search:
+                _, I = build.search(xq, k, int(ef))
+                yield {
                     "true_dim": int(true_dim),
+                    "pca_id": pca_id,
+                    "twonn_id": twonn_id,
                     "backend": backend,
                     "M": M,
                     "ef_construction": ef_construction,
@@ -616,7 +637,8 @@ def recall_vs_intrinsic_dim(
                     "recall_at_k": float(recall_at_k(I, gt_I, k).mean()),
                     "build_s": build.build_s,
                     "n_base": n,
+                    "dim": dim,
+                    "seed": seed,
                 }
-            )
-    report(progress, len(ks), len(ks), "done")
-    return rows
+            done += 1
+    report(progress, steps, steps, "done")

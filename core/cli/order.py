@@ -38,6 +38,12 @@ def _order_args(p: argparse.ArgumentParser) -> None:
                    help="number of queries (default: the dataset's, or 10%% held out, at most 1,000)")
     p.add_argument("--lid-k", type=int, default=100, help="neighbours per item for LID (default 100)")
     p.add_argument("--out", default=None, help="write the rows to .csv, .parquet or .json")
+    p.add_argument("--vs-id", action="store_true",
+                   help="instead of a workspace: recall against intrinsic dimension on synthetic data "
+                        "(Elliott & Clark), the dimensions given by --ks")
+    p.add_argument("--ks", default="2,4,8,16,32,64,128,256", help="--vs-id: intrinsic dimensions to sweep")
+    p.add_argument("--n", type=int, default=2000, help="--vs-id: points per set (default 2000)")
+    p.add_argument("--dim", type=int, default=1024, help="--vs-id: ambient dimension (default 1024)")
 
 
 @command("order", "HNSW insertion-order study: recall@k per order, backend and efSearch", _order_args)
@@ -54,6 +60,8 @@ def cmd_order(args: argparse.Namespace) -> int:
     )
     from core.store.runs import RunStore, export_rows
 
+    if args.vs_id:
+        return _vs_id(args)
     orders = tuple(o.strip() for o in args.orders.split(",") if o.strip())
     custom = read_order_column(args.custom_order) if args.custom_order else None
     if custom is not None and "custom" not in orders:
@@ -97,4 +105,36 @@ def cmd_order(args: argparse.Namespace) -> int:
     if args.out:
         path = export_rows(df, args.out)
         print(f"wrote {len(df)} rows to {path}")
+    return 0
+
+
+def _vs_id(args: argparse.Namespace) -> int:
+    from core.experiments.insertion_order import (
+        VS_ID_KIND,
+        RecallVsIDParams,
+        recall_vs_id_study,
+        vs_id_sentence,
+        vs_id_table,
+    )
+    from core.store.runs import RunStore, export_rows
+
+    params = RecallVsIDParams(
+        ks=_int_list(args.ks, "--ks"), n=args.n, dim=args.dim, n_queries=args.queries or 200,
+        backends=("faiss", "hnswlib") if args.backend == "both" else (args.backend,), M=args.M,
+        ef_construction=args.efc, ef_search=_int_list(args.efs, "--efs"), k=args.k,
+    )
+    update, close = bar("recall against intrinsic dimension")
+    t0 = time.perf_counter()
+    try:
+        with RunStore().recording(VS_ID_KIND, "synthetic", "given-vectors", params.as_dict()) as rec:
+            rows = pd.DataFrame(list(recall_vs_id_study(params, update, rec)))
+    finally:
+        close()
+    print(f"{len(params.ks)} intrinsic dimensions x {len(params.backends)} backend(s), {params.n:,} points in "
+          f"{params.dim} dims each, {params.n_queries} queries; run #{rec.run_id} ({time.perf_counter() - t0:.1f} s)")
+    print(vs_id_table(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(vs_id_sentence(rows))
+    if args.out:
+        path = export_rows(rows, args.out)
+        print(f"wrote {len(rows)} rows to {path}")
     return 0
