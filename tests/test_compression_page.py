@@ -61,7 +61,7 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     assert not at.get("plotly_chart")
     run_cheap(at)
     charts = at.get("plotly_chart")
-    assert len(charts) == 2
+    assert len(charts) == 3  # memory, speed, per-query recall of one configuration
     (run,) = RunStore().list_runs(kind="sweep")
     rows = RunStore().rows(run.id)
     assert run.status == "done" and len(rows) == 6
@@ -87,7 +87,27 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     # counting the index alone moves the re-ranking binary codes to 4 B/vector
     at.radio(key="sweep_bytes").set_value("the index alone").run()
     ok(at)
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 3  # memory, speed, and the per-query drill-down
+    # query by query: per-query recall averages to the row's recall@k exactly
+    at.selectbox(key="sweep_drill").set_value("pq m=8").run()
+    ok(at)
+    (worst,) = [df.value for df in at.dataframe if "missed" in df.value]
+    assert len(worst) == 10 and worst["recall"].is_monotonic_increasing
+    assert worst["open"].str.startswith("/query?").all() and "methods=flat%2Cpq" in worst["open"].iloc[0]
+    assert (worst["missed"].str.len() > 0).all()  # the worst queries missed some exact neighbours
+    from core.experiments.compression import drilldown
+    from core.workspace import Workspace
+
+    row = RunStore().rows(run.id).set_index("label").loc["pq m=8"]
+    ws = Workspace.open("synthetic", dataset_params=PARAMS)
+    drill = drilldown(ws, RunStore().get_run(run.id), {**row.to_dict(), "label": "pq m=8"})
+    assert drill.recall.mean() == pytest.approx(row["recall_at_k"], abs=1e-12)
+    assert drill.recall_ties.mean() == pytest.approx(row["recall_at_k_ties"], abs=1e-12)
+    assert "find fewer than half of their exact top-10" in drill.sentence()
+    # both recall definitions: the choice is stated
+    at.radio(key="sweep_recall_def").set_value("by distance (ties)").run()
+    ok(at)
+    assert "Shown: recall by distance (ties)." in page_text(at)
 
 
 def test_with_qrels_the_page_plots_task_quality_against_memory_and_prices_the_budget_answer():
@@ -106,7 +126,7 @@ def test_with_qrels_the_page_plots_task_quality_against_memory_and_prices_the_bu
     assert "Training-time quantizers (JPQ, RepCONC, Distill-VQ)" in text
     assert "points of nDCG@10 for" in text  # the frontier's costs against exact search
     charts = at.get("plotly_chart")
-    assert len(charts) == 3
+    assert len(charts) == 4
     at.radio(key="sweep_quality").set_value("MRR@10").run()
     ok(at)
     assert "points of MRR@10 for" in page_text(at)
@@ -141,7 +161,7 @@ def test_a_new_visit_opens_on_the_latest_sweep_and_a_link_reopens_a_chosen_one()
     run_cheap(open_page())
     (first,) = RunStore().list_runs(kind="sweep")
     again = open_page()
-    assert f"Run #{first.id}" in page_text(again) and len(again.get("plotly_chart")) == 2  # no click
+    assert f"Run #{first.id}" in page_text(again) and len(again.get("plotly_chart")) == 3  # no click
     assert again.query_params["sweep_run"] in ([str(first.id)], str(first.id))
     assert len(RunStore().list_runs(kind="sweep")) == 1
     run_cheap(again)  # a newer run replaces the shown one

@@ -113,8 +113,21 @@ def test_order_page_runs_shows_charts_and_saves_a_run():
     assert "the best insertion order beats the worst by" in text
     assert "faiss keeps only 5 candidates" in text  # efSearch < k explained
     charts = at.get("plotly_chart")
-    assert len(charts) == 2  # recall vs efSearch, recall vs LID
+    assert len(charts) == 3  # recall vs efSearch, recall vs LID, one order query by query
     (run,) = RunStore().list_runs(kind="order")
+    # query by query: the chosen order's per-query recall (mean over seeds) averages to its row means
+    (worst,) = [df.value for df in at.dataframe if "lid" in df.value and "open" in df.value]
+    assert len(worst) == 10 and worst["recall"].is_monotonic_increasing and worst["lid"].notna().all()
+    from core.experiments.insertion_order import order_drilldown
+    from core.workspace import Workspace
+
+    saved = RunStore().rows(run.id)
+    order, backend, ef = at.selectbox(key="order_drill_order").value, at.selectbox(key="order_lid_backend").value, \
+        int(at.selectbox(key="order_lid_ef").value)
+    ws = Workspace.open("synthetic", dataset_params=PARAMS)
+    drill = order_drilldown(ws, RunStore().get_run(run.id), saved, backend, order, ef)
+    sel = saved[(saved["backend"] == backend) & (saved["order"] == order) & (saved["ef_search"] == ef)]
+    assert drill.recall.mean() == pytest.approx(sel["recall_at_k"].mean(), abs=1e-12)
     rows = RunStore().rows(run.id)
     assert run.status == "done" and len(rows) == 2 * (1 + 2 + 1 + 1 + 2) * 3
     assert set(rows["order"]) == {"original", "random", "lid-desc", "lid-asc", "category"}
@@ -124,7 +137,7 @@ def test_order_page_runs_shows_charts_and_saves_a_run():
     assert "nodes have no in-link at level 0" in page_text(at)
     # a new visit opens on the saved run, with no click and nothing recomputed; the URL names it
     again = open_page("order.py")
-    assert f"Run #{run.id}" in page_text(again) and len(again.get("plotly_chart")) == 2
+    assert f"Run #{run.id}" in page_text(again) and len(again.get("plotly_chart")) == 3
     assert again.query_params["order_run"] in ([str(run.id)], str(run.id))
     assert len(RunStore().list_runs(kind="order")) == 1
 

@@ -155,3 +155,19 @@ def test_quality_cost_says_points_lost_for_memory_saved():
     assert quality_cost(rows.iloc[2], ref) == "binary: −4.7 points of nDCG@10 for 32.0× less memory"
     assert quality_cost(rows.iloc[0], ref) == "flat: ±0.0 points of nDCG@10 for 1.0× less memory"
     assert reference_row(rows[rows["method"] != "flat"]) is None
+
+
+def test_recall_by_distance_counts_a_tied_duplicate_and_by_id_does_not():
+    from core.index.metrics import recall_by_distance_per_query, recall_per_query
+
+    xb = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], dtype=np.float32)  # rows 0 and 1 duplicate
+    xq = np.array([[1.0, 0.0]], dtype=np.float32)
+    gt = np.array([[0, 2]])  # exact top-2 by id: row 0, then row 2 (score 0)
+    returned = np.array([[1, 2]])  # the duplicate of row 0, and row 2
+    assert recall_per_query(returned, gt, 2).tolist() == [0.5]
+    assert recall_by_distance_per_query(returned, xb, xq, gt, 2, "cosine").tolist() == [1.0]
+    assert recall_by_distance_per_query(returned, xb, xq, gt, 2, "l2").tolist() == [1.0]
+    worse = np.array([[3, -1]])  # the farthest item and a missing result
+    assert recall_by_distance_per_query(worse, xb, xq, gt, 2, "cosine").tolist() == [0.0]
+    repeated = np.array([[0, 0]])  # an index that repeats one id gets it counted once
+    assert recall_by_distance_per_query(repeated, xb, xq, gt, 2, "ip").tolist() == [0.5]

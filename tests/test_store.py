@@ -196,3 +196,22 @@ def test_an_old_database_gains_the_owner_columns(tmp_path):
                     " VALUES ('sweep', 'd', 'e', '{}', '{}', 'running', 1.0)")
     (run,) = RunStore(db).list_runs()
     assert run.status == "interrupted" and "recorded no owner" in run.message
+
+
+def test_compare_matches_configurations_not_measured_counts_and_says_what_changed_most():
+    import pandas as pd
+
+    from core.store.compare import change_summary, compare_runs
+
+    a = pd.DataFrame([
+        {"method": "flat", "m": None, "status": "ok", "recall_at_k": 1.0, "latency_queries": 200, "threads": 2},
+        {"method": "pq", "m": 8, "status": "ok", "recall_at_k": 0.50, "latency_queries": 200, "threads": 2},
+        {"method": "pq", "m": 16, "status": "ok", "recall_at_k": 0.70, "latency_queries": 200, "threads": 2},
+    ])
+    b = a.assign(latency_queries=150, threads=1, recall_at_k=[1.0, 0.62, 0.71])
+    table = compare_runs(a, b, "#1", "#2")
+    assert len(table) == 3  # matched despite different latency_queries and threads
+    assert sorted(table["Δ recall_at_k"].round(3).tolist()) == [0.0, 0.01, 0.12]
+    sentence = change_summary(table, "#1", "#2")
+    assert sentence.startswith("recall_at_k changed most for method=pq m=8: 0.5 → 0.62 (+0.12)")
+    assert "(3 configurations in both runs)" in sentence

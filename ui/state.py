@@ -290,3 +290,19 @@ def keep_in_url(**values) -> None:
                 del st.query_params[param]
         elif st.query_params.get(param) != str(value):
             st.query_params[param] = str(value)
+
+
+def query_link(ws: Workspace, query_id: str, picked_method: str | None = None) -> str:
+    """A link to the Query page with this workspace, one query (a dataset query or a held-out item) and
+    exact search beside ``picked_method`` preselected."""
+    from urllib.parse import urlencode
+
+    spec = workspace_spec()
+    own = ws.dataset.queries is not None and query_id in set(ws.dataset.queries.ids)
+    methods = ["flat"] + ([picked_method] if picked_method and picked_method != "flat" else ["hnsw_flat"])
+    values = {"dataset": spec["dataset"], "encoder": spec["encoder"], "methods": ",".join(methods),
+              "mode": "One of the dataset's queries" if own else "An item from the data",
+              ("query" if own else "item"): query_id}
+    if spec["params"]:
+        values["params"] = json.dumps(spec["params"], sort_keys=True, separators=(",", ":"))
+    return "/query?" + urlencode(values)

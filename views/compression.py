@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.analysis.sweep import PRESETS
 from core.experiments.compression import (
+    drilldown,
     embeddings_sentence,
     eval_sizes,
     format_bytes,
@@ -26,9 +27,11 @@ from core.index.registry import FAMILIES, METHODS
 from core.store.runs import RunStore
 from figures.compression import quality_vs_memory_figure, recall_vs_memory_figure, recall_vs_qps_figure
 from figures.map import figure_png, png_export_status
+from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
 from ui.state import (
     execution_picker,
+    query_link,
     require_embeddings,
     require_workspace,
     run_to_show,
@@ -49,6 +52,8 @@ TABLE_COLUMNS = [
     "rerank_bytes_per_vector", "total_bytes_per_vector", "compression_ratio", "qps", "p50_ms", "p99_ms", "train_s",
     "build_s", "factory", "threads", "reason", "note",
 ]
+BY_ID = "by id"
+RECALL_DEFINITIONS = {BY_ID: "recall_at_k", "by distance (ties)": "recall_at_k_ties"}
 QUALITY_COLUMNS = {"nDCG@10": "ndcg_at_10", "MRR@10": "mrr_at_10"}
 BYTES_COLUMNS = {
     "index + float vectors kept for re-ranking": "total_bytes_per_vector",
@@ -173,6 +178,20 @@ counted = st.radio("Bytes per vector count", list(BYTES_COLUMNS), horizontal=Tru
                    help="Methods that re-rank a shortlist keep the float32 vectors too (in memory or on disk). "
                         "Count them to compare what must stay in RAM.")
 bytes_col = BYTES_COLUMNS[counted]
+has_ties = "recall_at_k_ties" in rows and rows["recall_at_k_ties"].notna().any()
+recall_def = st.radio(
+    "Recall counts", list(RECALL_DEFINITIONS) if has_ties else [BY_ID], horizontal=True, key="sweep_recall_def",
+    help="By id: the share of the exact top-k ids a method returns. By distance: a returned item also counts "
+         "when it is exactly as close as the k-th exact neighbour (ann-benchmarks' rule); the two differ only "
+         "where items tie at that distance, as duplicates do.")
+by_id_rows = rows
+if recall_def != BY_ID:
+    rows = rows.assign(recall_at_k=rows["recall_at_k_ties"])
+differ = int((by_id_rows["recall_at_k_ties"] - by_id_rows["recall_at_k"]).abs().gt(1e-9).sum()) if has_ties else 0
+st.caption(f"Shown: recall {recall_def}. " + (
+    f"{differ} configuration(s) score differently by distance: this data has items tied at the k-th distance."
+    if differ else "Both definitions give the same numbers here (no ties at the k-th distance)."
+    if has_ties else "This run was saved before recall by distance was measured."))
 ok = rows[rows["status"] == "ok"]
 intro.markdown(
     opening(rk, int(run.params.get("nq", nq)), run.params.get("queries", query_source))
@@ -273,5 +292,39 @@ if notes:
     with st.expander("Notes on some rows"):
         for note in notes:
             st.markdown(f"- {esc(note)}")
-st.download_button("Download rows (CSV)", rows.to_csv(index=False).encode(), f"sweep-{run.id}.csv", "text/csv",
-                   key="sweep_csv")
+st.download_button("Download rows (CSV)", by_id_rows.to_csv(index=False).encode(), f"sweep-{run.id}.csv",
+                   "text/csv", key="sweep_csv")
+
+# -- query by query ----------------------------------------------------------------------------------
+st.subheader("Query by query")
+st.markdown(f"A mean hides its queries. Pick a configuration to see how recall@{rk} spreads over the "
+            f"{int(run.params.get('nq', nq)):,} queries, and which ones it fails: their text, their local "
+            "intrinsic dimension (LID, often higher for hard queries) and the exact neighbours it missed.")
+choices = list(ok["label"])
+if choices:
+    worst_first = ok.sort_values("recall_at_k")["label"].tolist()
+    picked = st.selectbox("Configuration", choices, index=choices.index(worst_first[min(1, len(worst_first) - 1)]),
+                          key="sweep_drill")
+    row = by_id_rows[by_id_rows["label"] == picked].iloc[0].to_dict()
+    try:
+        drill = drilldown(ws, run, row)
+    except ValueError as exc:
+        drill = None
+        st.warning(f"Cannot drill into this configuration: {esc(exc)}")
+    if drill is None:
+        st.info("This run kept no per-query results (it ran on Ray, or before they were kept): run it again "
+                "in-process to drill into it.")
+    else:
+        c1, c2, c3 = st.columns(3)
+        c1.metric(f"mean recall@{drill.k}", f"{drill.mean:.3f}")
+        c2.metric("queries below 50%", f"{drill.share_below_half:.1%}")
+        c3.metric("mean by distance", f"{drill.recall_ties.mean():.3f}")
+        st.plotly_chart(per_query_recall_figure(drill.recall, k=drill.k), key="sweep_drill_chart")
+        st.caption(esc(drill.sentence()))
+        worst = drill.worst.copy()
+        worst["open"] = [query_link(ws, q, picked_method=str(row["method"])) for q in worst["query"]]
+        st.dataframe(worst, hide_index=True, key="sweep_worst", column_config={
+            "recall": st.column_config.NumberColumn(f"recall@{drill.k}", format="%.2f"),
+            "lid": st.column_config.NumberColumn("LID", format="%.1f"),
+            "open": st.column_config.LinkColumn("on the Query page", display_text="open"),
+        })

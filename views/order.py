@@ -29,6 +29,7 @@ from core.experiments.insertion_order import (
     load_order_run,
     never_returned_table,
     order_diagnostics,
+    order_drilldown,
     order_gaps,
     order_run_params,
     order_study_for_workspace,
@@ -44,8 +45,9 @@ from core.experiments.insertion_order import (
 from core.experiments.intrinsic import DEFAULT_LID_K
 from core.store.runs import RunStore
 from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_id_figure, recall_vs_lid_figure
+from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
-from ui.state import require_embeddings, require_workspace, run_to_show, show_run_in_url, streamlit_progress
+from ui.state import query_link, require_embeddings, require_workspace, run_to_show, show_run_in_url, streamlit_progress
 
 st.title("HNSW insertion order")
 
@@ -336,6 +338,25 @@ else:
     if not rhos.empty:
         st.caption(f"Rank correlation of query LID with recall: from {rhos.min():+.2f} ({rhos.idxmin()}) to "
                    f"{rhos.max():+.2f} ({rhos.idxmax()}); below zero means higher-LID queries get lower recall.")
+
+    d1, d2 = st.columns(2)
+    orders_run = list(dict.fromkeys(rows[rows["backend"] == lid_backend]["order"]))
+    worst_order = (summary[(summary["backend"] == lid_backend) & (summary["ef_search"] == lid_ef)]
+                   .sort_values("mean")["order"].tolist() or orders_run)[0]
+    drill_order = d1.selectbox("Query by query: order", orders_run, index=orders_run.index(worst_order),
+                               key="order_drill_order", help="Which queries this build fails, and how many.")
+    drill = order_drilldown(ws, run, rows, lid_backend, drill_order, lid_ef)
+    if drill is not None:
+        d1.plotly_chart(per_query_recall_figure(drill.recall, k=drill.k), key="order_drill_chart")
+        d1.caption(esc(drill.sentence()))
+        d2.markdown(f"**The {len(drill.worst)} hardest queries** ({esc(drill.label)})")
+        worst = drill.worst.drop(columns=["missed", "returned_instead"], errors="ignore").copy()
+        worst["open"] = [query_link(ws, q, picked_method="hnsw_flat") for q in worst["query"]]
+        d2.dataframe(worst, hide_index=True, key="order_worst", column_config={
+            "recall": st.column_config.NumberColumn(f"recall@{drill.k}", format="%.2f"),
+            "lid": st.column_config.NumberColumn("LID", format="%.1f"),
+            "open": st.column_config.LinkColumn("on the Query page", display_text="open"),
+        })
 
 # -- diagnostics ----------------------------------------------------------------------------------------
 st.subheader("Inside one graph: hubs and unreachable points")

@@ -4,8 +4,10 @@ import io
 
 import streamlit as st
 
-from core.store.compare import compare_runs
+from core.store.compare import change_summary, compare_runs
 from core.store.runs import RunStore
+from figures.text import markdown_text as esc
+from ui.state import keep_in_url, url_choice
 
 st.title("Runs")
 st.markdown(
@@ -14,10 +16,13 @@ st.markdown(
 )
 
 store = RunStore()
+flash = st.session_state.pop("runs_flash", None)
+if flash:
+    st.success(flash)
 runs = store.list_runs()
 if not runs:
     st.info("No runs yet. Run a sweep, an intrinsic-dimension estimate or an insertion-order study, "
-            "or `python -m core sweep ...` from a terminal.")
+            "or `densescope sweep ...` from a terminal.")
     st.stop()
 
 frame = store.runs_frame()
@@ -25,17 +30,22 @@ kinds = sorted(frame["kind"].unique())
 kind = st.selectbox("Kind", ["all", *kinds], key="runs_kind")
 shown = frame if kind == "all" else frame[frame["kind"] == kind]
 st.dataframe(shown, hide_index=True, width="stretch")
-st.caption(f"{len(shown)} of {len(frame)} runs; saved in {store.path}.")
+st.caption(f"{len(shown)} of {len(frame)} runs. A run whose process ended without finishing it shows as "
+           "interrupted, with the rows it saved.")
+with st.expander("Where runs are kept"):
+    st.text(str(store.path))
 
 by_id = {r.id: r for r in runs}
 ids = list(shown["id"])
-run_id = st.selectbox("Open run", ids, format_func=lambda i: by_id[i].label(), key="runs_open")
+run_id = st.selectbox("Open run", ids, index=url_choice("run", ids, ids[0]), format_func=lambda i: by_id[i].label(),
+                      key="runs_open")
 run = by_id[run_id]
+keep_in_url(run=run.id)
 rows = store.rows(run.id)
 
 st.subheader(run.label())
 if run.message:
-    (st.error if run.status == "failed" else st.info)(run.message)
+    (st.error if run.status == "failed" else st.info)(esc(run.message))
 c1, c2 = st.columns(2)
 with c1.expander("Parameters", expanded=True):
     st.json(run.params)
@@ -58,6 +68,8 @@ if st.session_state.get("runs_confirm_delete") == run.id:
     if st.button("Yes, delete", key="runs_delete_yes", type="primary"):
         store.delete_run(run.id)
         st.session_state.runs_confirm_delete = None
+        st.session_state.runs_flash = f"Deleted run #{run.id} and its {run.n_rows} rows."
+        keep_in_url(run=None)
         st.rerun()
 
 same_kind = [i for i in ids if by_id[i].kind == run.kind and i != run.id]
@@ -67,7 +79,8 @@ if same_kind:
     try:
         table = compare_runs(rows, store.rows(other_id), f"#{run.id}", f"#{other_id}")
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(esc(exc))
     else:
+        st.markdown(esc(change_summary(table, f"#{run.id}", f"#{other_id}")))
         st.dataframe(table, hide_index=True, width="stretch")
         st.caption("Rows are matched on their shared configuration columns; Δ = other run minus this run.")

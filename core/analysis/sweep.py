@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from core.data.dataset import check_vectors
 from core.index.exact import check_k, exact_search
-from core.index.metrics import Qrels, as_relevance, mrr_at_k, ndcg_at_k, recall_at_k
+from core.index.metrics import Qrels, as_relevance, mrr_at_k, ndcg_at_k, recall_at_k, recall_by_distance_per_query
 from core.index.registry import METHODS, build, check_params, get_method, index_bytes, rerank_bytes, searcher
 from core.index.spec import Built
 from core.progress import ProgressFn, report
@@ -68,6 +68,7 @@ PRESETS: dict[str, dict[str, dict[str, list]]] = {
 #: Row keys every row has (metrics are NaN when a configuration did not run).
 METRIC_KEYS = (
     "recall_at_k",
+    "recall_at_k_ties",
     "ndcg_at_10",
     "mrr_at_10",
     "bytes_per_vector",
@@ -384,6 +385,7 @@ class EvalData:
     train_note: str
     latency_xq: np.ndarray
     max_memory_bytes: int | None
+    on_results: Callable[[Config, np.ndarray], str | None] | None = None
 
     @property
     def n(self) -> int:
@@ -409,6 +411,7 @@ def run_sweep(
     latency_queries: int = 200,
     max_memory_bytes: int | None = None,
     threads: int | None = None,
+    on_results: Callable[[Config, np.ndarray], str | None] | None = None,
 ) -> Iterator[dict]:
     """Measure every configuration; yield one row (flat dict) per configuration.
 
@@ -427,6 +430,8 @@ def run_sweep(
         threads: threads for faiss (OpenMP) and numpy's BLAS during builds and
             batch searches (default: as set). Single-query latency is always measured
             on one thread, as in ann-benchmarks, so thread wake-ups do not distort it.
+        on_results: called with each measured configuration and its result ids ``I`` ``(nq, k)``
+            (per-query drill-down); what it returns is kept in the row as ``results_key``.
 
     Bad input (shapes, k, metric, threads, configs) raises ValueError here, before
     anything runs; after that every problem becomes a row.
@@ -438,6 +443,7 @@ def run_sweep(
     if bad:
         raise ValueError(f"configs must be Config objects (see expand_grid), got {type(bad[0]).__name__}")
     data = eval_data(xb, xq, gt_I, metric, k, qrels, seed, xq_train, latency_queries, max_memory_bytes)
+    data.on_results = on_results
     return _iterate(group_by_build(configs), data, progress, seed, threads)
 
 
@@ -559,6 +565,7 @@ def _measure(cfg: Config, built: Built, size: int, data: EvalData) -> dict:
     rerank_per_vector = rerank_bytes(built, cfg.search_params) / data.n
     notes = [built.note, data.train_note if cfg.method == "leanvec_ood" else ""]
     rank_I = _ranking_results(cfg, built, I, data)
+    results_key = data.on_results(cfg, I) if data.on_results is not None else None
     return result_row(
         cfg,
         data,
@@ -566,6 +573,8 @@ def _measure(cfg: Config, built: Built, size: int, data: EvalData) -> dict:
         "",
         note="; ".join(s for s in notes if s),
         recall_at_k=recall_at_k(I, data.gt_I, data.k),
+        recall_at_k_ties=float(recall_by_distance_per_query(I, data.xb, data.xq, data.gt_I, data.k,
+                                                            data.metric).mean()),
         ndcg_at_10=float("nan") if rank_I is None else ndcg_at_k(rank_I, data.relevance, 10),
         mrr_at_10=float("nan") if rank_I is None else mrr_at_k(rank_I, data.relevance, 10),
         bytes_per_vector=bytes_per_vector,
@@ -580,6 +589,7 @@ def _measure(cfg: Config, built: Built, size: int, data: EvalData) -> dict:
         p99_ms=float(np.percentile(lat, 99)),
         latency_queries=len(lat),
         threads=threads,
+        results_key=results_key,
     )
 
 

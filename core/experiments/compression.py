@@ -35,10 +35,12 @@ from core.analysis.sweep import (
     expand_grid,
     run_sweep,
 )
+from core.experiments.per_query import WORST_SHOWN, Drilldown, eval_query_lid, query_texts
 from core.index.exact import check_k
 from core.index.metrics import pareto_frontier
 from core.index.registry import METHODS, get_method
 from core.progress import ProgressFn, report
+from core.store.artifacts import artifact_key
 from core.workspace import default_n_queries
 
 KIND = "sweep"
@@ -386,8 +388,63 @@ def sweep_for_workspace(
     rows = run_sweep(
         ev.xb, ev.xq, gt_I, metric=ws.metric, configs=plan.configs, k=plan.k, qrels=qrels, progress=progress,
         seed=plan.seed, latency_queries=latency_queries, max_memory_bytes=plan.memory_available, threads=threads,
+        on_results=_results_saver(ws, ev, plan.k),
     )
     return _record(rows, recorder, ev.source)
+
+
+def _results_saver(ws, ev, k: int):
+    """Keep each configuration's result ids (an artifact), so a saved run can be drilled into per query."""
+
+    def save(cfg, I) -> str:
+        key = artifact_key("sweep-results", ws.embeddings_key, ev.key, k, cfg.method, cfg.params)
+        ws.cache.save(RESULTS_KIND, key, np.asarray(I, dtype=np.int64), {"label": cfg.label, "k": k})
+        return key
+
+    return save
+
+
+# ------------------------------------------------------------------ per-query drill-down
+
+RESULTS_KIND = "sweep-results"
+
+
+def drilldown(ws, run, row: Mapping) -> Drilldown | None:
+    """Per-query recall and the worst queries of one configuration ``row`` of a saved sweep ``run``.
+
+    ``None`` when the run kept no result ids (runs executed on Ray, or saved before this existed).
+    """
+    key = row.get("results_key")
+    if not isinstance(key, str) or not key:
+        return None
+    hit = ws.cache.load(RESULTS_KIND, key)
+    if hit is None:
+        return None
+    I = hit[0]
+    k = int(row["k"])
+    ev = ws.eval_set(run.params.get("n_queries"), int(run.params.get("seed", 0)))
+    if ev.xq.shape[0] != I.shape[0]:
+        return None  # the dataset changed since the run
+    _, gt_I = ws.ground_truth(ev, k)
+    from core.index.metrics import recall_by_distance_per_query, recall_per_query
+
+    recall = recall_per_query(I, gt_I, k)
+    ties = recall_by_distance_per_query(I, ev.xb, ev.xq, gt_I, k, ws.metric)
+    lid = eval_query_lid(ws, ev)
+    order = np.argsort(recall, kind="stable")[:WORST_SHOWN]
+    ds = ws.dataset
+    texts = query_texts(ws, ev)
+    base_ids = [ds.ids[int(r)] for r in ev.base_rows]
+    worst = pd.DataFrame({
+        "query": [ev.query_ids[q] for q in order],
+        "text": [texts[q] for q in order],
+        "lid": [float(lid[q]) for q in order],
+        "recall": recall[order],
+        "missed": [", ".join(base_ids[i] for i in gt_I[q, :k] if i not in set(I[q, :k].tolist())) for q in order],
+        "returned_instead": [", ".join(base_ids[i] for i in I[q, :k] if i >= 0 and i not in set(gt_I[q, :k].tolist()))
+                             for q in order],
+    })
+    return Drilldown(recall, ties, worst, k, str(row.get("label", "")), list(ev.query_ids))
 
 
 def _record(rows: Iterator[dict], recorder, source: str) -> Iterator[dict]:

@@ -664,3 +664,38 @@ def vs_id_sentence(rows: pd.DataFrame) -> str:
         b = part[part["true_dim"] == hi]["recall_at_k"].mean()
         parts.append(f"at efSearch {int(ef)}, recall@{k} goes from {a:.2f} (ID {lo}) to {b:.2f} (ID {hi})")
     return "Averaged over the backends, " + "; ".join(parts) + "."
+
+
+# ------------------------------------------------------------------ per-query drill-down
+
+
+def order_drilldown(ws, run, rows: pd.DataFrame, backend: str, order: str, ef_search: int):
+    """One (backend, order, efSearch) of a saved study, query by query (recall averaged over seeds).
+
+    Returns a `core.experiments.per_query.Drilldown` (its ``missed`` column is empty: the study keeps
+    per-query recall, not the result ids), or ``None`` when the artifacts are no longer cached.
+    """
+    from core.experiments.per_query import WORST_SHOWN, Drilldown, query_texts
+
+    sel = rows[(rows["backend"] == backend) & (rows["order"] == order) & (rows["ef_search"] == ef_search)]
+    arrays = [a for a in (per_query_recall(ws, r) for _, r in sel.iterrows()) if a is not None]
+    if sel.empty or not arrays or any(a.shape != arrays[0].shape for a in arrays):
+        return None
+    recall = np.mean(arrays, axis=0)
+    params = OrderStudyParams.from_dict(run.params)
+    ev = ws.eval_set(params.n_queries, params.query_seed)
+    if ev.xq.shape[0] != recall.size:
+        return None
+    qlid = query_lid_of_study(ws, str(sel["study"].iloc[0]))
+    texts = query_texts(ws, ev)
+    worst_rows = np.argsort(recall, kind="stable")[:WORST_SHOWN]
+    worst = pd.DataFrame({
+        "query": [ev.query_ids[q] for q in worst_rows],
+        "text": [texts[q] for q in worst_rows],
+        "lid": [float(qlid[q]) if qlid is not None and qlid.shape == recall.shape else float("nan")
+                for q in worst_rows],
+        "recall": recall[worst_rows],
+    })
+    seeds = f", mean of {len(arrays)} seeds" if len(arrays) > 1 else ""
+    label = f"{backend} · {order} · efSearch {ef_search}{seeds}"
+    return Drilldown(recall, None, worst, int(sel["k"].iloc[0]), label, list(ev.query_ids))

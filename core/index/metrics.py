@@ -40,6 +40,38 @@ def recall_at_k(I: np.ndarray, gt_I: np.ndarray, k: int | None = None) -> float:
     return float(recall_per_query(I, gt_I, I.shape[1] if k is None else k).mean())
 
 
+def recall_by_distance_per_query(
+    I: np.ndarray, xb: np.ndarray, xq: np.ndarray, gt_I: np.ndarray, k: int, metric: str, rtol: float = 1e-5
+) -> np.ndarray:
+    """Tie-aware recall@k per query ``(nq,)``: a returned item counts when its *exact* score is at least
+    as close as the k-th exact neighbour's (within ``rtol``), as ann-benchmarks counts it.
+
+    Differs from `recall_per_query` (by id) only where items tie at the k-th distance, e.g. duplicates:
+    returning either copy of a duplicated neighbour is then right. Scores are recomputed from the float
+    vectors: inner product for ``cosine``/``ip`` (larger is closer), squared L2 for ``l2``.
+    """
+    I = np.asarray(I)[:, :k]
+    gt = np.asarray(gt_I)[:, :k]
+    if I.shape[0] != gt.shape[0] or gt.shape[1] < k:
+        raise ValueError(f"results {I.shape} and ground truth {gt.shape} must have the same queries and k={k}")
+    valid = I >= 0
+    rows = np.where(valid, I, 0)
+    cand = xb[rows]  # (nq, k, d)
+    if metric == "l2":
+        score = ((cand - xq[:, None, :]) ** 2).sum(axis=2)
+        kth = ((xb[gt[:, -1]] - xq) ** 2).sum(axis=1)
+        ok = score <= kth[:, None] + rtol * np.maximum(np.abs(kth[:, None]), 1e-12)
+    else:
+        score = np.einsum("qkd,qd->qk", cand, xq)
+        kth = np.einsum("qd,qd->q", xb[gt[:, -1]], xq)
+        ok = score >= kth[:, None] - rtol * np.maximum(np.abs(kth[:, None]), 1e-12)
+    hits = np.zeros(I.shape[0])
+    for q in range(I.shape[0]):  # a returned id counted once even if an index repeats it
+        ids = I[q][valid[q] & ok[q]]
+        hits[q] = min(np.unique(ids).size, k)
+    return hits / k
+
+
 def as_relevance(qrels: Qrels, nq: int) -> list[dict[int, float]]:
     """Normalise qrels to one ``{base_row: relevance}`` dict per query (``nq`` of them)."""
     if isinstance(qrels, Mapping):
@@ -113,6 +145,7 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
         Metric("recall_at_k", "max", "recall@k"),
+        Metric("recall_at_k_ties", "max", "recall@k (ties by distance)"),
         Metric("ndcg_at_10", "max", "nDCG@10"),
         Metric("mrr_at_10", "max", "MRR@10"),
         Metric("bytes_per_vector", "min", "bytes per vector (index)", log_scale=True),
