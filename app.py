@@ -26,6 +26,7 @@ PAGES = {
         ("views/intrinsic.py", "Intrinsic dimension", ":material/straighten:"),
         ("views/order.py", "HNSW insertion order", ":material/hub:"),
         ("views/compression.py", "Compression", ":material/compress:"),
+        ("views/spaces.py", "Compare spaces", ":material/compare_arrows:"),
         ("views/runs.py", "Runs", ":material/history:"),
     ],
 }

@@ -239,6 +239,16 @@ class Workspace:
             raise ValueError("this is a vector dataset: it has no text encoder; pick a query from the data")
         return check_vectors(self.encoder.encode(list(texts), kind="query"), "query vectors")
 
+    def has_query_embeddings(self) -> bool:
+        """Whether the dataset's queries are ready without encoding (given as vectors, or cached)."""
+        q = self.dataset.queries
+        if q is None or len(q) == 0:
+            return False
+        if q.vectors is not None:
+            return True
+        return self.cache.exists("query-embeddings",
+                                 artifact_key("query-embeddings", self.dataset.fingerprint(), self.encoder_config()))
+
     def query_embeddings(self, progress: ProgressFn | None = None) -> np.ndarray | None:
         """Vectors of the dataset's own queries (cached), or ``None`` when it has none."""
         q = self.dataset.queries

@@ -48,7 +48,7 @@ def app_url():
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--client.showErrorDetails", "full"],
+         "--client.showErrorDetails", "full", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -207,7 +207,7 @@ def tour_workspace(app_url):
     ws = Workspace.open(dataset, encoder, dataset_params=params)
     ws.embeddings()
     ws.query_embeddings()
-    prepare_demo(ws, say=lambda line: None, steps=("map", "id", "order", "sweep"))
+    prepare_demo(ws, say=lambda line: None, steps=("map", "id", "order", "sweep", "spaces"))
     return ws
 
 
@@ -219,13 +219,15 @@ TOUR = [
     ("/intrinsic", "use about", "[data-testid=stPlotlyChart] .js-plotly-plot"),
     ("/order", "Run #", "[data-testid=stPlotlyChart] .js-plotly-plot"),
     ("/compression", "What compression costs the search task", "[data-testid=stPlotlyChart] .js-plotly-plot"),
-    ("/runs", "runs; saved in", None),
+    ("/spaces", "Neighbour agreement: on average", "[data-testid=stPlotlyChart] .js-plotly-plot"),
+    ("/runs", "A run whose process ended", None),
 ]
 
 
 @pytest.mark.parametrize(("path", "expected", "selector"), TOUR, ids=[t[0].strip("/") or "home" for t in TOUR])
 def test_every_page_shows_a_result_with_no_click(app_url, tour_workspace, page, path, expected, selector):
-    page.goto(app_url + path + tour_query())
+    extra = {"a_encoder": "tfidf-svd", "b_encoder": "glove-avg"} if path == "/spaces" else {}
+    page.goto(app_url + path + tour_query(**extra))
     wait_app_idle(page, timeout=180_000)
     page.get_by_text(expected).first.wait_for(timeout=180_000)
     if selector:
@@ -293,7 +295,7 @@ def test_a_run_killed_with_sigkill_shows_as_interrupted_with_its_rows(app_url, p
     rid = int(done.stdout.split()[0])
     page.goto(app_url + "/runs")
     wait_app_idle(page, timeout=120_000)
-    page.get_by_text("runs; saved in").wait_for(timeout=60_000)
+    page.get_by_text("A run whose process ended").wait_for(timeout=60_000)
     from core.store.runs import RunStore
 
     run = RunStore().get_run(rid)

@@ -19,6 +19,7 @@ from ui.state import (
     execution_picker,
     needs_confirmation,
     show_cache_notices,
+    streamlit_progress,
     switch_dataset,
     workspace_spec,
 )
@@ -134,6 +135,15 @@ def relevance_section(ws) -> None:
     if not ws.dataset.has_qrels:
         return
     st.markdown("**Relevance task** (exact search, the reference for every index)")
+    if not ws.has_query_embeddings():
+        n_q = len(ws.dataset.queries)
+        st.caption(f"The {n_q:,} queries are not encoded yet: "
+                   f"{encode_time_text(n_q, ws.measured_encode_rate(), ws.encoder_name)}.")
+        if not st.button("Encode the queries and score the task", key="relevance_encode"):
+            return
+        update, bar = streamlit_progress(f"Encoding {n_q:,} queries with {ws.encoder_name}")
+        ws.query_embeddings(progress=update)
+        bar.empty()
     try:
         result = exact_relevance(ws)
     except ValueError as exc:

@@ -51,6 +51,9 @@ PAGES = [
     ("views/compression.py", "Compression",
      "Which index or compression method should I use under a memory budget? Recall and task quality vs bytes per "
      "vector vs queries per second, with the Pareto frontier."),
+    ("views/spaces.py", "Compare spaces",
+     "Do two encoders (or a model and its truncation) see the same neighbourhoods? Neighbour agreement, CKA, "
+     "each space's geometry side by side."),
     ("views/runs.py", "Runs",
      "What did I run before? Every experiment saved with its parameters and rows; compare and export."),
 ]

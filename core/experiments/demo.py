@@ -21,6 +21,7 @@ STEPS = (
     ("order", "default HNSW insertion-order study"),
     ("sweep", "quick compression sweep"),
     ("vs_id", "recall against intrinsic dimension (synthetic)"),
+    ("spaces", "MiniLM against TF-IDF + SVD (Compare spaces)"),
 )
 
 
@@ -95,7 +96,25 @@ def _vs_id(ws, progress: ProgressFn | None) -> str:
     return f"run #{rec.run_id}"
 
 
-_RUNNERS: dict[str, Callable] = {"map": _map, "id": _id, "order": _order, "sweep": _sweep, "vs_id": _vs_id}
+def _spaces(ws, progress: ProgressFn | None) -> str:
+    from core.experiments.spaces import KIND, compare_run_params, compare_spaces
+    from core.store.runs import RunStore
+
+    store = RunStore()
+    other = "tfidf-svd" if ws.encoder_name != "tfidf-svd" else "glove-avg"
+    for run in store.list_runs(kind=KIND, dataset=ws.dataset.name):
+        if run.params.get("space_b") == other and run.status == "done":
+            return f"run #{run.id} already saved"
+    params = dict(ws.dataset.params)
+    with store.recording(KIND, ws.dataset.name, f"{ws.encoder_name} vs {other}",
+                         compare_run_params(ws.dataset.name, ws.encoder_name, other, 10, params)) as rec:
+        compare_spaces(ws.dataset.name, ws.encoder_name, other, k=10, dataset_params=params, progress=progress,
+                       recorder=rec)
+    return f"run #{rec.run_id}"
+
+
+_RUNNERS: dict[str, Callable] = {"map": _map, "id": _id, "order": _order, "sweep": _sweep, "vs_id": _vs_id,
+                                 "spaces": _spaces}
 
 
 def prepare_demo(ws, *, bar: Callable[[str], tuple[ProgressFn, Callable[[], None]]] | None = None,

@@ -1,0 +1,297 @@
+"""Compare spaces: one dataset, two embedding spaces, do they see the same neighbourhoods?
+
+A *space* is written ``ENCODER[:DERIVATION]``: an encoder name or model folder as for a workspace
+(``minilm``, ``tfidf-svd``, ``glove-avg``, ``/models/e5``), optionally derived: ``:truncate=128``
+(the first 128 dimensions, Matryoshka-style) or ``:pca=64`` (PCA of the space to 64 dimensions).
+Both spaces cover the dataset's items in the same order (checked). `compare_spaces` measures
+neighbour agreement, CKA, the Spearman correlation of pairwise similarities, each space's geometry,
+and (with qrels) each space's exact-search MRR@10 / nDCG@10 with the queries they disagree on most;
+its per-item rows (``id``, ``agreement``) are saved as a run of kind ``"compare"``.
+
+kNN graphs come from `core.workspace.Workspace.knn` (the cached exact graph every page shares) for
+plain spaces, and from the same `core.index.exact.knn_graph`, cached beside it, for derived ones.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.analysis.spaces import (
+    Geometry,
+    chance_agreement,
+    linear_cka,
+    neighbour_agreement,
+    similarity_spearman,
+    space_geometry,
+)
+from core.index.exact import exact_search, knn_graph
+from core.index.metrics import mrr_at_k, ndcg_at_k
+from core.progress import ProgressFn, report
+from core.store.artifacts import artifact_key
+
+KIND = "compare"
+DERIVATIONS = ("truncate", "pca")
+#: CKA and the similarity correlation use a seeded sample of this many items at most (CKA is exact
+#: in feature space, but TwoNN and the sampled pairs stay fast; the sample is stated).
+CKA_SAMPLE = 20_000
+DISAGREEING_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    """``encoder`` plus an optional derivation (``truncate`` or ``pca`` to ``dims``)."""
+
+    encoder: str
+    derivation: str | None = None
+    dims: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> SpaceSpec:
+        text = str(text).strip()
+        if not text:
+            raise ValueError("a space needs an encoder name, e.g. minilm or tfidf-svd:truncate=128")
+        encoder, _, rest = text.rpartition(":")
+        if not encoder or "=" not in rest:
+            return cls(text)
+        name, _, value = rest.partition("=")
+        if name not in DERIVATIONS:
+            raise ValueError(f"unknown derivation {rest!r} in {text!r}; use {encoder}:truncate=N or {encoder}:pca=N")
+        try:
+            dims = int(value)
+        except ValueError:
+            raise ValueError(f"{name} needs a whole number of dimensions, got {value!r}") from None
+        if dims < 1:
+            raise ValueError(f"{name} needs at least 1 dimension, got {dims}")
+        return cls(encoder, name, dims)
+
+    @property
+    def label(self) -> str:
+        return self.encoder + (f":{self.derivation}={self.dims}" if self.derivation else "")
+
+
+@dataclass
+class Space:
+    """One opened space: its workspace, vectors (derived if asked) and how it was derived."""
+
+    spec: SpaceSpec
+    ws: object
+    x: np.ndarray
+    key: str
+    transform: np.ndarray | None = None  # (d, dims) projection of a PCA space (applied to queries too)
+    mean: np.ndarray | None = None
+
+    def queries(self) -> np.ndarray | None:
+        xq = self.ws.query_embeddings()
+        return None if xq is None else self.derive(xq)
+
+    def derive(self, v: np.ndarray) -> np.ndarray:
+        if self.spec.derivation == "truncate":
+            v = v[:, : self.spec.dims]
+        elif self.spec.derivation == "pca":
+            v = (v - self.mean) @ self.transform
+        else:
+            return v
+        if self.ws.metric == "cosine":
+            norms = np.linalg.norm(v, axis=1, keepdims=True)
+            v = v / np.where(norms > 0, norms, 1.0)
+        return np.ascontiguousarray(v, dtype=np.float32)
+
+
+def open_space(dataset: str, spec: SpaceSpec | str, *, dataset_params: dict | None = None,
+               progress: ProgressFn | None = None) -> Space:
+    """The space's workspace and vectors (encoded if needed, with ``progress``)."""
+    from core.workspace import Workspace
+
+    spec = SpaceSpec.parse(spec) if isinstance(spec, str) else spec
+    ws = Workspace.open(dataset, spec.encoder, dataset_params=dataset_params or {})
+    x = ws.embeddings(progress)
+    if spec.derivation is None:
+        return Space(spec, ws, x, ws.embeddings_key)
+    d = x.shape[1]
+    if spec.dims > d:
+        raise ValueError(f"{spec.label}: {spec.encoder} has {d} dimensions, fewer than the {spec.dims} asked for")
+    space = Space(spec, ws, x, artifact_key(ws.embeddings_key, spec.derivation, spec.dims))
+    if spec.derivation == "pca":
+        xd = np.asarray(x, dtype=np.float64)
+        space.mean = xd.mean(axis=0).astype(np.float32)
+        _, vecs = np.linalg.eigh(np.cov(xd, rowvar=False))
+        space.transform = np.ascontiguousarray(vecs[:, ::-1][:, : spec.dims], dtype=np.float32)
+    space.x = space.derive(x)
+    return space
+
+
+def space_knn(space: Space, k: int, progress: ProgressFn | None = None) -> np.ndarray:
+    """``I`` ``(n, k)`` exact neighbours in the space (the workspace's cached graph, or one cached beside it)."""
+    if space.spec.derivation is None:
+        return space.ws.knn(k, progress)[1]
+    key = artifact_key("knn-derived", space.key, k, space.ws.metric)
+    hit = space.ws.cache.load("knn", key)
+    if hit is not None:
+        return hit[0]
+    _, I = knn_graph(space.x, k, space.ws.metric, progress=progress)
+    space.ws.cache.save("knn", key, I, {"derived": space.spec.label, "k": k})
+    return I
+
+
+@dataclass
+class Retrieval:
+    """Exact-search task quality of one space on the dataset's qrels, and each query's reciprocal rank."""
+
+    mrr_at_10: float
+    ndcg_at_10: float
+    reciprocal_rank: np.ndarray  # (nq,), 0 when no relevant item is in the top 10
+
+
+@dataclass
+class Comparison:
+    """What `compare_spaces` measured; ``rows`` has one row per item (``id``, ``agreement``, ...)."""
+
+    dataset: str
+    a: str
+    b: str
+    k: int
+    n: int
+    agreement_mean: float
+    chance: float
+    cka: float
+    spearman: float
+    pairs: int
+    sample: int
+    geometry_a: Geometry
+    geometry_b: Geometry
+    seconds: float
+    rows: pd.DataFrame
+    retrieval_a: Retrieval | None = None
+    retrieval_b: Retrieval | None = None
+    disagreeing: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def summary(self) -> dict:
+        out = {"dataset": self.dataset, "space_a": self.a, "space_b": self.b, "k": self.k, "n": self.n,
+               "agreement_mean": self.agreement_mean, "chance": self.chance, "cka": self.cka,
+               "spearman": self.spearman, "pairs": self.pairs, "sample": self.sample,
+               "seconds": round(self.seconds, 2)}
+        for side, g in (("a", self.geometry_a), ("b", self.geometry_b)):
+            out |= {f"{side}_{key}": value for key, value in g.as_dict().items()}
+        for side, r in (("a", self.retrieval_a), ("b", self.retrieval_b)):
+            if r is not None:
+                out |= {f"{side}_mrr_at_10": r.mrr_at_10, f"{side}_ndcg_at_10": r.ndcg_at_10}
+        return out
+
+    def sentences(self) -> list[str]:
+        """The comparison in words, one measure per sentence, with its live numbers."""
+        out = [
+            f"Neighbour agreement: on average {self.agreement_mean:.1%} of an item's {self.k} nearest neighbours "
+            f"in {self.a} are also among its {self.k} nearest in {self.b} (two unrelated spaces would share "
+            f"{self.chance:.2%} by chance).",
+            f"Linear CKA {self.cka:.3f} (1 = the same space up to rotation and scale, near 0 = unrelated)"
+            + (f", on a seeded sample of {self.sample:,} items" if self.sample < self.n else "") + ".",
+            f"Spearman correlation of pairwise similarities: {self.spearman:.3f} over {self.pairs:,} sampled pairs.",
+        ]
+        if self.retrieval_a is not None and self.retrieval_b is not None:
+            out.append(f"Exact search on the relevance task: {self.a} MRR@10 {self.retrieval_a.mrr_at_10:.3f}, "
+                       f"nDCG@10 {self.retrieval_a.ndcg_at_10:.3f}; {self.b} MRR@10 "
+                       f"{self.retrieval_b.mrr_at_10:.3f}, nDCG@10 {self.retrieval_b.ndcg_at_10:.3f}.")
+        return out
+
+
+def _retrieval(space: Space, qrels: list[np.ndarray] | None) -> Retrieval | None:
+    xq = space.queries()
+    if xq is None or qrels is None or not any(len(q) for q in qrels):
+        return None
+    _, I = exact_search(space.x, xq, min(10, space.x.shape[0]), space.ws.metric)
+    rr = np.zeros(I.shape[0])
+    for q, (row, rel) in enumerate(zip(I, qrels, strict=True)):
+        hits = np.flatnonzero(np.isin(row, rel))
+        rr[q] = 1.0 / (hits[0] + 1) if hits.size else 0.0
+    judged = [q for q, rel in enumerate(qrels) if len(rel)]
+    return Retrieval(mrr_at_k(I[judged], [qrels[q] for q in judged], 10),
+                     ndcg_at_k(I[judged], [qrels[q] for q in judged], 10), rr)
+
+
+def compare_spaces(dataset: str, a: str, b: str, *, k: int = 10, dataset_params: dict | None = None,
+                   progress: ProgressFn | None = None, recorder=None, seed: int = 0) -> Comparison:
+    """Compare space ``a`` and ``b`` of ``dataset`` (see the module docstring); rows go to ``recorder``."""
+    t0 = time.perf_counter()
+    report(progress, 0, 6, f"space A: {a}")
+    sa = open_space(dataset, a, dataset_params=dataset_params, progress=progress)
+    report(progress, 1, 6, f"space B: {b}")
+    sb = open_space(dataset, b, dataset_params=dataset_params, progress=progress)
+    ds = sa.ws.dataset
+    if sb.ws.dataset.ids != ds.ids:
+        raise ValueError(f"{a} and {b} do not cover the same items in the same order")
+    n = sa.x.shape[0]
+    if n < 3:
+        raise ValueError(f"comparing two spaces needs at least 3 items; {ds.name} has {n}")
+    k = min(int(k), n - 1)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    report(progress, 2, 6, "kNN graphs")
+    I_a, I_b = space_knn(sa, k, progress), space_knn(sb, k, progress)
+    agreement = neighbour_agreement(I_a, I_b, k)
+    report(progress, 3, 6, "CKA and similarity correlation")
+    rng = np.random.default_rng(seed)
+    rows_s = np.sort(rng.choice(n, size=CKA_SAMPLE, replace=False)) if n > CKA_SAMPLE else np.arange(n)
+    cka = linear_cka(sa.x[rows_s], sb.x[rows_s])
+    rho, pairs = similarity_spearman(sa.x, sb.x, metric=sa.ws.metric, n_pairs=min(20_000, n * (n - 1) // 2),
+                                     seed=seed)
+    report(progress, 4, 6, "geometry of each space")
+    geo_a = space_geometry(sa.x[rows_s], _subgraph(I_a, rows_s), k=k)
+    geo_b = space_geometry(sb.x[rows_s], _subgraph(I_b, rows_s), k=k)
+    report(progress, 5, 6, "retrieval")
+    ev = sa.ws.eval_set() if ds.has_qrels else None
+    qrels = ev.qrels if ev is not None else None
+    ret_a, ret_b = _retrieval(sa, qrels), _retrieval(sb, qrels)
+    rows = pd.DataFrame({
+        "id": ds.ids,
+        "agreement": agreement,
+        "label": ds.labels if ds.labels is not None else [""] * n,
+        "text": [ds.display_text(i)[:160] for i in range(n)] if ds.texts is not None else ds.ids,
+    })
+    disagreeing = pd.DataFrame()
+    if ret_a is not None and ret_b is not None and ds.queries is not None:
+        gap = ret_a.reciprocal_rank - ret_b.reciprocal_rank
+        top = np.argsort(-np.abs(gap), kind="stable")[:DISAGREEING_SHOWN]
+        texts = ds.queries.texts or [""] * len(ds.queries)
+        text_of = dict(zip(ds.queries.ids, texts, strict=True))
+        disagreeing = pd.DataFrame({
+            "query": [ev.query_ids[q] for q in top], "text": [text_of.get(ev.query_ids[q], "")[:160] for q in top],
+            f"RR@10 {sa.spec.label}": ret_a.reciprocal_rank[top], f"RR@10 {sb.spec.label}": ret_b.reciprocal_rank[top],
+        })
+    report(progress, 6, 6, "done")
+    result = Comparison(ds.name, sa.spec.label, sb.spec.label, k, n, float(agreement.mean()),
+                        chance_agreement(n, k), cka, rho, pairs, int(rows_s.size), geo_a, geo_b,
+                        time.perf_counter() - t0, rows, ret_a, ret_b, disagreeing)
+    if recorder is not None:
+        recorder.add(*rows[["id", "agreement"]].to_dict("records"))
+    return result
+
+
+def _subgraph(I: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The graph restricted to a sample of rows, ids renumbered; neighbours outside it become -1."""
+    if rows.size == I.shape[0]:
+        return I
+    pos = np.full(I.shape[0], -1, dtype=np.int64)
+    pos[rows] = np.arange(rows.size)
+    sub = I[rows]
+    return np.where(sub >= 0, pos[np.clip(sub, 0, None)], -1)
+
+
+def compare_run_params(dataset: str, a: str, b: str, k: int, dataset_params: dict | None = None) -> dict:
+    return {"space_a": a, "space_b": b, "k": k, "dataset_params": dict(dataset_params or {})}
+
+
+def neighbours_side_by_side(cmp_a: Space, cmp_b: Space, row: int, k: int) -> pd.DataFrame:
+    """Item ``row``'s k nearest neighbours in each space, rank by rank, shared ones marked."""
+    I_a, I_b = space_knn(cmp_a, k)[row, :k], space_knn(cmp_b, k)[row, :k]
+    ds = cmp_a.ws.dataset
+    shared = set(I_a.tolist()) & set(I_b.tolist())
+
+    def name(i: int) -> str:
+        return "" if i < 0 else ds.ids[i] + (" ✓" if i in shared else "")
+
+    return pd.DataFrame({"rank": np.arange(1, k + 1), cmp_a.spec.label: [name(int(i)) for i in I_a],
+                         cmp_b.spec.label: [name(int(i)) for i in I_b]})

@@ -1,0 +1,151 @@
+"""Comparing two embedding spaces: known answers on seeded data, the CLI and the page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pagetest import open_view, page_text
+
+from core.analysis.spaces import (
+    chance_agreement,
+    isotropy_score,
+    linear_cka,
+    mean_pairwise_cosine,
+    neighbour_agreement,
+    random_rotation,
+    similarity_spearman,
+)
+from core.experiments.spaces import SpaceSpec, compare_spaces
+from core.index.exact import knn_graph
+
+N, D, K = 1000, 32, 10
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def spaces():
+    rng = np.random.default_rng(0)
+    scales = np.linspace(3.0, 0.2, D)  # anisotropic, so principal directions are well defined
+    x = unit(rng.standard_normal((N, D)) * scales)
+    return x, unit(x @ random_rotation(D, seed=1)), unit(rng.standard_normal((N, 24)))
+
+
+def graph(x):
+    return knn_graph(x, K, "cosine")[1]
+
+
+def test_a_space_against_itself_agrees_fully(spaces):
+    x, _, _ = spaces
+    assert neighbour_agreement(graph(x), graph(x)).mean() == 1.0
+    assert linear_cka(x, x) == pytest.approx(1.0, abs=1e-12)
+    assert similarity_spearman(x, x)[0] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_a_rotation_keeps_neighbours_cka_and_isotropy(spaces):
+    x, rotated, _ = spaces
+    assert neighbour_agreement(graph(x), graph(rotated)).mean() == 1.0
+    assert linear_cka(x, rotated) == pytest.approx(1.0, abs=1e-9)
+    assert isotropy_score(rotated) == pytest.approx(isotropy_score(x), rel=1e-3)
+    assert mean_pairwise_cosine(rotated) == pytest.approx(mean_pairwise_cosine(x), abs=1e-6)
+
+
+def test_an_unrelated_space_agrees_by_chance_and_cka_is_near_zero(spaces):
+    """Chance: each item's k neighbours in B are k of the n-1 others at random, so its overlap is
+    ~Binomial(k, k/(n-1))/k; the mean over n items has sd about sqrt(p / (k n)) = 0.001 here. Four sd
+    is the tolerance. CKA of two independent d_a, d_b-dimensional Gaussian spaces is about
+    sqrt(d_a d_b) / n (0.028 here); we bound it by three times that."""
+    x, _, unrelated = spaces
+    p = chance_agreement(N, K)
+    agreement = neighbour_agreement(graph(x), graph(unrelated)).mean()
+    assert abs(agreement - p) < 4 * np.sqrt(p / (K * N))
+    assert linear_cka(x, unrelated) < 3 * np.sqrt(D * 24) / N
+    assert abs(similarity_spearman(x, unrelated)[0]) < 0.05
+
+
+def test_cka_matches_a_hand_computation():
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    Y = np.array([[2.0], [0.0], [2.0], [0.0]])
+    # centred: Xc = X - [.5,.5], Yc = Y - 1 = [1,-1,1,-1]; Yc^T Xc = [2, 0]; ||.||^2 = 4
+    # Xc^T Xc = [[1,0],[0,1]] -> ||.||_F = sqrt(2); Yc^T Yc = 4 -> 4; CKA = 4 / (sqrt(2) * 4)
+    assert linear_cka(X, Y) == pytest.approx(1 / np.sqrt(2))
+
+
+def test_agreement_hand_case_ignores_missing_neighbours():
+    a = np.array([[1, 2, 3], [0, 2, -1]])
+    b = np.array([[3, 2, 9], [2, -1, -1]])
+    assert neighbour_agreement(a, b).tolist() == [2 / 3, 1 / 3]
+    with pytest.raises(ValueError, match="same items"):
+        neighbour_agreement(a, b[:1])
+
+
+@pytest.mark.parametrize(("text", "spec"), [
+    ("minilm", SpaceSpec("minilm")), ("minilm:truncate=128", SpaceSpec("minilm", "truncate", 128)),
+    ("tfidf-svd:pca=64", SpaceSpec("tfidf-svd", "pca", 64)), ("/models/e5", SpaceSpec("/models/e5")),
+])
+def test_space_specs(text, spec):
+    assert SpaceSpec.parse(text) == spec and spec.label == text
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("minilm:crop=3", "unknown derivation"), ("minilm:pca=x", "whole number"), ("minilm:truncate=0", "at least 1"),
+    ("", "needs an encoder"),
+])
+def test_bad_space_specs_say_why(text, message):
+    with pytest.raises(ValueError, match=message):
+        SpaceSpec.parse(text)
+
+
+SYNTH = {"n": 400, "dim": 24, "intrinsic_dim": 6, "noise": 0.0, "n_clusters": 3, "seed": 0}
+
+
+def test_a_truncation_to_all_dimensions_is_the_space_itself(fresh_home):
+    result = compare_spaces("synthetic", "given-vectors", "given-vectors:truncate=24", k=10, dataset_params=SYNTH)
+    assert result.agreement_mean == 1.0 and result.cka == pytest.approx(1.0, abs=1e-9)
+    half = compare_spaces("synthetic", "given-vectors", "given-vectors:pca=3", k=10, dataset_params=SYNTH)
+    assert half.chance < half.agreement_mean < 1.0 and half.geometry_b.dim == 3
+    assert list(half.rows.columns[:2]) == ["id", "agreement"] and len(half.rows) == 400
+
+
+def test_cli_compare_prints_the_summary_and_writes_rows(fresh_home, tmp_path, capsys):
+    from core.cli.main import main
+    from core.store.runs import RunStore
+
+    out = tmp_path / "rows.csv"
+    args = ["compare", "--dataset", "stdlib-docs", "--limit", "200", "--space-a", "tfidf-svd", "--space-b",
+            "tfidf-svd:truncate=32", "--out", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "Neighbour agreement: on average" in text and "Linear CKA" in text and "isotropy" in text
+    rows = pd.read_csv(out)
+    assert list(rows.columns[:2]) == ["id", "agreement"] and len(rows) == 200
+    (run,) = RunStore().list_runs(kind="compare")
+    assert run.n_rows == 200 and run.encoder == "tfidf-svd vs tfidf-svd:truncate=32"
+    assert main(["compare", "--dataset", "stdlib-docs", "--space-a", "tfidf-svd", "--space-b", "x:crop=1"]) == 2
+
+
+def test_page_compares_two_spaces_of_a_small_text_dataset(fresh_home):
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    spec = {"dataset": "stdlib-docs", "params": {"limit": 200, "seed": 0}, "encoder": "tfidf-svd",
+            "encoder_options": {}}
+    at = open_view("spaces.py", spec)
+    at.selectbox(key="spaces_A_encoder").set_value("tfidf-svd")
+    at.selectbox(key="spaces_B_encoder").set_value("tfidf-svd")
+    at.selectbox(key="spaces_B_how").set_value("truncate").run()
+    at.number_input(key="spaces_B_dims").set_value(16)
+    at.run()
+    assert "has not encoded" in page_text(at)  # asks before a long encode
+    at.button(key="spaces_encode").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = page_text(at)
+    assert "Neighbour agreement: on average" in text and "How each space fills its dimensions" in text
+    assert {m.label for m in at.metric} >= {"neighbour agreement", "linear CKA"}
+    assert len(at.get("plotly_chart")) == 2  # agreement histogram, map of A
+    at.button(key="spaces_save").click().run()
+    assert "Saved as run #" in page_text(at)

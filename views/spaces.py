@@ -1,0 +1,178 @@
+"""Compare spaces: two embedding spaces of one dataset — do they see the same neighbourhoods?"""
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from core.analysis.projection import hover_texts, project
+from core.encode.registry import list_encoders
+from core.experiments.spaces import (
+    KIND,
+    SpaceSpec,
+    compare_run_params,
+    compare_spaces,
+    neighbours_side_by_side,
+    open_space,
+)
+from core.store.runs import RunStore
+from core.workspace import Workspace
+from figures.map import map_figure
+from figures.per_query import per_query_recall_figure
+from figures.text import markdown_text as esc
+from ui.state import keep_in_url, require_workspace, streamlit_progress, url_choice, workspace_spec
+
+st.title("Compare spaces")
+ws = require_workspace()
+ds = ws.dataset
+spec = workspace_spec()
+st.markdown(
+    f"Do two encoders see the same neighbourhoods in **{esc(ds.name)}**? Pick two *spaces* — an encoder, or one "
+    "cut to its first dimensions (Matryoshka-style) or reduced by PCA — and every one of its "
+    f"**{ds.n:,}** items is compared by its nearest neighbours in each, next to how each space fills its "
+    "dimensions. Teachers: does a transformer see different neighbours than bag-of-words? Analysts: what "
+    "changes if we swap our model, or truncate it?"
+)
+if ds.kind != "text":
+    st.info("This dataset's vectors are given, so there is one space only: pick a text dataset (or upload one) "
+            "to compare encoders; derived spaces of the given vectors are compared below.")
+
+ENCODERS = [e["name"] for e in list_encoders()] if ds.kind == "text" else ["given-vectors"]
+DERIVED = ["as is", "truncate", "pca"]
+
+
+def space_picker(side: str, default_encoder: str) -> str:
+    c1, c2, c3 = st.columns([2, 1, 1])
+    enc = c1.selectbox(f"Space {side}: encoder", ENCODERS, key=f"spaces_{side}_encoder",
+                       index=url_choice(f"{side.lower()}_encoder", ENCODERS, default_encoder))
+    how = c2.selectbox("derived", DERIVED, key=f"spaces_{side}_how",
+                       index=url_choice(f"{side.lower()}_how", DERIVED, "as is"),
+                       help="truncate: keep the first dimensions (Matryoshka-style); pca: project onto the top "
+                            "principal components.")
+    dims = int(c3.number_input("to dims", 1, 4096, 64, key=f"spaces_{side}_dims", disabled=how == "as is"))
+    return enc if how == "as is" else f"{enc}:{how}={dims}"
+
+
+default_b = "tfidf-svd" if "tfidf-svd" in ENCODERS and ENCODERS[0] != "tfidf-svd" else ENCODERS[-1]
+a = space_picker("A", ENCODERS[0])
+b = space_picker("B", default_b if ds.kind == "text" else ENCODERS[0])
+k = int(st.slider("Neighbours per item (k)", 1, max(1, min(100, ds.n - 1)), min(10, max(1, ds.n - 1)),
+                  key="spaces_k"))
+specs = {}
+for side, text in (("A", a), ("B", b)):
+    try:
+        specs[side] = SpaceSpec.parse(text)
+    except ValueError as exc:
+        st.error(f"Space {side}: {esc(exc)}")
+        st.stop()
+keep_in_url(a_encoder=specs["A"].encoder, a_how=specs["A"].derivation or "as is",
+            b_encoder=specs["B"].encoder, b_how=specs["B"].derivation or "as is")
+
+params_json = json.dumps(spec["params"], sort_keys=True)
+missing = [enc for enc in dict.fromkeys(s.encoder for s in specs.values())
+           if not Workspace.open(spec["dataset"], enc, dataset_params=spec["params"]).has_embeddings()]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cached_comparison(dataset: str, params: str, space_a: str, space_b: str, k: int):
+    return compare_spaces(dataset, space_a, space_b, k=k, dataset_params=json.loads(params))
+
+
+if missing:
+    st.warning(f"{esc(', '.join(dict.fromkeys(missing)))} has not encoded **{esc(ds.name)}** yet; encoding takes "
+               "a while once, then every page reuses it.")
+    if not st.button("Encode and compare", key="spaces_encode", type="primary"):
+        st.stop()
+    update, bar = streamlit_progress("Encoding")
+    try:
+        for enc in dict.fromkeys(missing):
+            Workspace.open(spec["dataset"], enc, dataset_params=spec["params"]).embeddings(progress=update)
+    except (ValueError, RuntimeError, OSError) as exc:
+        bar.empty()
+        st.error(f"Encoding failed, nothing was saved: {esc(exc)}")
+        st.stop()
+    bar.empty()
+
+try:
+    with st.spinner(f"Comparing {a} and {b} over {ds.n:,} items…"):
+        cmp = cached_comparison(spec["dataset"], params_json, a, b, k)
+except ValueError as exc:
+    st.error(f"Cannot compare these spaces: {esc(exc)}")
+    st.stop()
+
+# -- the answer --------------------------------------------------------------------------------------
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("neighbour agreement", f"{cmp.agreement_mean:.1%}", help=f"chance: {cmp.chance:.2%}")
+c2.metric("by chance", f"{cmp.chance:.2%}")
+c3.metric("linear CKA", f"{cmp.cka:.3f}")
+c4.metric("similarity Spearman ρ", f"{cmp.spearman:.3f}")
+for sentence in cmp.sentences():
+    st.markdown("- " + esc(sentence))
+s1, s2 = st.columns([1, 3])
+if s1.button("Save as run", key="spaces_save", help="Keeps the per-item agreement in the run store (Runs page)."):
+    store = RunStore()
+    with store.recording(KIND, ds.name, f"{a} vs {b}", compare_run_params(ds.name, a, b, k, spec["params"])) as rec:
+        rec.add(*cmp.rows[["id", "agreement"]].to_dict("records"))
+    s2.success(f"Saved as run #{rec.run_id} ({len(cmp.rows):,} rows).")
+st.caption(f"Computed in {cmp.seconds:.1f} s (cached for this session's next visit).")
+
+# -- geometry ----------------------------------------------------------------------------------------
+st.subheader("How each space fills its dimensions")
+st.markdown("A space whose vectors all point one way (high mean cosine, much variance in its top component, "
+            "isotropy far below 1) wastes dimensions and crowds neighbours; hubs (a skewed k-occurrence) are "
+            "items that turn up in everyone's neighbour list.")
+names = {"dim": "dimensions", "mean_cosine": "mean pairwise cosine", "top1_variance": "variance in the top PC",
+         "top10_variance": "variance in the top 10 PCs", "isotropy": "isotropy (Mu & Viswanath; 1 = even)",
+         "hubness_skew": "hubness: skew of the k-occurrence", "twonn_id": "intrinsic dimension (TwoNN)",
+         "pca99_id": "intrinsic dimension (PCA, 99% variance)"}
+ga, gb = cmp.geometry_a.as_dict(), cmp.geometry_b.as_dict()
+st.dataframe(pd.DataFrame({"measure": list(names.values()), a: [ga[key] for key in names],
+                           b: [gb[key] for key in names]}), hide_index=True, key="spaces_geometry")
+if cmp.sample < cmp.n:
+    st.caption(f"CKA and geometry on a seeded sample of {cmp.sample:,} of {cmp.n:,} items.")
+
+# -- retrieval ----------------------------------------------------------------------------------------
+if cmp.retrieval_a is not None and not cmp.disagreeing.empty:
+    st.subheader("Where the search task tells them apart")
+    st.markdown("The queries on which the two spaces disagree most: the reciprocal rank of the relevant item in "
+                "each space's exact top 10 (1 = first, 0 = not in the top 10).")
+    st.dataframe(cmp.disagreeing, hide_index=True, key="spaces_disagreeing")
+
+# -- where they disagree ------------------------------------------------------------------------------
+st.subheader("Where they disagree")
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(per_query_recall_figure(cmp.rows["agreement"].to_numpy(), k=cmp.k,
+                                            title=f"Neighbour agreement per item (k={cmp.k})"),
+                    key="spaces_agreement_hist")
+    st.caption("Each bar: the share of items whose k neighbours overlap by that much; red: less than half.")
+with right:
+    try:
+        space_a = open_space(spec["dataset"], a, dataset_params=spec["params"])
+        proj = project(space_a.ws, "pca", 2) if space_a.spec.derivation is None else None
+    except ValueError:
+        proj = None
+    if proj is not None:
+        fig = map_figure(proj.coords, colour=cmp.rows["agreement"].to_numpy()[proj.rows], colour_kind="continuous",
+                         colour_title="agreement", hover=hover_texts(ds, proj.rows),
+                         title=f"{a}: each item coloured by its neighbour agreement with {b}", height=420)
+        st.plotly_chart(fig, key="spaces_map")
+        st.caption(f"PCA map of {esc(a)} ({proj.note}); dark items keep few of their neighbours in {esc(b)}.")
+    else:
+        st.caption("The map is drawn for plain (not derived) spaces.")
+
+worst = cmp.rows.sort_values("agreement", kind="stable").head(15)
+st.markdown(f"**The {len(worst)} items whose neighbourhoods differ most**")
+st.dataframe(worst, hide_index=True, key="spaces_worst",
+             column_config={"agreement": st.column_config.NumberColumn("agreement", format="%.2f")})
+pick = st.selectbox("An item's neighbours in each space", list(worst.index) + [i for i in range(min(ds.n, 50))
+                                                                                if i not in set(worst.index)],
+                    format_func=lambda i: ds.ids[i], key="spaces_item")
+try:
+    table = neighbours_side_by_side(open_space(spec["dataset"], a, dataset_params=spec["params"]),
+                                    open_space(spec["dataset"], b, dataset_params=spec["params"]), int(pick), cmp.k)
+    st.dataframe(table, hide_index=True, key="spaces_side_by_side")
+    st.caption("✓ marks a neighbour both spaces share. Agreement of this item: "
+               f"{cmp.rows['agreement'].iloc[int(pick)]:.0%}.")
+except ValueError as exc:
+    st.error(f"Cannot list the neighbours: {esc(exc)}")
