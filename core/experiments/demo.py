@@ -21,7 +21,7 @@ STEPS = (
     ("order", "default HNSW insertion-order study"),
     ("sweep", "quick compression sweep"),
     ("vs_id", "recall against intrinsic dimension (synthetic)"),
-    ("spaces", "MiniLM against TF-IDF + SVD (Compare spaces)"),
+    ("spaces", "the encoder against TF-IDF + SVD (Compare spaces)"),
 )
 
 
@@ -96,6 +96,17 @@ def _vs_id(ws, progress: ProgressFn | None) -> str:
     return f"run #{rec.run_id}"
 
 
+def _dataset_params(dataset) -> dict:
+    """The parameters the dataset was asked for (its ``params`` also hold facts of the build)."""
+    from core.data.builtin import dataset_info
+
+    try:
+        known = dataset_info(dataset.name).params
+    except ValueError:  # an upload: a sample size and seed
+        known = {"limit": None, "seed": 0}
+    return {k: v for k, v in dataset.params.items() if k in known and v is not None}
+
+
 def _spaces(ws, progress: ProgressFn | None) -> str:
     from core.experiments.spaces import KIND, compare_run_params, compare_spaces
     from core.store.runs import RunStore
@@ -105,7 +116,7 @@ def _spaces(ws, progress: ProgressFn | None) -> str:
     for run in store.list_runs(kind=KIND, dataset=ws.dataset.name):
         if run.params.get("space_b") == other and run.status == "done":
             return f"run #{run.id} already saved"
-    params = dict(ws.dataset.params)
+    params = _dataset_params(ws.dataset)
     with store.recording(KIND, ws.dataset.name, f"{ws.encoder_name} vs {other}",
                          compare_run_params(ws.dataset.name, ws.encoder_name, other, 10, params)) as rec:
         compare_spaces(ws.dataset.name, ws.encoder_name, other, k=10, dataset_params=params, progress=progress,
