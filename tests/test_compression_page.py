@@ -89,7 +89,8 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     ok(at)
     assert len(at.get("plotly_chart")) == 3  # memory, speed, and the per-query drill-down
     # query by query: per-query recall averages to the row's recall@k exactly
-    at.selectbox(key="sweep_drill").set_value("pq m=8").run()
+    pq_label = next(label for label in at.selectbox(key="sweep_drill").options if label.startswith("pq"))
+    at.selectbox(key="sweep_drill").set_value(pq_label).run()
     ok(at)
     (worst,) = [df.value for df in at.dataframe if "missed" in df.value]
     assert len(worst) == 10 and worst["recall"].is_monotonic_increasing
@@ -98,9 +99,9 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     from core.experiments.compression import drilldown
     from core.workspace import Workspace
 
-    row = RunStore().rows(run.id).set_index("label").loc["pq m=8"]
+    row = RunStore().rows(run.id).set_index("label").loc[pq_label]
     ws = Workspace.open("synthetic", dataset_params=PARAMS)
-    drill = drilldown(ws, RunStore().get_run(run.id), {**row.to_dict(), "label": "pq m=8"})
+    drill = drilldown(ws, RunStore().get_run(run.id), {**row.to_dict(), "label": pq_label})
     assert drill.recall.mean() == pytest.approx(row["recall_at_k"], abs=1e-12)
     assert drill.recall_ties.mean() == pytest.approx(row["recall_at_k_ties"], abs=1e-12)
     assert "find fewer than half of their exact top-10" in drill.sentence()

@@ -133,7 +133,7 @@ def test_order_page_runs_shows_charts_and_saves_a_run():
     assert set(rows["order"]) == {"original", "random", "lid-desc", "lid-asc", "category"}
     # diagnostics of one build
     click(at, "order_diagnose")
-    assert len(at.get("plotly_chart")) == 3 and at.metric[0].label == "Never returned"
+    assert len(at.get("plotly_chart")) == 4 and at.metric[0].label == "Never returned"
     assert "nodes have no in-link at level 0" in page_text(at)
     # a new visit opens on the saved run, with no click and nothing recomputed; the URL names it
     again = open_page("order.py")
