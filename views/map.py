@@ -130,6 +130,9 @@ method = c1.radio("Projection", ["pca", "umap"], index=url_choice("projection", 
 dims = c2.radio("Dimensions", [2, 3], index=url_choice("dims", [2, 3], 2), format_func=lambda v: f"{v}-D",
                 horizontal=True, key="map_dims")
 default_colour = "category" if ds.labels is not None and 1 < ds.n_labels <= 200 else "norm"
+if st.session_state.get("map_colour_for") != ws.embeddings_key:  # a new dataset starts from its own default
+    st.session_state.pop("map_colour", None)
+    st.session_state["map_colour_for"] = ws.embeddings_key
 colour_by = c3.selectbox("Colour by", colour_options, index=url_choice("colour", colour_options, default_colour),
                          key="map_colour",
                          help="category: the dataset's labels. LID: local intrinsic dimension (MLE over each point's "

@@ -51,7 +51,7 @@ def build_glove(*, limit: int | None, seed: int) -> Dataset:
         name="glove-6b-50d",
         ids=ids,
         vectors=subset,
-        labels=list(ids),
+        labels=None,  # the words are the ids: 400,000 one-word "categories" would mean nothing
         metric="cosine",
         params={"limit": limit, "seed": seed},
         description=f"GloVe 6B word vectors, 50 dimensions: {len(ids):,} of {n:,} words (Wikipedia + Gigaword)",
