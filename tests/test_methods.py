@@ -246,3 +246,8 @@ def test_search_checks_k_dims_and_shortlist(data):
         search(built, xq[:, :10], 5)
     with pytest.raises(ValueError, match="rerank=5 must be 0 or at least k=10"):
         search(built, xq, 10, {"rerank": 5})
+
+
+def test_every_method_has_a_name_a_person_can_read():
+    assert set(registry.DISPLAY_NAMES) == set(registry.METHODS)
+    assert registry.display_name("pq_fastscan") == "PQ fast-scan (4-bit)" and registry.display_name("x") == "x"

@@ -23,7 +23,7 @@ from core.experiments.compression import (
     task_quality_costs,
 )
 from core.index.metrics import best_under_budget, get_metric, pareto_frontier, quality_cost, reference_row
-from core.index.registry import FAMILIES, METHODS
+from core.index.registry import METHODS, display_name
 from core.store.runs import RunStore
 from figures.compression import quality_vs_memory_figure, recall_vs_memory_figure, recall_vs_qps_figure
 from figures.map import figure_png, png_export_status
@@ -68,7 +68,7 @@ def belongs_here(run) -> bool:
 
 
 def method_label(name: str) -> str:
-    return f"{name} · {FAMILIES[METHODS[name].family]}"
+    return f"{display_name(name)} · {name}"
 
 
 # -- settings ------------------------------------------------------------------------------------

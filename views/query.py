@@ -191,7 +191,7 @@ chosen = m1.multiselect(
     f"Methods ({2}–{MAX_METHODS})", options,
     default=linked_methods if len(linked_methods) >= 2 else [m for m in DEFAULT_METHODS if m in options],
     max_selections=MAX_METHODS, key="query_methods",
-    format_func=lambda m: f"{m} · {registry.FAMILIES[registry.METHODS[m].family]}",
+    format_func=lambda m: f"{registry.display_name(m)} · {m}",
     help="Any method of the compression sweep's registry (flat is exact search); the Method parameters below "
          "set how each is built and searched.",
 )

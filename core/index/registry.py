@@ -415,3 +415,18 @@ def factory_string(method: str, params: Params) -> str:
     """The faiss index-factory string (or precise description) of a parameter set."""
     spec = get_method(method)
     return spec.factory({**spec.defaults(), **params})
+
+
+#: Names a person reads (the registry key stays the name in rows, URLs and the CLI).
+DISPLAY_NAMES: dict[str, str] = {
+    "flat": "Flat (exact)", "sq": "Scalar quantization", "pq": "PQ", "opq": "OPQ + PQ",
+    "pq_fastscan": "PQ fast-scan (4-bit)", "ivf_flat": "IVF-Flat", "ivf_pq": "IVF-PQ", "ivf_sq8": "IVF-SQ8",
+    "hnsw_flat": "HNSW-Flat", "hnsw_sq8": "HNSW-SQ8", "binary": "Binary codes (sign bits)",
+    "bebr": "BEBR (multi-bit binary)", "rabitq": "RaBitQ", "ivf_rabitq": "IVF-RaBitQ", "pca": "PCA (LeanVec-ID)",
+    "leanvec_ood": "LeanVec-OOD", "truncate": "Truncation (Matryoshka)", "random_projection": "Random projection",
+}
+
+
+def display_name(method: str) -> str:
+    """``"PQ fast-scan (4-bit)"`` for ``"pq_fastscan"``; unknown names are returned as they are."""
+    return DISPLAY_NAMES.get(method, method)
