@@ -85,6 +85,9 @@ def test_agreement_hand_case_ignores_missing_neighbours():
 @pytest.mark.parametrize(("text", "spec"), [
     ("minilm", SpaceSpec("minilm")), ("minilm:truncate=128", SpaceSpec("minilm", "truncate", 128)),
     ("tfidf-svd:pca=64", SpaceSpec("tfidf-svd", "pca", 64)), ("/models/e5", SpaceSpec("/models/e5")),
+    ("minilm(max_length=128,pooling=cls)", SpaceSpec("minilm", options=(("max_length", 128), ("pooling", "cls")))),
+    ("minilm(pooling=mean):pca=64", SpaceSpec("minilm", "pca", 64, (("pooling", "mean"),))),
+    ("file:/data/vectors.npy", SpaceSpec("file:/data/vectors.npy")),
 ])
 def test_space_specs(text, spec):
     assert SpaceSpec.parse(text) == spec and spec.label == text
@@ -92,7 +95,7 @@ def test_space_specs(text, spec):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("minilm:crop=3", "unknown derivation"), ("minilm:pca=x", "whole number"), ("minilm:truncate=0", "at least 1"),
-    ("", "needs an encoder"),
+    ("", "needs an encoder"), ("minilm(colour=red)", "is not one of pooling"), ("minilm(max_length=x)", "whole number"),
 ])
 def test_bad_space_specs_say_why(text, message):
     with pytest.raises(ValueError, match=message):
@@ -149,3 +152,30 @@ def test_page_compares_two_spaces_of_a_small_text_dataset(fresh_home):
     assert len(at.get("plotly_chart")) == 2  # agreement histogram, map of A
     at.button(key="spaces_save").click().run()
     assert "Saved as run #" in page_text(at)
+
+
+def test_a_vector_file_of_the_same_items_is_a_space(fresh_home, tmp_path):
+    from core.data.builtin import load_dataset
+
+    ds = load_dataset("synthetic", **SYNTH)
+    rotated = ds.vectors @ random_rotation(ds.vectors.shape[1], seed=3)
+    np.save(tmp_path / "rotated.npy", rotated)
+    result = compare_spaces("synthetic", "given-vectors", f"file:{tmp_path / 'rotated.npy'}", k=10,
+                            dataset_params=SYNTH)
+    assert result.agreement_mean == 1.0 and result.cka == pytest.approx(1.0, abs=1e-6)
+    np.save(tmp_path / "short.npy", rotated[:10])
+    with pytest.raises(ValueError, match="has 10 rows but synthetic has 400 items"):
+        compare_spaces("synthetic", "given-vectors", f"file:{tmp_path / 'short.npy'}", dataset_params=SYNTH)
+
+
+def test_prefix_options_keep_their_space_and_static_encoders_refuse_options():
+    assert SpaceSpec.parse("e5(query_prefix=query: )").options == (("query_prefix", "query: "),)
+    with pytest.raises(ValueError, match="apply to transformer models"):
+        compare_spaces("stdlib-docs", "tfidf-svd(pooling=cls)", "tfidf-svd", dataset_params={"limit": 50})
+
+
+@pytest.mark.slow
+def test_a_transformer_with_other_options_is_another_space(fresh_home):
+    result = compare_spaces("stdlib-docs", "minilm", "minilm(max_length=16)", k=5,
+                            dataset_params={"limit": 60, "seed": 0})
+    assert result.b == "minilm(max_length=16)" and result.chance < result.agreement_mean < 1.0

@@ -2,7 +2,9 @@
 
 A *space* is written ``ENCODER[:DERIVATION]``: an encoder name or model folder as for a workspace
 (``minilm``, ``tfidf-svd``, ``glove-avg``, ``/models/e5``), optionally derived: ``:truncate=128``
-(the first 128 dimensions, Matryoshka-style) or ``:pca=64`` (PCA of the space to 64 dimensions).
+(the first 128 dimensions, Matryoshka-style) or ``:pca=64`` (PCA of the space to 64 dimensions),
+or ``file:PATH``: a vector file (``.npy``, ``.fvecs``, HDF5) with one row per item of the dataset,
+in its order (command line only: the app never opens a path a visitor names).
 Both spaces cover the dataset's items in the same order (checked). `compare_spaces` measures
 neighbour agreement, CKA, the Spearman correlation of pairwise similarities, each space's geometry,
 and (with qrels) each space's exact-search MRR@10 / nDCG@10 with the queries they disagree on most;
@@ -41,36 +43,80 @@ CKA_SAMPLE = 20_000
 DISAGREEING_SHOWN = 10
 
 
+#: Encoder options a space may set, and their types (see `core.encode.transformer.TransformerEncoder`).
+SPACE_OPTIONS = {"pooling": str, "max_length": int, "query_prefix": str, "passage_prefix": str}
+
+
 @dataclass(frozen=True)
 class SpaceSpec:
-    """``encoder`` plus an optional derivation (``truncate`` or ``pca`` to ``dims``)."""
+    """``encoder`` with optional encoder options and an optional derivation (``truncate``/``pca`` to ``dims``).
+
+    Written ``minilm``, ``minilm(pooling=cls,max_length=128)``, ``minilm:truncate=128``,
+    ``minilm(pooling=mean):pca=64`` or ``file:vectors.npy``.
+    """
 
     encoder: str
     derivation: str | None = None
     dims: int | None = None
+    options: tuple[tuple[str, object], ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> SpaceSpec:
         text = str(text).strip()
         if not text:
             raise ValueError("a space needs an encoder name, e.g. minilm or tfidf-svd:truncate=128")
-        encoder, _, rest = text.rpartition(":")
-        if not encoder or "=" not in rest:
-            return cls(text)
-        name, _, value = rest.partition("=")
-        if name not in DERIVATIONS:
-            raise ValueError(f"unknown derivation {rest!r} in {text!r}; use {encoder}:truncate=N or {encoder}:pca=N")
-        try:
-            dims = int(value)
-        except ValueError:
-            raise ValueError(f"{name} needs a whole number of dimensions, got {value!r}") from None
-        if dims < 1:
-            raise ValueError(f"{name} needs at least 1 dimension, got {dims}")
-        return cls(encoder, name, dims)
+        head, tail = (text[: text.rindex(")") + 1], text[text.rindex(")") + 1 :]) if text.endswith(")") or (
+            ")" in text and text[text.rindex(")") + 1 :].startswith(":")) else ("", text)
+        encoder_part, derivation, dims = text, None, None
+        body = tail if not head else tail.removeprefix(":")
+        if head:
+            encoder_part = head
+        if body and (not head or tail.startswith(":")):
+            enc, _, rest = body.rpartition(":") if not head else ("", "", body)
+            if "=" in rest and (enc or head):
+                name, _, value = rest.partition("=")
+                if name not in DERIVATIONS:
+                    raise ValueError(f"unknown derivation {rest!r} in {text!r}; use ENCODER:truncate=N or "
+                                     "ENCODER:pca=N")
+                try:
+                    dims = int(value)
+                except ValueError:
+                    raise ValueError(f"{name} needs a whole number of dimensions, got {value!r}") from None
+                if dims < 1:
+                    raise ValueError(f"{name} needs at least 1 dimension, got {dims}")
+                derivation = name
+                if not head:
+                    encoder_part = enc
+        encoder, options = _split_options(encoder_part)
+        return cls(encoder, derivation, dims, options)
 
     @property
     def label(self) -> str:
-        return self.encoder + (f":{self.derivation}={self.dims}" if self.derivation else "")
+        opts = "(" + ",".join(f"{k}={v}" for k, v in self.options) + ")" if self.options else ""
+        return self.encoder + opts + (f":{self.derivation}={self.dims}" if self.derivation else "")
+
+
+def _split_options(text: str) -> tuple[str, tuple[tuple[str, object], ...]]:
+    """``"minilm(pooling=cls,max_length=128)"`` -> ``("minilm", (("max_length", 128), ("pooling", "cls")))``."""
+    if not text.endswith(")") or "(" not in text:
+        return text, ()
+    name, _, inner = text[:-1].partition("(")
+    out = {}
+    for part in (p for p in inner.split(",") if p.strip()):
+        key, eq, value = part.partition("=")
+        key, value = key.strip(), value.lstrip()  # a prefix keeps its trailing space ("query: ")
+        if not eq or key not in SPACE_OPTIONS:
+            raise ValueError(f"encoder option {part!r} is not one of {', '.join(SPACE_OPTIONS)} (as key=value)")
+        if SPACE_OPTIONS[key] is int:
+            try:
+                out[key] = int(value)
+            except ValueError:
+                raise ValueError(f"{key} needs a whole number, got {value!r}") from None
+        else:
+            out[key] = value
+    if not name:
+        raise ValueError(f"a space needs an encoder name before its options, got {text!r}")
+    return name, tuple(sorted(out.items()))
 
 
 @dataclass
@@ -83,8 +129,11 @@ class Space:
     key: str
     transform: np.ndarray | None = None  # (d, dims) projection of a PCA space (applied to queries too)
     mean: np.ndarray | None = None
+    from_file: bool = False  # vectors read from a file: no encoder, so no query vectors
 
     def queries(self) -> np.ndarray | None:
+        if self.from_file:
+            return None
         xq = self.ws.query_embeddings()
         return None if xq is None else self.derive(xq)
 
@@ -107,7 +156,13 @@ def open_space(dataset: str, spec: SpaceSpec | str, *, dataset_params: dict | No
     from core.workspace import Workspace
 
     spec = SpaceSpec.parse(spec) if isinstance(spec, str) else spec
-    ws = Workspace.open(dataset, spec.encoder, dataset_params=dataset_params or {})
+    if spec.encoder.startswith(FILE_PREFIX):
+        return _file_space(dataset, spec, dataset_params)
+    if spec.options and spec.encoder in ("tfidf-svd", "glove-avg"):
+        raise ValueError(f"{spec.label}: encoder options (pooling, max_length, prefixes) apply to transformer "
+                         f"models, not to {spec.encoder}")
+    ws = Workspace.open(dataset, spec.encoder, dataset_params=dataset_params or {},
+                        encoder_options=dict(spec.options))
     x = ws.embeddings(progress)
     if spec.derivation is None:
         return Space(spec, ws, x, ws.embeddings_key)
@@ -124,9 +179,34 @@ def open_space(dataset: str, spec: SpaceSpec | str, *, dataset_params: dict | No
     return space
 
 
+FILE_PREFIX = "file:"
+
+
+def _file_space(dataset: str, spec: SpaceSpec, dataset_params: dict | None) -> Space:
+    """A space read from a vector file of the same items (same count, same order)."""
+    from core.data.loading import load_file
+    from core.workspace import Workspace
+
+    if spec.derivation is not None:
+        raise ValueError(f"{spec.label}: derive a file's vectors before saving them; only plain files are read")
+    ws = Workspace.open(dataset, None, dataset_params=dataset_params or {})
+    given = load_file(spec.encoder.removeprefix(FILE_PREFIX), metric=ws.metric)
+    if given.vectors is None:
+        raise ValueError(f"{spec.encoder.removeprefix(FILE_PREFIX)} holds texts, not vectors; encode it or give "
+                         "a .npy/.fvecs/HDF5 file")
+    if given.n != ws.dataset.n:
+        raise ValueError(f"the vector file has {given.n:,} rows but {ws.dataset.name} has {ws.dataset.n:,} items: "
+                         "a space must hold the same items in the same order")
+    x = np.ascontiguousarray(given.vectors, dtype=np.float32)
+    if ws.metric == "cosine":
+        norms = np.linalg.norm(x, axis=1, keepdims=True)
+        x = x / np.where(norms > 0, norms, 1.0)
+    return Space(spec, ws, x, artifact_key("file-space", given.fingerprint()), from_file=True)
+
+
 def space_knn(space: Space, k: int, progress: ProgressFn | None = None) -> np.ndarray:
     """``I`` ``(n, k)`` exact neighbours in the space (the workspace's cached graph, or one cached beside it)."""
-    if space.spec.derivation is None:
+    if space.spec.derivation is None and not space.from_file:
         return space.ws.knn(k, progress)[1]
     key = artifact_key("knn-derived", space.key, k, space.ws.metric)
     hit = space.ws.cache.load("knn", key)
