@@ -127,7 +127,12 @@ def encoding_section(ws) -> None:
             return
     relevance_section(ws)
     norms = vector_norms(x)
-    st.plotly_chart(norm_histogram(norms, title="Norms of the embeddings"), key="norms")
+    spread = float(norms.max() - norms.min()) if norms.size else 0.0
+    if spread < 1e-3:  # unit vectors: a histogram of one bar says nothing
+        st.caption(f"Every embedding has length {float(norms.mean()):.3f} (the encoder normalises them), so "
+                   "cosine similarity and inner product rank neighbours alike.")
+    else:
+        st.plotly_chart(norm_histogram(norms, title="Norms of the embeddings"), key="norms")
 
 
 def relevance_section(ws) -> None:
