@@ -107,7 +107,7 @@ def test_jsonl(tmp_path, suffix):
 
 
 def test_parquet_reads_the_chosen_columns(tmp_path):
-    table = pa.table({"body": ["one", None, "three"], "k": [1, 2, 3], "emb": [[0.1, 0.2]] * 3})
+    table = pa.table({"body": ["one", None, "three"], "k": [1, 2, 3], "other": [[0.1, 0.2]] * 3})
     pq.write_table(table, tmp_path / "t.parquet")
     ds = load_file(tmp_path / "t.parquet", id_column="k")
     assert ds.texts == ["one", "three"] and ds.ids == ["1", "3"]

@@ -188,8 +188,10 @@ def test_compare_query_rejects_bad_input(clustered):
 def test_tables_and_figure(clustered):
     x, q = clustered
     n = x.shape[0]
-    ds = SimpleNamespace(ids=[f"d{i}" for i in range(n)], texts=[f"text <b>{i}</b>\n  of item" for i in range(n)],
-                         labels=["lab"] * n, qrels=None)
+    from core.data.dataset import Dataset
+
+    ds = Dataset(name="t", ids=[f"d{i}" for i in range(n)], texts=[f"text <b>{i}</b>\n  of item" for i in range(n)],
+                 labels=["lab"] * n)
     results = compare_query(x, q, choices_for(["flat", "hnsw_flat", "binary"], *x.shape), 4, "cosine")
     ref = exact_reference(x, q, 4, "cosine")
     lo, hi, default = threshold_range(ref, results)
@@ -202,7 +204,7 @@ def test_tables_and_figure(clustered):
     assert frame["text"][0].startswith("[lab] text <b>")  # plain text: st.dataframe never renders HTML
     judged = result_frame(shown[0], ds, judged=True)
     assert "relevant" in judged.columns and "passes cut-off" not in judged.columns
-    no_text = result_frame(shown[0], SimpleNamespace(ids=ds.ids, texts=None, labels=None, qrels=None))
+    no_text = result_frame(shown[0], Dataset(name="v", ids=ds.ids, vectors=x))
     assert "text" not in no_text.columns
     matrix = overlap_frame(shown)
     assert matrix.shape == (3, 3) and np.allclose(np.diag(matrix.values), 1.0)

@@ -141,8 +141,8 @@ def neighbour_table(dataset, scores: np.ndarray, ids: np.ndarray, missed: list |
         row["score"] = float(score)
         if missed is not None:
             row[f"found by {method}"] = "missed" if i in missed_set else "yes"
-        if dataset.texts is not None:
-            text = " ".join(dataset.texts[i].split())
+        if dataset.texts is not None or dataset.titles is not None:
+            text = dataset.display_text(int(i))
             row["text"] = text if len(text) <= width else text[: width - 1] + "…"
         rows.append(row)
     return pd.DataFrame(rows)

@@ -557,7 +557,8 @@ def hover_texts(dataset, rows: np.ndarray, width: int = 140) -> list[str]:
     out = []
     for i in rows:
         head = str(dataset.labels[i]) if dataset.labels is not None else dataset.ids[i]
-        body = dataset.texts[i] if dataset.texts is not None else dataset.ids[i]
+        body = dataset.display_text(int(i)) if dataset.texts is not None or dataset.titles is not None \
+            else dataset.ids[i]
         body = " ".join(body.split())
         if len(body) > width:
             body = body[: width - 1] + "…"

@@ -29,6 +29,9 @@ def add_workspace_args(p: argparse.ArgumentParser, *, encoder: bool = True) -> N
     p.add_argument("--path", default=None, help="a user file or BEIR folder instead of a built-in dataset")
     p.add_argument("--text-column", default=None, help="text column of a table file")
     p.add_argument("--label-column", default=None, help="category column of a table file")
+    p.add_argument("--vector-column", default=None,
+                   help="column of a table file holding one vector per row (default: one named embedding, "
+                        "vector, emb ...); its vectors are used as given and the texts shown beside them")
     p.add_argument("--metric", choices=["cosine", "ip", "l2"], default=None, help="similarity metric override")
     p.add_argument("--limit", type=int, default=None, help="seeded random sample of N items")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling")
@@ -64,6 +67,7 @@ def open_workspace(args: argparse.Namespace, progress=None):
 
         ds = load_file(
             args.path, text_column=args.text_column, label_column=args.label_column, metric=args.metric,
+            vector_column=getattr(args, "vector_column", None),
         )
         if args.limit:
             from core.data.dataset import subsample

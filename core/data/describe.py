@@ -44,8 +44,8 @@ def sample_table(ds: Dataset, n: int = 8, seed: int = 0, width: int = 300) -> pd
         rec = {"row": int(i), "id": ds.ids[i]}
         if ds.labels is not None:
             rec["category"] = ds.labels[i]
-        if ds.texts is not None:
-            t = ds.texts[i]
+        if ds.texts is not None or ds.titles is not None:
+            t = ds.display_text(int(i))
             rec["text"] = t if len(t) <= width else t[: width - 1] + "…"
         out.append(rec)
     return pd.DataFrame(out)

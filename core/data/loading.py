@@ -105,6 +105,7 @@ def load_file(
     id_column: str | None = None,
     metric: str | None = None,
     max_rows: int | None = None,
+    vector_column: str | None = None,
 ) -> Dataset:
     """Load a file (or BEIR folder) as a `Dataset`.
 
@@ -118,6 +119,8 @@ def load_file(
         metric: ``"cosine"``, ``"ip"`` or ``"l2"``; default what the file declares
             (hdf5 ``distance``), else cosine.
         max_rows: keep only the first ``max_rows`` items (after dropping empty texts).
+        vector_column: table column holding one vector per row (default: one named
+            embedding/vector/emb …); its vectors are used as given, the texts become titles.
 
     Raises:
         ValueError: the file is missing, empty, malformed, or the options do not fit it.
@@ -129,8 +132,9 @@ def load_file(
     name = name or path.stem or path.name
     columns = {"text_column": text_column, "label_column": label_column, "id_column": id_column}
     if fmt in TABLE_FORMATS.values():
-        return load_text_table(path, fmt, name=name, metric=metric, max_rows=max_rows, **columns)
-    refuse_columns(fmt, columns)
+        return load_text_table(path, fmt, name=name, metric=metric, max_rows=max_rows, vector_column=vector_column,
+                               **columns)
+    refuse_columns(fmt, {**columns, "vector_column": vector_column})
     if fmt == "beir":
         return load_beir(path, name=name, metric=metric, max_rows=max_rows)
     return load_vectors(path, fmt, name=name, metric=metric, max_rows=max_rows)

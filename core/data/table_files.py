@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.data.dataset import Dataset
 from core.data.file_info import PREVIEW_ROWS, FileInfo
 
@@ -19,6 +21,10 @@ TEXT_COLUMN_NAMES: tuple[str, ...] = ("text", "passage", "content", "sentence", 
 #: Column names suggested (not chosen) as labels and ids.
 LABEL_COLUMN_NAMES: tuple[str, ...] = ("label", "category", "class", "topic", "tag", "genre")
 ID_COLUMN_NAMES: tuple[str, ...] = ("id", "_id", "doc_id", "docid", "uid")
+#: A column of vectors (one list of floats per row), found by name: its vectors are used as given.
+VECTOR_COLUMN_NAMES: tuple[str, ...] = ("embedding", "embeddings", "vector", "vectors", "emb", "vec")
+#: Row numbers quoted in a message about bad vectors.
+ROWS_QUOTED = 5
 MISSING_LABEL = "(none)"
 
 
@@ -259,8 +265,13 @@ def load_text_table(
     id_column: str | None,
     metric: str | None,
     max_rows: int | None,
+    vector_column: str | None = None,
 ) -> Dataset:
-    """A text `Dataset` from a table file: pick columns, drop empty texts, check ids."""
+    """A text `Dataset` from a table file: pick columns, drop empty texts, check ids.
+
+    A table with a vector column (``vector_column``, or one named embedding/vector/emb …) becomes a
+    vector dataset instead: see `load_vector_table`.
+    """
     if fmt == "txt":
         text_column, id_column = text_column or "text", id_column or "line"
     if fmt == "parquet":  # read the schema first: only the chosen columns are loaded
@@ -268,6 +279,15 @@ def load_text_table(
     else:
         table = read_table(path, fmt)
         columns, text_cols = table.columns, _text_columns(table)
+    if vector_column is not None:
+        _require_column(vector_column, columns, "vector column", path.name)
+    elif fmt != "txt":
+        vector_column = _named_column(columns, VECTOR_COLUMN_NAMES)
+    if vector_column is not None:
+        if fmt == "parquet":
+            table = _read_parquet(path)
+        return load_vector_table(path, fmt, table, name=name, vector_column=vector_column, text_column=text_column,
+                                 label_column=label_column, id_column=id_column, metric=metric, max_rows=max_rows)
     text_column = _pick_text_column(columns, text_cols, text_column, label_column, id_column, path.name)
     if fmt == "parquet":
         table = _read_parquet(path, [c for c in columns if c in {text_column, label_column, id_column}])
@@ -372,3 +392,94 @@ def inspect_parquet(path: Path) -> FileInfo:
     rows = [] if first is None else first.to_pylist()
     preview = [{c: shorten(v) for c, v in row.items()} for row in rows]
     return _table_info(path, "parquet", parquet.metadata.num_rows, columns, text_cols, preview)
+
+
+# --------------------------------------------------------------------------- #
+# Tables with a vector column (embedding pipelines, LanceDB, HF datasets, Embedding Atlas)
+# --------------------------------------------------------------------------- #
+
+
+def _as_vector(value: Any) -> np.ndarray | None:
+    """One cell as a float vector: a list (Parquet, JSONL) or a JSON array in a string (CSV); else None."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.startswith("["):
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(value, (list, tuple, np.ndarray)):
+        try:
+            return np.asarray(value, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _rows_text(rows: list[int]) -> str:
+    shown = ", ".join(str(r + 1) for r in rows[:ROWS_QUOTED])
+    return f"row {shown}" if len(rows) == 1 else f"rows {shown}" + (" …" if len(rows) > ROWS_QUOTED else "")
+
+
+def load_vector_table(path: Path, fmt: str, table: _Table, *, name: str, vector_column: str,
+                      text_column: str | None, label_column: str | None, id_column: str | None,
+                      metric: str | None, max_rows: int | None) -> Dataset:
+    """A vector `Dataset` from a table whose ``vector_column`` holds one vector per row.
+
+    The vectors are used as given (no re-encoding); a text column (the requested one, one named like
+    text, or none) becomes the items' titles, shown on every page but not encoded. Rows of the wrong
+    length, with NaN/inf or all zeros are reported with their counts and row numbers (1-based) and
+    nothing is loaded, so a person fixes the file rather than losing rows silently.
+    """
+    for column, role in ((label_column, "label column"), (id_column, "id column"), (text_column, "text column")):
+        if column is not None:
+            _require_column(column, table.columns, role, path.name)
+    n = table.n_rows if max_rows is None else min(table.n_rows, max_rows)
+    vectors, unreadable = [], []
+    for i, cell in enumerate(table.data[vector_column][:n]):
+        v = _as_vector(cell)
+        if v is None:
+            unreadable.append(i)
+        vectors.append(v)
+    if unreadable:
+        raise ValueError(f"{path.name}: column {vector_column!r} is not a list of numbers in {len(unreadable)} "
+                         f"{'row' if len(unreadable) == 1 else 'rows'} ({_rows_text(unreadable)}); each cell must be "
+                         "an array of floats (a JSON array like [0.1, 0.2] in CSV)")
+    lengths = np.array([v.size for v in vectors])
+    d = int(np.bincount(lengths).argmax()) if lengths.size else 0
+    if d == 0:
+        raise ValueError(f"{path.name}: column {vector_column!r} holds empty vectors")
+    problems = []
+    wrong = np.flatnonzero(lengths != d).tolist()
+    if wrong:
+        problems.append(f"{len(wrong)} with a length other than {d} ({_rows_text(wrong)})")
+    good = [v if v.size == d else np.zeros(d) for v in vectors]
+    X = np.vstack(good) if good else np.zeros((0, d))
+    nonfinite = [i for i in np.flatnonzero(~np.isfinite(X).all(axis=1)).tolist() if i not in set(wrong)]
+    if nonfinite:
+        problems.append(f"{len(nonfinite)} with NaN or inf ({_rows_text(nonfinite)})")
+    zero = [i for i in np.flatnonzero(~X.any(axis=1)).tolist() if i not in set(wrong)]
+    if zero:
+        problems.append(f"{len(zero)} all zeros ({_rows_text(zero)})")
+    if problems:
+        raise ValueError(f"{path.name}: column {vector_column!r} has bad vectors: " + "; ".join(problems)
+                         + ". Fix or drop those rows and load it again; nothing was loaded")
+    if text_column is None:
+        text_column = _named_column([c for c in table.columns if c != vector_column], TEXT_COLUMN_NAMES)
+    rows = list(range(n))
+    titles = None
+    if text_column is not None:
+        titles = ["" if _is_missing(v) else " ".join(str(v).split()) for v in table.data[text_column][:n]]
+    return Dataset(
+        name=name,
+        ids=_ids(table, id_column, rows, path.name),
+        vectors=X.astype(np.float32),
+        labels=None if label_column is None else [_label(table.data[label_column][i]) for i in rows],
+        titles=titles,
+        metric=metric or "cosine",
+        params={"path": str(path), "format": fmt, "vector_column": vector_column, "text_column": text_column,
+                "label_column": label_column, "id_column": id_column, "max_rows": max_rows, "rows": table.n_rows},
+        description=f"{n:,} vectors of {d} dims from {path.name} (vectors from file, used as given)"
+                    + (f", with the texts of column {text_column!r}" if text_column else ""),
+    )

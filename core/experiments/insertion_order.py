@@ -529,8 +529,8 @@ def _describe_rows(ws, rows: np.ndarray, extra: dict) -> pd.DataFrame:
     frame = {"id": [ds.ids[i] for i in rows], **{k: np.asarray(v) for k, v in extra.items()}}
     if ds.labels is not None:
         frame["category"] = [str(ds.labels[i]) for i in rows]
-    if ds.texts is not None:
-        frame["text"] = [" ".join(ds.texts[i].split())[:120] for i in rows]
+    if ds.texts is not None or ds.titles is not None:
+        frame["text"] = [ds.display_text(int(i))[:120] for i in rows]
     return pd.DataFrame(frame)
 
 

@@ -491,9 +491,9 @@ def result_frame(result: MethodResult, dataset, threshold: float | None = None, 
             item["relevant"] = int(result.relevance[i])
         if kept is not None:
             item["passes cut-off"] = bool(kept[i])
-        if dataset.labels is not None or dataset.texts is not None:
+        if dataset.labels is not None or dataset.texts is not None or dataset.titles is not None:
             label = str(dataset.labels[row]) if dataset.labels is not None else ""
-            text = dataset.texts[row] if dataset.texts is not None else ""
+            text = dataset.display_text(row) if dataset.texts is not None or dataset.titles is not None else ""
             item["text"] = snippet(f"[{label}] {text}" if label and text else (text or label), width)
         rows.append(item)
     columns = ["rank", "id", "score", "exact score", "in exact top-k", "exact rank", "relevant", "passes cut-off",
