@@ -81,3 +81,15 @@ def test_the_cli_takes_a_vector_table(tmp_path, fresh_home, capsys):
     assert main(["id", "--path", str(path), "--k", "5"]) == 0
     assert main(["encode", "--path", str(path)]) == 0
     assert "vector dataset, 60 x 8 used as given" in capsys.readouterr().out
+
+
+def test_a_fixed_size_list_column_is_read_too(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = pa.array(np.arange(12, dtype=np.float32) + 1)
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "embedding": pa.FixedSizeListArray.from_arrays(values, 4)}),
+                   tmp_path / "fsl.parquet")
+    ds = load_file(tmp_path / "fsl.parquet")
+    assert ds.vectors.shape == (3, 4) and ds.titles == ["a", "b", "c"]
+    assert ds.vectors[2].tolist() == [9.0, 10.0, 11.0, 12.0]
