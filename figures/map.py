@@ -130,8 +130,10 @@ def map_figure(
         title={"text": heading, "x": 0.01},
         height=height,
         template="plotly_white",
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        legend={"itemsizing": "constant", "font": {"size": 11}},
+        margin={"l": 10, "r": 10, "t": 70, "b": 40 if colour_kind == "continuous" else 10},
+        # a colour bar takes the right edge: the legend then goes under the map, so the two never overlap
+        legend={"itemsizing": "constant", "font": {"size": 11},
+                **({"orientation": "h", "x": 0, "y": 0, "yanchor": "top"} if colour_kind == "continuous" else {})},
         uirevision="map",
         hoverlabel={"align": "left"},
     )

@@ -359,3 +359,14 @@ print("ok", n)
     out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("ok")
+
+
+def test_the_legend_moves_under_the_map_when_a_colour_bar_takes_the_right_edge():
+    coords = np.random.default_rng(0).standard_normal((50, 2)).astype(np.float32)
+    values = np.linspace(0, 1, 50)
+    fig = map_figure(coords, colour=values, colour_kind="continuous", colour_title="LID", selected=3,
+                     neighbours=np.array([1, 2]))
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.yanchor == "top"
+    assert any(getattr(t.marker, "showscale", False) for t in fig.data)  # the colour bar stays on the right
+    plain = map_figure(coords, selected=3)
+    assert plain.layout.legend.orientation is None  # no colour bar: the legend keeps the right edge
