@@ -39,9 +39,16 @@ def lid_histogram(lid: np.ndarray, *, k: int, bins: int = 60, title: str | None 
     ok = lid[np.isfinite(lid)]
     fig = go.Figure(go.Histogram(x=ok, nbinsx=bins, marker_color="#5c7cfa", name="items"))
     if ok.size:
-        for value, name, dash in ((ok.mean(), "mean", "solid"), (np.median(ok), "median", "dot")):
-            fig.add_vline(x=float(value), line_dash=dash, line_color="#c92a2a",
-                          annotation_text=f"{name} {value:.1f}", annotation_position="top right")
+        mean, median = float(ok.mean()), float(np.median(ok))
+        # the two lines are often close: the smaller one is labelled on its left, the larger on its right,
+        # above the bars, so the labels never sit on each other or on a bar
+        (lo_name, lo), (hi_name, hi) = sorted((("mean", mean), ("median", median)), key=lambda t: t[1])
+        for value, dash in ((mean, "solid"), (median, "dot")):
+            fig.add_vline(x=value, line_dash=dash, line_color="#c92a2a")
+        fig.add_annotation(x=lo, y=1.0, yref="paper", text=f"{lo_name} {lo:.1f}", showarrow=False, xanchor="right",
+                           yanchor="bottom", font={"size": 11, "color": "#c92a2a"})
+        fig.add_annotation(x=hi, y=1.0, yref="paper", text=f"{hi_name} {hi:.1f}", showarrow=False, xanchor="left",
+                           yanchor="bottom", font={"size": 11, "color": "#c92a2a"})
     fig.update_layout(title=title or f"Local intrinsic dimension of each item (MLE, k={k})",
                       xaxis_title="LID", yaxis_title="items", bargap=0.02, height=340, showlegend=False, **LAYOUT)
     return fig
@@ -71,9 +78,10 @@ def pca_variance_curve(ratio: np.ndarray, *, threshold: float, pca_id: int, max_
     fig = go.Figure(go.Scatter(x=x, y=cum[:shown], mode="lines", line_color="#862e9c", name="cumulative",
                                hovertemplate="%{x} components: %{y:.1%}<extra></extra>"))
     fig.add_hline(y=threshold, line_dash="dot", line_color="#868e96",
-                  annotation_text=f"{threshold:.1%}", annotation_position="bottom right")
-    if pca_id:
-        fig.add_vline(x=pca_id, line_dash="dash", line_color="#c92a2a", annotation_text=f"PCA-ID {pca_id}")
+                  annotation_text=f"{threshold:.1%} of the variance", annotation_position="bottom left")
+    if pca_id:  # labelled left of its line, low down: clear of the threshold's label and of the curve's top
+        fig.add_vline(x=pca_id, line_dash="dash", line_color="#c92a2a", annotation_text=f"PCA-ID {pca_id}",
+                      annotation_position="bottom left")
     fig.update_layout(title="Variance explained by the first principal components", xaxis_title="components",
                       yaxis_title="cumulative share of variance", yaxis_tickformat=".0%", height=340,
                       showlegend=False, **LAYOUT)
