@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from figures.map import PALETTE
 
 EXACT = "exact top-k"
+CUT_OFF_COLOUR = "#212529"
 
 
 def score_curves_figure(rows: pd.DataFrame, *, threshold: float | None = None, score_title: str = "exact score",
@@ -20,7 +21,8 @@ def score_curves_figure(rows: pd.DataFrame, *, threshold: float | None = None, s
     """
     fig = go.Figure()
     methods = [m for m in dict.fromkeys(rows["method"]) if m != EXACT]
-    for name in [EXACT, *methods]:
+    # the exact line is drawn last, on top, so a method that matches it exactly does not hide it
+    for name in [*methods, EXACT]:
         part = rows[rows["method"] == name].sort_values("rank")
         if part.empty:
             continue
@@ -34,7 +36,8 @@ def score_curves_figure(rows: pd.DataFrame, *, threshold: float | None = None, s
         ))
     if threshold is not None:
         side = "kept above" if higher_is_closer else "kept below"
-        fig.add_hline(y=threshold, line={"color": "#d62728", "dash": "dot"},
+        # black dash-dot: no method line has that colour or dash, so the cut-off stays distinct
+        fig.add_hline(y=threshold, line={"color": CUT_OFF_COLOUR, "dash": "dashdot", "width": 1.5},
                       annotation_text=f"cut-off {threshold:.3f} ({side})", annotation_position="top left")
     fig.update_layout(
         xaxis_title="rank in the method's results", yaxis_title=score_title, height=340,

@@ -211,4 +211,6 @@ def test_tables_and_figure(clustered):
     rows = score_rows(shown, ref)
     assert set(rows["method"]) == {"exact top-k", "flat", "hnsw_flat", "binary"} and len(rows) == 16
     fig = score_curves_figure(rows, threshold=default)
-    assert len(fig.data) == 4 and fig.data[0].name == "exact top-k"
+    assert len(fig.data) == 4 and fig.data[-1].name == "exact top-k"  # drawn last: on top, never hidden
+    (cut,) = fig.layout.shapes
+    assert cut.line.dash == "dashdot" and cut.line.color not in {t.line.color for t in fig.data}
