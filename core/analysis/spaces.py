@@ -44,10 +44,9 @@ def neighbour_agreement(I_a: np.ndarray, I_b: np.ndarray, k: int | None = None) 
     if not 1 <= k <= min(I_a.shape[1], I_b.shape[1]):
         raise ValueError(f"k must be between 1 and the graphs' width {min(I_a.shape[1], I_b.shape[1])}, got {k}")
     a, b = I_a[:, :k], I_b[:, :k]
-    out = np.empty(a.shape[0])
-    for i in range(a.shape[0]):
-        out[i] = np.intersect1d(a[i][a[i] >= 0], b[i][b[i] >= 0]).size / k
-    return out
+    # (n, k, k) comparisons: each of A's neighbours found among B's; -1 (missing) never counts
+    hit = ((a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)).any(axis=2)
+    return hit.sum(axis=1) / k
 
 
 def chance_agreement(n: int, k: int) -> float:

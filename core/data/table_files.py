@@ -456,10 +456,11 @@ def load_vector_table(path: Path, fmt: str, table: _Table, *, name: str, vector_
         problems.append(f"{len(wrong)} with a length other than {d} ({_rows_text(wrong)})")
     good = [v if v.size == d else np.zeros(d) for v in vectors]
     X = np.vstack(good) if good else np.zeros((0, d))
-    nonfinite = [i for i in np.flatnonzero(~np.isfinite(X).all(axis=1)).tolist() if i not in set(wrong)]
+    wrong_set = set(wrong)
+    nonfinite = [i for i in np.flatnonzero(~np.isfinite(X).all(axis=1)).tolist() if i not in wrong_set]
     if nonfinite:
         problems.append(f"{len(nonfinite)} with NaN or inf ({_rows_text(nonfinite)})")
-    zero = [i for i in np.flatnonzero(~X.any(axis=1)).tolist() if i not in set(wrong)]
+    zero = [i for i in np.flatnonzero(~X.any(axis=1)).tolist() if i not in wrong_set]
     if zero:
         problems.append(f"{len(zero)} all zeros ({_rows_text(zero)})")
     if problems:

@@ -440,8 +440,8 @@ def drilldown(ws, run, row: Mapping) -> Drilldown | None:
         "text": [texts[q] for q in order],
         "lid": [float(lid[q]) for q in order],
         "recall": recall[order],
-        "missed": [", ".join(base_ids[i] for i in gt_I[q, :k] if i not in set(I[q, :k].tolist())) for q in order],
-        "returned_instead": [", ".join(base_ids[i] for i in I[q, :k] if i >= 0 and i not in set(gt_I[q, :k].tolist()))
+        "missed": [", ".join(base_ids[i] for i in np.setdiff1d(gt_I[q, :k], I[q, :k])) for q in order],
+        "returned_instead": [", ".join(base_ids[i] for i in np.setdiff1d(I[q, :k], gt_I[q, :k]) if i >= 0)
                              for q in order],
     })
     return Drilldown(recall, ties, worst, k, str(row.get("label", "")), list(ev.query_ids))

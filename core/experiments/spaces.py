@@ -65,29 +65,22 @@ class SpaceSpec:
         text = str(text).strip()
         if not text:
             raise ValueError("a space needs an encoder name, e.g. minilm or tfidf-svd:truncate=128")
-        head, tail = (text[: text.rindex(")") + 1], text[text.rindex(")") + 1 :]) if text.endswith(")") or (
-            ")" in text and text[text.rindex(")") + 1 :].startswith(":")) else ("", text)
-        encoder_part, derivation, dims = text, None, None
-        body = tail if not head else tail.removeprefix(":")
-        if head:
-            encoder_part = head
-        if body and (not head or tail.startswith(":")):
-            enc, _, rest = body.rpartition(":") if not head else ("", "", body)
-            if "=" in rest and (enc or head):
-                name, _, value = rest.partition("=")
-                if name not in DERIVATIONS:
-                    raise ValueError(f"unknown derivation {rest!r} in {text!r}; use ENCODER:truncate=N or "
-                                     "ENCODER:pca=N")
-                try:
-                    dims = int(value)
-                except ValueError:
-                    raise ValueError(f"{name} needs a whole number of dimensions, got {value!r}") from None
-                if dims < 1:
-                    raise ValueError(f"{name} needs at least 1 dimension, got {dims}")
-                derivation = name
-                if not head:
-                    encoder_part = enc
-        encoder, options = _split_options(encoder_part)
+        close = text.rfind(")")  # options end here; a derivation can only follow them
+        head, tail = text[: close + 1], text[close + 1 :]
+        derivation, dims = None, None
+        base, sep, rest = tail.rpartition(":")
+        if sep and "=" in rest and (base or head):
+            name, _, value = rest.partition("=")
+            if name not in DERIVATIONS:
+                raise ValueError(f"unknown derivation {rest!r} in {text!r}; use ENCODER:truncate=N or ENCODER:pca=N")
+            try:
+                dims = int(value)
+            except ValueError:
+                raise ValueError(f"{name} needs a whole number of dimensions, got {value!r}") from None
+            if dims < 1:
+                raise ValueError(f"{name} needs at least 1 dimension, got {dims}")
+            derivation, tail = name, base
+        encoder, options = _split_options(head + tail)
         return cls(encoder, derivation, dims, options)
 
     @property
@@ -329,7 +322,7 @@ def compare_spaces(dataset: str, a: str, b: str, *, k: int = 10, dataset_params:
         "id": ds.ids,
         "agreement": agreement,
         "label": ds.labels if ds.labels is not None else [""] * n,
-        "text": [ds.display_text(i)[:160] for i in range(n)] if ds.texts is not None else ds.ids,
+        "text": [ds.display_text(i)[:160] for i in range(n)],
     })
     disagreeing = pd.DataFrame()
     if ret_a is not None and ret_b is not None and ds.queries is not None:

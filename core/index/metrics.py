@@ -65,10 +65,12 @@ def recall_by_distance_per_query(
         score = np.einsum("qkd,qd->qk", cand, xq)
         kth = np.einsum("qd,qd->q", xb[gt[:, -1]], xq)
         ok = score >= kth[:, None] - rtol * np.maximum(np.abs(kth[:, None]), 1e-12)
-    hits = np.zeros(I.shape[0])
-    for q in range(I.shape[0]):  # a returned id counted once even if an index repeats it
-        ids = I[q][valid[q] & ok[q]]
-        hits[q] = min(np.unique(ids).size, k)
+    # an id an index repeats in one row is counted once: mark every repeat after its first place
+    order = np.argsort(I, axis=1, kind="stable")
+    sorted_ids = np.take_along_axis(I, order, axis=1)
+    repeat = np.zeros_like(valid)
+    np.put_along_axis(repeat, order[:, 1:], sorted_ids[:, 1:] == sorted_ids[:, :-1], axis=1)
+    hits = np.minimum((valid & ok & ~repeat).sum(axis=1), k)
     return hits / k
 
 
