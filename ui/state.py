@@ -282,6 +282,23 @@ def url_text(param: str, default: str = "", max_chars: int = 500) -> str:
     return raw[:max_chars]
 
 
+def url_int(param: str, default: int, low: int, high: int) -> int:
+    """A whole number a link gives in ``?<param>=``, within ``[low, high]``; a bad value is said and ignored."""
+    raw = url_text(param)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        st.warning(f"The link's {param}={markdown_text(raw)} is not a whole number; using {default}.")
+        return default
+    if not low <= value <= high:
+        clipped = min(max(value, low), high)
+        st.warning(f"The link's {param}={value} is outside {low}–{high}; using {clipped}.")
+        return clipped
+    return value
+
+
 def keep_in_url(**values) -> None:
     """Write the view's current values to the URL (``None`` removes one), so a copied link reopens it."""
     for param, value in values.items():

@@ -20,7 +20,7 @@ from core.workspace import Workspace
 from figures.map import map_figure
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
-from ui.state import keep_in_url, require_workspace, streamlit_progress, url_choice, workspace_spec
+from ui.state import keep_in_url, require_workspace, streamlit_progress, url_choice, url_int, workspace_spec
 
 st.title("Compare spaces")
 ws = require_workspace()
@@ -49,15 +49,16 @@ def space_picker(side: str, default_encoder: str) -> str:
                        index=url_choice(f"{side.lower()}_how", DERIVED, "as is"),
                        help="truncate: keep the first dimensions (Matryoshka-style); pca: project onto the top "
                             "principal components.")
-    dims = int(c3.number_input("to dims", 1, 4096, 64, key=f"spaces_{side}_dims", disabled=how == "as is"))
+    dims = int(c3.number_input("to dims", 1, 4096, url_int(f"{side.lower()}_dims", 64, 1, 4096),
+                               key=f"spaces_{side}_dims", disabled=how == "as is"))
     return enc if how == "as is" else f"{enc}:{how}={dims}"
 
 
 default_b = "tfidf-svd" if "tfidf-svd" in ENCODERS and ENCODERS[0] != "tfidf-svd" else ENCODERS[-1]
 a = space_picker("A", ENCODERS[0])
 b = space_picker("B", default_b if ds.kind == "text" else ENCODERS[0])
-k = int(st.slider("Neighbours per item (k)", 1, max(1, min(100, ds.n - 1)), min(10, max(1, ds.n - 1)),
-                  key="spaces_k"))
+k_max = max(1, min(100, ds.n - 1))
+k = int(st.slider("Neighbours per item (k)", 1, k_max, url_int("k", min(10, k_max), 1, k_max), key="spaces_k"))
 specs = {}
 for side, text in (("A", a), ("B", b)):
     try:
@@ -65,12 +66,18 @@ for side, text in (("A", a), ("B", b)):
     except ValueError as exc:
         st.error(f"Space {side}: {esc(exc)}")
         st.stop()
-keep_in_url(a_encoder=specs["A"].encoder, a_how=specs["A"].derivation or "as is",
-            b_encoder=specs["B"].encoder, b_how=specs["B"].derivation or "as is")
+keep_in_url(a_encoder=specs["A"].encoder, a_how=specs["A"].derivation or "as is", a_dims=specs["A"].dims,
+            b_encoder=specs["B"].encoder, b_how=specs["B"].derivation or "as is", b_dims=specs["B"].dims, k=k)
 
 params_json = json.dumps(spec["params"], sort_keys=True)
 missing = [enc for enc in dict.fromkeys(s.encoder for s in specs.values())
            if not Workspace.open(spec["dataset"], enc, dataset_params=spec["params"]).has_embeddings()]
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def opened_space(dataset: str, params: str, text: str):
+    """A space opened once per process (vectors, derived projection, kNN memo) and shared by sessions."""
+    return open_space(dataset, text, dataset_params=json.loads(params))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -148,7 +155,7 @@ with left:
     st.caption("Each bar: the share of items whose k neighbours overlap by that much; red: less than half.")
 with right:
     try:
-        space_a = open_space(spec["dataset"], a, dataset_params=spec["params"])
+        space_a = opened_space(spec["dataset"], params_json, a)
         proj = project(space_a.ws, "pca", 2) if space_a.spec.derivation is None else None
     except ValueError:
         proj = None
@@ -169,8 +176,8 @@ pick = st.selectbox("An item's neighbours in each space", list(worst.index) + [i
                                                                                 if i not in set(worst.index)],
                     format_func=lambda i: ds.ids[i], key="spaces_item")
 try:
-    table = neighbours_side_by_side(open_space(spec["dataset"], a, dataset_params=spec["params"]),
-                                    open_space(spec["dataset"], b, dataset_params=spec["params"]), int(pick), cmp.k)
+    table = neighbours_side_by_side(opened_space(spec["dataset"], params_json, a),
+                                    opened_space(spec["dataset"], params_json, b), int(pick), cmp.k)
     st.dataframe(table, hide_index=True, key="spaces_side_by_side")
     st.caption("✓ marks a neighbour both spaces share. Agreement of this item: "
                f"{cmp.rows['agreement'].iloc[int(pick)]:.0%}.")
