@@ -70,7 +70,7 @@ def test_cells_that_are_not_vectors_are_named(tmp_path):
     df = frame().astype({"embedding": object})
     df.at[4, "embedding"] = "not a vector"
     path = write(df, tmp_path / "odd.csv", "csv")
-    with pytest.raises(ValueError, match=r"not a list of numbers in 1 row \(row 5\)"):
+    with pytest.raises(ValueError, match=r"1 not a list of numbers \(row 5\)"):
         load_file(path)
 
 

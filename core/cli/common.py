@@ -29,9 +29,16 @@ def add_workspace_args(p: argparse.ArgumentParser, *, encoder: bool = True) -> N
     p.add_argument("--path", default=None, help="a user file or BEIR folder instead of a built-in dataset")
     p.add_argument("--text-column", default=None, help="text column of a table file")
     p.add_argument("--label-column", default=None, help="category column of a table file")
+    p.add_argument("--id-column", default=None, help="id column of a table file (default: row numbers)")
     p.add_argument("--vector-column", default=None,
                    help="column of a table file holding one vector per row (default: one named embedding, "
                         "vector, emb ...); its vectors are used as given and the texts shown beside them")
+    p.add_argument("--array", default=None, help="array of an .npz file holding the base vectors")
+    p.add_argument("--query-file", default=None, metavar="FILE",
+                   help="queries to use instead of the dataset's: texts (a table with id and text columns, BEIR "
+                        "queries.jsonl, .txt) for a text dataset, vectors of its dimension for a vector dataset")
+    p.add_argument("--qrels", default=None, metavar="FILE",
+                   help="relevance judgments for nDCG/MRR: TREC 'qid 0 docid rel' or BEIR's TSV")
     p.add_argument("--metric", choices=["cosine", "ip", "l2"], default=None, help="similarity metric override")
     p.add_argument("--limit", type=int, default=None, help="seeded random sample of N items")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling")
@@ -59,21 +66,35 @@ def parse_value(text: str) -> object:
     return {"true": True, "false": False, "none": None}.get(text.lower(), text)
 
 
+def _judgments(args: argparse.Namespace):
+    """(queries, qrels) from --queries / --qrels, or (None, None)."""
+    from core.data.judgments import read_qrels, read_queries
+
+    queries_path, qrels_path = getattr(args, "query_file", None), getattr(args, "qrels", None)
+    return (read_queries(queries_path) if queries_path else None, read_qrels(qrels_path) if qrels_path else None)
+
+
 def open_workspace(args: argparse.Namespace, progress=None):
+    from core.data.judgments import attach_judgments
     from core.workspace import Workspace
 
+    queries, qrels = _judgments(args)
     if args.path:
         from core.data.loading import load_file
 
         ds = load_file(
             args.path, text_column=args.text_column, label_column=args.label_column, metric=args.metric,
-            vector_column=getattr(args, "vector_column", None),
+            id_column=getattr(args, "id_column", None),
+            vector_column=getattr(args, "vector_column", None), array=getattr(args, "array", None),
         )
+        ds = attach_judgments(ds, queries, qrels)
         if args.limit:
             from core.data.dataset import subsample
 
             ds = subsample(ds, args.limit, args.seed)
         return Workspace.open(ds, getattr(args, "encoder", None))
+    if getattr(args, "array", None):
+        raise UserError("--array applies to an .npz file given with --path")
     from core.data.builtin import DEFAULT_DATASET
 
     params: dict = {}
@@ -85,8 +106,13 @@ def open_workspace(args: argparse.Namespace, progress=None):
     if args.limit is not None:
         params["limit"] = args.limit
         params["seed"] = args.seed
-    return Workspace.open(args.dataset or DEFAULT_DATASET, getattr(args, "encoder", None),
-                          dataset_params=params, progress=progress)
+    if queries is None and qrels is None:
+        return Workspace.open(args.dataset or DEFAULT_DATASET, getattr(args, "encoder", None),
+                              dataset_params=params, progress=progress)
+    from core.data.uploads import open_dataset
+
+    ds = attach_judgments(open_dataset(args.dataset or DEFAULT_DATASET, progress=progress, **params), queries, qrels)
+    return Workspace.open(ds, getattr(args, "encoder", None))
 
 
 def bar(desc: str):

@@ -14,11 +14,12 @@ class FileInfo:
 
     Attributes:
         path: the file (or BEIR folder) inspected.
-        format: ``"csv"``, ``"tsv"``, ``"jsonl"``, ``"parquet"``, ``"txt"``, ``"npy"``,
-            ``"fvecs"``, ``"hdf5"`` or ``"beir"``.
+        format: ``"csv"``, ``"tsv"``, ``"jsonl"``, ``"parquet"``, ``"arrow"``, ``"txt"``,
+            ``"npy"``, ``"npz"``, ``"fvecs"``, ``"fbin"`` (and ``ibin``/``u8bin``/``i8bin``),
+            ``"hdf5"``, ``"beir"`` or ``"vdbbench"``.
+        columns: table column names; the arrays of an ``.npz``.
         kind: ``"text"`` or ``"vectors"``.
         n_rows: rows, lines, vectors, or corpus documents.
-        columns: table column names (empty for other formats).
         text_columns: the columns that hold text (candidates for text and label).
         preview: the first rows as ``{column: value}`` (long values shortened).
         text_column: the column `load_file` would take as the text by default
@@ -28,6 +29,8 @@ class FileInfo:
         shape: ``(n, d)`` of the base vectors (vector files).
         n_queries: queries in the file (hdf5 ``test``, BEIR), else ``None``.
         metric: the metric the file declares (hdf5 ``distance``), else ``None``.
+        vector_column: a table's column of vectors found by name (embedding, vector, emb …),
+            else ``None``; with one the table loads as vectors (its texts shown as titles).
     """
 
     path: str
@@ -43,3 +46,4 @@ class FileInfo:
     shape: tuple[int, int] | None = None
     n_queries: int | None = None
     metric: str | None = None
+    vector_column: str | None = None

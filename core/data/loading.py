@@ -7,15 +7,25 @@ file                   kind     what is read
 =====================  =======  ==============================================================
 ``.csv`` ``.tsv``      text     a table with a header row; one passage per row
 ``.jsonl`` ``.ndjson`` text     one JSON object per line; one passage per object
-``.parquet``           text     a table; one passage per row
+``.parquet``           text     a table; one passage per row (read in record batches)
+``.arrow`` ``.feather`` text    an Arrow IPC / Feather table, like Parquet
 ``.txt``               text     one passage per non-empty line
 ``.npy``               vectors  a 2-D numeric array ``(n, d)`` (never unpickled)
+``.npz``               vectors  numpy archive: the base array chosen by name (``array=``), optional
+                                ``queries`` and ``neighbors`` arrays (never unpickled)
 ``.fvecs``             vectors  rows of ``int32 d`` followed by ``d`` float32 values
+``.fbin`` ``.ibin``    vectors  big-ann-benchmarks: header ``uint32 n, uint32 d``, then ``n*d``
+``.u8bin`` ``.i8bin``           float32 / int32 / uint8 / int8 values
 ``.hdf5`` ``.h5``      vectors  ann-benchmarks layout: ``train`` (base), ``test`` (queries),
                                 optional ``neighbors`` (true k-NN -> qrels), attribute
                                 ``distance`` (``angular``/``euclidean``/``dot``)
 a folder               text     BEIR: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/test.tsv``
+a folder               vectors  VectorDBBench: ``train*.parquet`` (base), ``test.parquet``
+                                (queries), ``neighbors.parquet`` (ground truth -> qrels)
 =====================  =======  ==============================================================
+
+Any table (CSV, TSV, JSONL, Parquet, Arrow) with a vector column (``vector_column``, or one
+named embedding/vector/emb …) is a vector dataset whose texts and labels come along.
 
 Ids: tables use the ``id_column`` when given, else the 0-based row number;
 ``.txt`` uses the 1-based line number (as an editor shows it); vector files use
@@ -36,10 +46,19 @@ from typing import Any
 import numpy as np
 
 from core.config import MAX_UPLOAD_MB
+from core.data.archives import unpack
 from core.data.beir import inspect_beir, load_beir
 from core.data.dataset import METRICS, Dataset
 from core.data.file_info import FileInfo
-from core.data.table_files import inspect_parquet, inspect_table, load_text_table, read_table, refuse_columns
+from core.data.table_files import (
+    ARROW_FORMATS,
+    inspect_arrow,
+    inspect_table,
+    load_text_table,
+    read_table,
+    refuse_columns,
+)
+from core.data.vdbbench import inspect_vdbbench, is_vdbbench_folder, load_vdbbench
 from core.data.vector_files import inspect_vectors, load_vectors
 
 TABLE_FORMATS: dict[str, str] = {
@@ -48,10 +67,25 @@ TABLE_FORMATS: dict[str, str] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
     ".txt": "txt",
 }
-VECTOR_FORMATS: dict[str, str] = {".npy": "npy", ".fvecs": "fvecs", ".hdf5": "hdf5", ".h5": "hdf5"}
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (*TABLE_FORMATS, *VECTOR_FORMATS)
+VECTOR_FORMATS: dict[str, str] = {
+    ".npy": "npy",
+    ".npz": "npz",
+    ".fvecs": "fvecs",
+    ".fbin": "fbin",
+    ".ibin": "ibin",
+    ".u8bin": "u8bin",
+    ".i8bin": "i8bin",
+    ".hdf5": "hdf5",
+    ".h5": "hdf5",
+}
+#: Archives of a dataset folder (BEIR, VectorDBBench), unpacked safely into a temporary folder.
+ARCHIVE_FORMATS: dict[str, str] = {".zip": "zip"}
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (*TABLE_FORMATS, *VECTOR_FORMATS, *ARCHIVE_FORMATS)
 
 
 # --------------------------------------------------------------------------- #
@@ -60,10 +94,13 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (*TABLE_FORMATS, *VECTOR_FORMATS)
 
 
 def file_format(path: str | Path) -> str:
-    """The format of a path by its extension (``"beir"`` for a folder); ValueError if unsupported."""
+    """The format of a path by its extension; a folder is ``"vdbbench"`` (VectorDBBench's
+    ``train*.parquet``/``test.parquet``) or ``"beir"``. ValueError if unsupported."""
 
     path = Path(path)
-    return "beir" if path.is_dir() else _format_from_name(path.name)
+    if path.is_dir():
+        return "vdbbench" if is_vdbbench_folder(path) else "beir"
+    return _format_from_name(path.name)
 
 
 def _format_from_name(filename: str) -> str:
@@ -73,10 +110,13 @@ def _format_from_name(filename: str) -> str:
         return TABLE_FORMATS[suffix]
     if suffix in VECTOR_FORMATS:
         return VECTOR_FORMATS[suffix]
+    if suffix in ARCHIVE_FORMATS:
+        return ARCHIVE_FORMATS[suffix]
     shown = f"'{suffix}'" if suffix else "no extension"
     raise ValueError(
         f"{path.name}: unsupported file type ({shown}); supported: {', '.join(SUPPORTED_EXTENSIONS)}, "
-        "or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)"
+        "a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) or a VectorDBBench folder "
+        "(train.parquet, test.parquet, neighbors.parquet)"
     )
 
 
@@ -87,12 +127,19 @@ def inspect_file(path: str | Path) -> FileInfo:
     """
     path = _existing(path)
     fmt = file_format(path)
+    if fmt == "zip":
+        with _unpacked(path) as folder:
+            info = inspect_file(folder)
+        info.path, info.format = str(path), f"zip ({info.format})"
+        return info
     if fmt == "beir":
         return inspect_beir(path)
-    if fmt in ("npy", "fvecs", "hdf5"):
+    if fmt == "vdbbench":
+        return inspect_vdbbench(path)
+    if fmt in VECTOR_FORMATS.values():
         return inspect_vectors(path, fmt)
-    if fmt == "parquet":
-        return inspect_parquet(path)
+    if fmt in ARROW_FORMATS:
+        return inspect_arrow(path, fmt)
     return inspect_table(path, fmt, read_table(path, fmt))
 
 
@@ -106,8 +153,9 @@ def load_file(
     metric: str | None = None,
     max_rows: int | None = None,
     vector_column: str | None = None,
+    array: str | None = None,
 ) -> Dataset:
-    """Load a file (or BEIR folder) as a `Dataset`.
+    """Load a file (or BEIR / VectorDBBench folder) as a `Dataset`.
 
     Args:
         path: the file; its extension picks the format (see the module docstring).
@@ -121,6 +169,8 @@ def load_file(
         max_rows: keep only the first ``max_rows`` items (after dropping empty texts).
         vector_column: table column holding one vector per row (default: one named
             embedding/vector/emb …); its vectors are used as given, the texts become titles.
+        array: the array of an ``.npz`` file holding the base vectors (default: the only 2-D
+            array, or one named embeddings/vectors/base/train …).
 
     Raises:
         ValueError: the file is missing, empty, malformed, or the options do not fit it.
@@ -131,13 +181,23 @@ def load_file(
     _check_max_rows(max_rows)
     name = name or path.stem or path.name
     columns = {"text_column": text_column, "label_column": label_column, "id_column": id_column}
+    if fmt != "npz" and array is not None:
+        raise ValueError(f"array only applies to .npz files, not to {fmt} input")
+    if fmt == "zip":
+        refuse_columns("a .zip archive", {**columns, "vector_column": vector_column})
+        with _unpacked(path) as folder:
+            dataset = load_file(folder, name=name, metric=metric, max_rows=max_rows)
+        dataset.params["path"] = str(path)
+        return dataset
     if fmt in TABLE_FORMATS.values():
         return load_text_table(path, fmt, name=name, metric=metric, max_rows=max_rows, vector_column=vector_column,
                                **columns)
     refuse_columns(fmt, {**columns, "vector_column": vector_column})
     if fmt == "beir":
         return load_beir(path, name=name, metric=metric, max_rows=max_rows)
-    return load_vectors(path, fmt, name=name, metric=metric, max_rows=max_rows)
+    if fmt == "vdbbench":
+        return load_vdbbench(path, name=name, metric=metric, max_rows=max_rows)
+    return load_vectors(path, fmt, name=name, metric=metric, max_rows=max_rows, array=array)
 
 
 def check_upload_size(nbytes: int, limit_mb: float = MAX_UPLOAD_MB) -> None:
@@ -172,6 +232,16 @@ def inspect_upload(data: bytes, filename: str) -> FileInfo:
         info = inspect_file(path)
     info.path = Path(filename).name
     return info
+
+
+@contextlib.contextmanager
+def _unpacked(path: Path) -> Iterator[Path]:
+    """The dataset folder inside a checked ``.zip``, unpacked into a temporary folder removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="densescope-unzip-") as folder:
+        root = unpack(path, Path(folder))
+        if not root.is_dir() or file_format(root) not in ("beir", "vdbbench"):
+            raise ValueError(f"{path.name} holds neither a BEIR folder nor a VectorDBBench folder")
+        yield root
 
 
 @contextlib.contextmanager

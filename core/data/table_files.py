@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from core.data.arrow_files import ArrowSource, read_vector_column, vector_cell, vectors_from_batches
 from core.data.dataset import Dataset
 from core.data.file_info import PREVIEW_ROWS, FileInfo
 
@@ -23,8 +22,8 @@ LABEL_COLUMN_NAMES: tuple[str, ...] = ("label", "category", "class", "topic", "t
 ID_COLUMN_NAMES: tuple[str, ...] = ("id", "_id", "doc_id", "docid", "uid")
 #: A column of vectors (one list of floats per row), found by name: its vectors are used as given.
 VECTOR_COLUMN_NAMES: tuple[str, ...] = ("embedding", "embeddings", "vector", "vectors", "emb", "vec")
-#: Row numbers quoted in a message about bad vectors.
-ROWS_QUOTED = 5
+#: Table formats read through Arrow: columns by name, in record batches.
+ARROW_FORMATS: tuple[str, ...] = ("parquet", "arrow")
 MISSING_LABEL = "(none)"
 
 
@@ -73,7 +72,7 @@ def read_table(path: Path, fmt: str) -> _Table:
         return read_jsonl(path)
     if fmt == "txt":
         return _read_txt(path)
-    return _read_parquet(path)
+    return _read_arrow(path, fmt)
 
 
 def read_delimited(path: Path, delimiter: str) -> _Table:
@@ -157,28 +156,15 @@ def _read_txt(path: Path) -> _Table:
     return _Table(["line", "text"], data, len(lines))
 
 
-def _read_parquet(path: Path, columns: list[str] | None = None) -> _Table:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path, columns=columns)
-    except Exception as e:  # pyarrow raises ArrowInvalid, OSError, ... for a broken file
-        raise ValueError(f"{path.name} is not a readable Parquet file: {e}") from None
-    names = list(table.column_names)
-    return _Table(names, {n: table.column(n).to_pylist() for n in names}, table.num_rows)
-
-
-def _parquet_text_columns(path: Path) -> tuple[list[str], list[str]]:
-    """(all columns, string columns) of a Parquet file, from its schema only."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        schema = pq.read_schema(path)
-    except Exception as e:
-        raise ValueError(f"{path.name} is not a readable Parquet file: {e}") from None
-    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    return list(schema.names), text
+def _read_arrow(path: Path, fmt: str, columns: list[str] | None = None) -> _Table:
+    """A Parquet or Arrow/Feather table (only ``columns`` when given) read into memory."""
+    source = ArrowSource(path, fmt)
+    names = source.columns if columns is None else [c for c in source.columns if c in columns]
+    data: dict[str, list[Any]] = {c: [] for c in names}
+    for batch in source.batches(names):
+        for c in names:
+            data[c].extend(batch.column(c).to_pylist())
+    return _Table(names, data, source.num_rows)
 
 
 # --------------------------------------------------------------------------- #
@@ -274,8 +260,9 @@ def load_text_table(
     """
     if fmt == "txt":
         text_column, id_column = text_column or "text", id_column or "line"
-    if fmt == "parquet":  # read the schema first: only the chosen columns are loaded
-        columns, text_cols = _parquet_text_columns(path)
+    if fmt in ARROW_FORMATS:  # read the schema first: only the chosen columns are loaded
+        source = ArrowSource(path, fmt)
+        columns, text_cols = source.columns, source.text_columns()
     else:
         table = read_table(path, fmt)
         columns, text_cols = table.columns, _text_columns(table)
@@ -284,13 +271,12 @@ def load_text_table(
     elif fmt != "txt":
         vector_column = _named_column(columns, VECTOR_COLUMN_NAMES)
     if vector_column is not None:
-        if fmt == "parquet":
-            table = _read_parquet(path)
-        return load_vector_table(path, fmt, table, name=name, vector_column=vector_column, text_column=text_column,
+        return load_vector_table(path, fmt, source if fmt in ARROW_FORMATS else table, name=name,
+                                 vector_column=vector_column, text_column=text_column,
                                  label_column=label_column, id_column=id_column, metric=metric, max_rows=max_rows)
     text_column = _pick_text_column(columns, text_cols, text_column, label_column, id_column, path.name)
-    if fmt == "parquet":
-        table = _read_parquet(path, [c for c in columns if c in {text_column, label_column, id_column}])
+    if fmt in ARROW_FORMATS:
+        table = _read_arrow(path, fmt, [c for c in columns if c in {text_column, label_column, id_column}])
     rows, dropped = _non_empty_rows(table.data[text_column], max_rows)
     if not rows:
         raise ValueError(f"{path.name}: column {text_column!r} has no non-empty text in {table.n_rows} rows")
@@ -369,10 +355,12 @@ def _table_info(
 ) -> FileInfo:
     named = _named_column(columns, TEXT_COLUMN_NAMES)
     suggested = named or (text_cols[0] if len(text_cols) == 1 else None)
+    vector_column = None if fmt == "txt" else _named_column(columns, VECTOR_COLUMN_NAMES)
     return FileInfo(
         path=str(path),
         format=fmt,
-        kind="text",
+        kind="vectors" if vector_column else "text",
+        vector_column=vector_column,
         n_rows=n_rows,
         columns=columns,
         text_columns=text_cols,
@@ -383,15 +371,11 @@ def _table_info(
     )
 
 
-def inspect_parquet(path: Path) -> FileInfo:
-    import pyarrow.parquet as pq
-
-    columns, text_cols = _parquet_text_columns(path)
-    parquet = pq.ParquetFile(path)
-    first = next(parquet.iter_batches(batch_size=PREVIEW_ROWS), None)
-    rows = [] if first is None else first.to_pylist()
-    preview = [{c: shorten(v) for c, v in row.items()} for row in rows]
-    return _table_info(path, "parquet", parquet.metadata.num_rows, columns, text_cols, preview)
+def inspect_arrow(path: Path, fmt: str) -> FileInfo:
+    """Columns, row count and a preview of a Parquet or Arrow/Feather file (only the first rows read)."""
+    source = ArrowSource(path, fmt)
+    preview = [{c: shorten(v) for c, v in row.items()} for row in source.preview(PREVIEW_ROWS)]
+    return _table_info(path, fmt, source.num_rows, source.columns, source.text_columns(), preview)
 
 
 # --------------------------------------------------------------------------- #
@@ -399,30 +383,7 @@ def inspect_parquet(path: Path) -> FileInfo:
 # --------------------------------------------------------------------------- #
 
 
-def _as_vector(value: Any) -> np.ndarray | None:
-    """One cell as a float vector: a list (Parquet, JSONL) or a JSON array in a string (CSV); else None."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.startswith("["):
-            return None
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            return None
-    if isinstance(value, (list, tuple, np.ndarray)):
-        try:
-            return np.asarray(value, dtype=np.float64).ravel()
-        except (TypeError, ValueError):
-            return None
-    return None
-
-
-def _rows_text(rows: list[int]) -> str:
-    shown = ", ".join(str(r + 1) for r in rows[:ROWS_QUOTED])
-    return f"row {shown}" if len(rows) == 1 else f"rows {shown}" + (" …" if len(rows) > ROWS_QUOTED else "")
-
-
-def load_vector_table(path: Path, fmt: str, table: _Table, *, name: str, vector_column: str,
+def load_vector_table(path: Path, fmt: str, table: _Table | ArrowSource, *, name: str, vector_column: str,
                       text_column: str | None, label_column: str | None, id_column: str | None,
                       metric: str | None, max_rows: int | None) -> Dataset:
     """A vector `Dataset` from a table whose ``vector_column`` holds one vector per row.
@@ -430,57 +391,42 @@ def load_vector_table(path: Path, fmt: str, table: _Table, *, name: str, vector_
     The vectors are used as given (no re-encoding); a text column (the requested one, one named like
     text, or none) becomes the items' titles, shown on every page but not encoded. Rows of the wrong
     length, with NaN/inf or all zeros are reported with their counts and row numbers (1-based) and
-    nothing is loaded, so a person fixes the file rather than losing rows silently.
+    nothing is loaded, so a person fixes the file rather than losing rows silently. Parquet and Arrow
+    files (``table`` an `ArrowSource`) are read in batches into one float32 array.
     """
+    columns = table.columns
     for column, role in ((label_column, "label column"), (id_column, "id column"), (text_column, "text column")):
         if column is not None:
-            _require_column(column, table.columns, role, path.name)
-    n = table.n_rows if max_rows is None else min(table.n_rows, max_rows)
-    vectors, unreadable = [], []
-    for i, cell in enumerate(table.data[vector_column][:n]):
-        v = _as_vector(cell)
-        if v is None:
-            unreadable.append(i)
-        vectors.append(v)
-    if unreadable:
-        raise ValueError(f"{path.name}: column {vector_column!r} is not a list of numbers in {len(unreadable)} "
-                         f"{'row' if len(unreadable) == 1 else 'rows'} ({_rows_text(unreadable)}); each cell must be "
-                         "an array of floats (a JSON array like [0.1, 0.2] in CSV)")
-    lengths = np.array([v.size for v in vectors])
-    d = int(np.bincount(lengths).argmax()) if lengths.size else 0
-    if d == 0:
-        raise ValueError(f"{path.name}: column {vector_column!r} holds empty vectors")
-    problems = []
-    wrong = np.flatnonzero(lengths != d).tolist()
-    if wrong:
-        problems.append(f"{len(wrong)} with a length other than {d} ({_rows_text(wrong)})")
-    good = [v if v.size == d else np.zeros(d) for v in vectors]
-    X = np.vstack(good) if good else np.zeros((0, d))
-    wrong_set = set(wrong)
-    nonfinite = [i for i in np.flatnonzero(~np.isfinite(X).all(axis=1)).tolist() if i not in wrong_set]
-    if nonfinite:
-        problems.append(f"{len(nonfinite)} with NaN or inf ({_rows_text(nonfinite)})")
-    zero = [i for i in np.flatnonzero(~X.any(axis=1)).tolist() if i not in wrong_set]
-    if zero:
-        problems.append(f"{len(zero)} all zeros ({_rows_text(zero)})")
-    if problems:
-        raise ValueError(f"{path.name}: column {vector_column!r} has bad vectors: " + "; ".join(problems)
-                         + ". Fix or drop those rows and load it again; nothing was loaded")
+            _require_column(column, columns, role, path.name)
+    n_rows = table.num_rows if isinstance(table, ArrowSource) else table.n_rows
+    n = n_rows if max_rows is None else min(n_rows, max_rows)
+    if n == 0:
+        raise ValueError(f"{path.name} has no rows")
+    if isinstance(table, ArrowSource):
+        X = read_vector_column(table, vector_column, n, vector_cell)
+
+        def values(column: str) -> list:
+            return table.pylist(column, n)
+    else:
+        X = vectors_from_batches([table.data[vector_column][:n]], n, None, vector_cell, path.name, vector_column)
+
+        def values(column: str) -> list:
+            return table.data[column][:n]
     if text_column is None:
-        text_column = _named_column([c for c in table.columns if c != vector_column], TEXT_COLUMN_NAMES)
-    rows = list(range(n))
+        text_column = _named_column([c for c in columns if c != vector_column], TEXT_COLUMN_NAMES)
     titles = None
     if text_column is not None:
-        titles = ["" if _is_missing(v) else " ".join(str(v).split()) for v in table.data[text_column][:n]]
+        titles = ["" if _is_missing(v) else " ".join(str(v).split()) for v in values(text_column)]
+    id_table = _Table([id_column], {id_column: values(id_column)}, n) if id_column else _Table([], {}, n)
     return Dataset(
         name=name,
-        ids=_ids(table, id_column, rows, path.name),
-        vectors=X.astype(np.float32),
-        labels=None if label_column is None else [_label(table.data[label_column][i]) for i in rows],
+        ids=_ids(id_table, id_column, list(range(n)), path.name),
+        vectors=X,
+        labels=None if label_column is None else [_label(v) for v in values(label_column)],
         titles=titles,
         metric=metric or "cosine",
         params={"path": str(path), "format": fmt, "vector_column": vector_column, "text_column": text_column,
-                "label_column": label_column, "id_column": id_column, "max_rows": max_rows, "rows": table.n_rows},
-        description=f"{n:,} vectors of {d} dims from {path.name} (vectors from file, used as given)"
+                "label_column": label_column, "id_column": id_column, "max_rows": max_rows, "rows": n_rows},
+        description=f"{n:,} vectors of {X.shape[1]} dims from {path.name} (vectors from file, used as given)"
                     + (f", with the texts of column {text_column!r}" if text_column else ""),
     )

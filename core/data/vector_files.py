@@ -1,4 +1,5 @@
-"""Vector files: `.npy`, `.fvecs` and ann-benchmarks HDF5 (base, test queries, neighbours as qrels)."""
+"""Vector files: `.npy`, `.npz`, `.fvecs`, big-ann-benchmarks `.fbin`/`.ibin`/`.u8bin`/`.i8bin` and
+ann-benchmarks HDF5 (base, test queries, neighbours as qrels)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,15 @@ import numpy as np
 
 from core.data.dataset import Dataset, Queries, check_vectors
 from core.data.file_info import FileInfo
+
+#: big-ann-benchmarks binary formats: header ``uint32 n, uint32 d``, then ``n*d`` values of this type.
+BIN_DTYPES: dict[str, str] = {"fbin": "<f4", "ibin": "<i4", "u8bin": "u1", "i8bin": "i1"}
+#: ``.npz`` array names taken as the base vectors, the queries and the true neighbours, in this order.
+NPZ_BASE_NAMES: tuple[str, ...] = ("embeddings", "vectors", "base", "train", "xb", "x", "emb", "data")
+NPZ_QUERY_NAMES: tuple[str, ...] = ("queries", "query", "test", "xq")
+NPZ_NEIGHBOR_NAMES: tuple[str, ...] = ("neighbors", "neighbours", "gt", "ground_truth", "knn")
+#: Largest total a ``.npz`` may unpack to (its members are compressed; the archive is checked first).
+NPZ_MAX_UNPACKED_BYTES = 16 * 2**30
 
 #: ann-benchmarks ``distance`` attribute -> densescope metric.
 HDF5_DISTANCES: dict[str, str] = {
@@ -27,13 +37,20 @@ HDF5_DISTANCES: dict[str, str] = {
 # --------------------------------------------------------------------------- #
 
 
-def load_vectors(path: Path, fmt: str, *, name: str, metric: str | None, max_rows: int | None) -> Dataset:
-    """A vector `Dataset` from .npy, .fvecs or ann-benchmarks .hdf5."""
+def load_vectors(
+    path: Path, fmt: str, *, name: str, metric: str | None, max_rows: int | None, array: str | None = None
+) -> Dataset:
+    """A vector `Dataset` from .npy, .npz, .fvecs, .fbin/.ibin/.u8bin/.i8bin or ann-benchmarks .hdf5."""
     queries, qrels, extra = None, None, {}
     if fmt == "npy":
         base, declared = _read_npy(path, max_rows), None
     elif fmt == "fvecs":
         base, declared = _read_fvecs(path, max_rows), None
+    elif fmt in BIN_DTYPES:
+        base, declared = read_bin(path, fmt, max_rows).astype(np.float32), None
+    elif fmt == "npz":
+        base, queries, qrels, extra = _read_npz(path, max_rows, array)
+        declared = None
     else:
         base, queries, qrels, declared, extra = _read_hdf5(path, max_rows)
     metric = metric or declared or "cosine"
@@ -67,14 +84,20 @@ def _check_queries(queries: np.ndarray, dim: int, filename: str, allow_zero: boo
     return queries
 
 
+def read_npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from the header of an open .npy stream (ValueError/EOFError when it is not one)."""
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, _, dtype = read_header(f)
+    return shape, dtype
+
+
 def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype from a .npy header, without reading (or unpickling) the data."""
-    fmt = np.lib.format
     with open(path, "rb") as f:
         try:
-            version = fmt.read_magic(f)
-            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-            shape, _, dtype = read_header(f)
+            shape, dtype = read_npy_header(f)
         except (ValueError, EOFError) as e:
             raise ValueError(f"{path.name} is not a valid .npy file ({e}); save arrays with numpy.save") from None
     if dtype.hasobject:
@@ -118,6 +141,121 @@ def _read_fvecs(path: Path, max_rows: int | None) -> np.ndarray:
             "all vectors in an .fvecs file must have the same dimension"
         )
     return np.ascontiguousarray(rows[:, 1:]).view("<f4").astype(np.float32)
+
+
+def bin_header(path: Path, fmt: str) -> tuple[int, int]:
+    """``(n, d)`` from a big-ann-benchmarks file's 8-byte header, checked against the file's size."""
+    size = path.stat().st_size
+    if size < 8:
+        raise ValueError(f"{path.name} is too short ({size} bytes) to be a .{fmt} file (an 8-byte header n, d)")
+    n, d = (int(v) for v in np.fromfile(path, dtype="<u4", count=2))
+    itemsize = np.dtype(BIN_DTYPES[fmt]).itemsize
+    expected = 8 + n * d * itemsize
+    if d == 0 or n == 0:
+        raise ValueError(f"{path.name}: the header says {n} vectors of dimension {d}; nothing to load")
+    if size != expected:
+        raise ValueError(
+            f"{path.name}: the header says {n:,} vectors of dimension {d} ({expected:,} bytes with the header) "
+            f"but the file has {size:,} bytes; it is truncated or not a .{fmt} file"
+        )
+    return n, d
+
+
+def read_bin(path: Path, fmt: str, max_rows: int | None = None) -> np.ndarray:
+    """The first ``max_rows`` rows of a .fbin/.ibin/.u8bin/.i8bin file, memory-mapped (only those are read)."""
+    n, d = bin_header(path, fmt)
+    rows = np.memmap(path, dtype=BIN_DTYPES[fmt], mode="r", offset=8, shape=(n, d))
+    return np.array(rows[:max_rows])
+
+
+def _npz_members(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of each array in an ``.npz`` (from the member headers; nothing unpickled)."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"{path.name} is not a valid .npz file ({e}); save arrays with numpy.savez") from None
+    members: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    with archive:
+        total = sum(info.file_size for info in archive.infolist())
+        if total > NPZ_MAX_UNPACKED_BYTES:
+            raise ValueError(f"{path.name} would unpack to {total / 2**30:.1f} GiB, over the "
+                             f"{NPZ_MAX_UNPACKED_BYTES / 2**30:.0f} GiB limit; save a subset")
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as f:
+                try:
+                    shape, dtype = read_npy_header(f)
+                except (ValueError, EOFError) as e:
+                    raise ValueError(f"{path.name}: member {info.filename} is not a valid array ({e})") from None
+            members[info.filename.removesuffix(".npy")] = (shape, dtype)
+    if not members:
+        raise ValueError(f"{path.name} holds no arrays; save them with numpy.savez(path, embeddings=...)")
+    return members
+
+
+def _npz_listing(members: dict) -> str:
+    return ", ".join(f"{k} {tuple(s)} {dt}" for k, (s, dt) in members.items())
+
+
+def _npz_pick(members: dict, names: tuple[str, ...]) -> str | None:
+    lowered = {k.lower(): k for k in members}
+    return next((lowered[n] for n in names if n in lowered), None)
+
+
+def npz_base_name(path: Path, members: dict, array: str | None) -> str:
+    """Which array of an .npz holds the base vectors: ``array``, a known name, or the only 2-D one."""
+    if array is not None:
+        if array not in members:
+            raise ValueError(f"{path.name} has no array {array!r}; it holds: {_npz_listing(members)}")
+        return array
+    named = _npz_pick(members, NPZ_BASE_NAMES)
+    if named:
+        return named
+    two_d = [k for k, (shape, dt) in members.items() if len(shape) == 2 and dt.kind in "fiub"]
+    others = [k for k in two_d if k.lower() not in NPZ_QUERY_NAMES + NPZ_NEIGHBOR_NAMES]
+    if len(others) == 1:
+        return others[0]
+    raise ValueError(f"{path.name}: which array holds the vectors? It holds: {_npz_listing(members)}; "
+                     "choose one with --array NAME (app: the 'Array' field)")
+
+
+def _read_npz(path: Path, max_rows: int | None, array: str | None):
+    """An .npz -> (base, queries or None, qrels from neighbours or None, extra params)."""
+    members = _npz_members(path)
+    base_name = npz_base_name(path, members, array)
+    for key, (_, dtype) in members.items():
+        if dtype.hasobject and key == base_name:
+            raise ValueError(f"{path.name}: array {key!r} holds Python objects (dtype {dtype}), which would have "
+                             "to be unpickled -- that can run arbitrary code, so it is refused")
+    query_name = _npz_pick({k: v for k, v in members.items() if k != base_name}, NPZ_QUERY_NAMES)
+    neighbor_name = _npz_pick({k: v for k, v in members.items() if k != base_name}, NPZ_NEIGHBOR_NAMES)
+    with np.load(path, allow_pickle=False) as npz:
+        try:
+            full = npz[base_name]
+        except ValueError as e:
+            raise ValueError(f"{path.name}: cannot read array {base_name!r} ({e})") from None
+        if full.ndim != 2:
+            raise ValueError(f"{path.name}: array {base_name!r} has shape {full.shape}; vectors must be 2-D (n, d)")
+        n_base = full.shape[0]
+        base = np.array(full[:max_rows])
+        del full
+        queries = npz[query_name] if query_name and not members[query_name][1].hasobject else None
+        neighbors = (npz[neighbor_name] if neighbor_name and queries is not None
+                     and members[neighbor_name][1].kind in "iu" else None)
+    extra: dict[str, Any] = {"array": base_name}
+    if query_name and queries is not None:
+        extra["queries_array"] = query_name
+    qrels = None
+    if neighbors is not None:
+        if max_rows is not None and max_rows < n_base:
+            extra["neighbors_dropped"] = "max_rows keeps a subset, so the stored neighbours no longer apply"
+        else:
+            qrels = _neighbor_qrels(neighbors, n_base, len(queries), f"{path.name}: {neighbor_name}")
+            extra["neighbors_array"] = neighbor_name
+    return base, queries, qrels, extra
 
 
 def _read_hdf5(
@@ -177,7 +315,17 @@ def _neighbor_qrels(neighbors: np.ndarray, n_train: int, n_queries: int, filenam
 def inspect_vectors(path: Path, fmt: str) -> FileInfo:
     if fmt == "hdf5":
         return _inspect_hdf5(path)
-    shape = _npy_header(path)[0] if fmt == "npy" else _read_fvecs(path, None).shape
+    if fmt == "npz":
+        members = _npz_members(path)
+        name = npz_base_name(path, members, None)
+        shape = tuple(int(s) for s in members[name][0])
+        query = _npz_pick({k: v for k, v in members.items() if k != name}, NPZ_QUERY_NAMES)
+        return FileInfo(path=str(path), format=fmt, kind="vectors", n_rows=shape[0], shape=(shape[0], shape[1]),
+                        columns=list(members), n_queries=int(members[query][0][0]) if query else None)
+    if fmt in BIN_DTYPES:
+        shape = bin_header(path, fmt)
+    else:
+        shape = _npy_header(path)[0] if fmt == "npy" else _read_fvecs(path, None).shape
     n = int(shape[0]) if len(shape) else 0
     dims = (n, int(shape[1])) if len(shape) == 2 else None
     return FileInfo(path=str(path), format=fmt, kind="vectors", n_rows=n, shape=dims)
