@@ -49,6 +49,11 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
                    help="bytes counted for the Pareto frontier: total = the index plus the float vectors "
                         "re-ranking keeps (default); index = the index alone")
     p.add_argument("--out", default=None, help="write the rows to .csv, .parquet or .json")
+    p.add_argument("--export", default=None, metavar="LABEL",
+                   help="after the sweep, export the configuration with this label (e.g. 'hnsw_flat M=32 "
+                        "ef_construction=40 ef_search=64'): index, ids, manifest and search.py")
+    p.add_argument("--export-dir", default=None, metavar="FOLDER",
+                   help="folder for --export (default: export-<method> in the current folder)")
     add_ray_args(p)
     p.add_argument("--list-methods", action="store_true", help="list the methods and their parameters, then exit")
 
@@ -137,6 +142,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if not methods:
             raise UserError("--methods is empty")
     overrides = parse_grid(args.grid)
+    if args.export_dir and not args.export:
+        raise UserError("--export-dir goes with --export LABEL")
+    if args.export:
+        from core.cli.export import check_export_folder
+
+        check_export_folder(args.export_dir or f"export-{args.export.split()[0]}")
     ws = open_workspace(args)
     encode = LazyBar(f"encode {ws.dataset.name} with {ws.encoder_name}")
     try:
@@ -144,6 +155,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                           n_queries=args.queries, seed=args.seed, progress=encode)
     finally:
         encode.close()
+    labels = [c.label for c in plan.configs]
+    if args.export and args.export not in labels:
+        raise UserError(f"--export {args.export!r} is not in this sweep's plan; its labels: "
+                        + ", ".join(f"'{v}'" for v in labels[:12]) + (" …" if len(labels) > 12 else ""))
     print(f"{ws.label}: {embeddings_sentence(plan.n_base, plan.d, ws.encoder_name)} (the base searched).")
     print(f"plan ({plan.preset}): {plan.describe()}.", flush=True)
     print(plan.memory_sentence(), flush=True)
@@ -185,4 +200,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.out:
         path = export_rows(df, args.out)
         print(f"wrote {len(df)} rows to {path}")
+    if args.export:
+        from core.cli.export import export_row
+
+        export_row(ws, df, args.export, args.export_dir, k=plan.k, n_queries=plan.n_queries, seed=plan.seed,
+                   threads=args.threads, run_id=rec.run_id)
     return 0

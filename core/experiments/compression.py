@@ -526,6 +526,16 @@ def embeddings_sentence(n: int, d: int, encoder: str) -> str:
     return f"{n:,} {who} vectors of {d} dims take {format_bytes(4.0 * n * d)} as float32"
 
 
+def size_versus_float32(ratio: float) -> str:
+    """``4.0× smaller than float32``, ``as large as float32`` or ``1.6× larger than float32`` (graph links,
+    inverted-list ids and codebooks can make an index bigger than the vectors it holds)."""
+    if ratio >= 1.05:
+        return f"{ratio:.1f}× smaller than float32"
+    if ratio > 1 / 1.05:
+        return "about the size of float32"
+    return f"{1 / ratio:.1f}× larger than float32"
+
+
 def summary_sentence(rows: pd.DataFrame, bytes_col: str = "bytes_per_vector", bold: bool = True) -> str:
     """What a finished sweep found, from its rows: the smallest configuration (by ``bytes_col``)
     within 1 point of the best recall, and the fastest. Empty when no row ran."""
@@ -543,7 +553,7 @@ def summary_sentence(rows: pd.DataFrame, bytes_col: str = "bytes_per_vector", bo
         bytes_col == "total_bytes_per_vector" and near.get("rerank_bytes_per_vector", 0) > 0) else ""
     text = (f"The smallest configuration within 1 point of the best {rk} ({best:.3f}) is {b}{near['label']}{b}: "
             f"{near[bytes_col]:,.1f} B/vector{counted}"
-            + (f" ({ratio:.1f}× smaller than float32)" if math.isfinite(ratio) else "")
+            + (f" ({size_versus_float32(ratio)})" if math.isfinite(ratio) else "")
             + f", {rk} {near['recall_at_k']:.3f}")
     fast = ok[np.isfinite(ok["qps"].astype(float))]
     if not fast.empty:
