@@ -3,6 +3,7 @@
     python -m bench.order                 # the sizes of issue 4 (~8 minutes on 2 shared cores)
     python -m bench.order --quick         # 20k / 10k GloVe, for a smoke run
     python -m bench.order --stdlib-npy F  # real stdlib-docs embeddings (float32 .npy) instead of the stand-in
+    python -m bench.order --jobs 2        # only part 4: sequential vs 2 worker processes (~2 minutes)
 
 Parts, all in one process:
 1. kNN graph (k=100, exact, faiss) + pointwise LID for ``--n-lid`` GloVe-50d vectors
@@ -12,18 +13,23 @@ Parts, all in one process:
    Baseline: faiss *batch* add of the same vectors (fast, but it erases the order);
    the order-honouring sequential build is reported as a ratio of it.
 3. The same study on ~2,150 x 384 vectors standing in for stdlib-docs (or the real ones).
+4. ``--jobs N`` (runs alone): the default study (original, lid-desc, lid-asc, random x 3 seeds;
+   faiss and hnswlib; M=16, efC=128) on ``--n-jobs`` (20k) GloVe vectors, built one after another
+   in this process (baseline, ``jobs=1``) and then by N worker processes; prints the wall-clock
+   ratio (target <= 0.6 with 2 workers on 2 cores) and checks that rows and per-query recall agree.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import defaultdict
 
 import faiss
 import numpy as np
 
-from core.analysis.insertion_order import DEFAULT_ORDERS, faiss_threads, run_order_study
+from core.analysis.insertion_order import DEFAULT_ORDERS, available_cpus, faiss_threads, run_order_study
 from core.analysis.intrinsic import PCAID, LevinaBickelMLE, LocalMLE, TwoNN, subspace_data
 from core.index.exact import exact_search, knn_graph, to_distances
 
@@ -105,7 +111,7 @@ def bench_study(name: str, xb: np.ndarray, xq: np.ndarray, labels=None) -> None:
     recall: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     seen_builds = set()
     t0 = time.perf_counter()
-    study = run_order_study(xb, xq, gt_I, gt_D=gt_D, metric="cosine", lid=lid, labels=labels, orders=orders)
+    study = run_order_study(xb, xq, gt_I, gt_D=gt_D, metric="cosine", lid=lid, labels=labels, orders=orders, jobs=1)
     for row, _ in study:
         if (row.backend, row.order, row.seed) not in seen_builds:
             seen_builds.add((row.backend, row.order, row.seed))
@@ -137,6 +143,37 @@ def bench_study(name: str, xb: np.ndarray, xq: np.ndarray, labels=None) -> None:
         print(f"  {backend:7s} ef={ef:<4d} {cells}   gap {gap:.1f}{which}")
 
 
+def bench_jobs(n: int, n_queries: int, jobs: int) -> None:
+    xb, xq = load_glove(n, n_queries, seed=1)
+    print(f"\n== parallel builds: default order study on {n:,} GloVe-50d vectors, {xq.shape[0]:,} queries, "
+          f"jobs=1 vs jobs={jobs} ({available_cpus()} cores) ==")
+    gt_D, gt_I = exact_search(xb, xq, 10, "cosine")
+    D, _ = knn_graph(xb, 100, "cosine")
+    lid = LocalMLE(k=100).fit(knn_distances=to_distances(D, "cosine")).dimension_pw_
+    kwargs = dict(gt_D=gt_D, metric="cosine", lid=lid, orders=DEFAULT_ORDERS, seeds=(0, 1, 2),
+                  backends=("faiss", "hnswlib"), M=16, ef_construction=128)
+    results, wall = {}, {}
+    for j in (1, jobs):
+        load = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        results[j] = list(run_order_study(xb, xq, gt_I, jobs=j, **kwargs))
+        wall[j] = time.perf_counter() - t0
+        n_builds = len({row.key[:3] for row, _ in results[j]})
+        print(f"jobs={j:<3d} {n_builds} builds  {wall[j]:7.1f} s wall  (load average {load:.2f} before)")
+    strip = ("build_s", "search_s")
+    rows = {j: {r.key: ({k: v for k, v in r.as_dict().items() if k not in strip}, pq) for r, pq in res}
+            for j, res in results.items()}
+    same = rows[1].keys() == rows[jobs].keys() and all(
+        rows[1][key][0] == rows[jobs][key][0] and np.array_equal(rows[1][key][1], rows[jobs][key][1])
+        for key in rows[1])
+    build_sum = {j: sum({r.key[:3]: r.build_s for r, _ in res}.values()) for j, res in results.items()}
+    print(f"wall ratio jobs={jobs} / jobs=1 (baseline): {wall[jobs] / wall[1]:.2f}  (target <= 0.6 on 2 cores)")
+    print(f"sum of build seconds: {build_sum[1]:.1f} s sequential, {build_sum[jobs]:.1f} s in workers "
+          f"({build_sum[jobs] / build_sum[1]:.2f}: slower per build when the builds share the cores)")
+    print(f"rows and per-query recall identical to the sequential run: {same}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-lid", type=int, default=100_000)
@@ -145,10 +182,16 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="20k for LID, 10k for the study")
     parser.add_argument("--stdlib-npy", help="real stdlib-docs embeddings (float32 .npy) to use")
     parser.add_argument("--skip", choices=["lid", "glove", "stdlib"], action="append", default=[])
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="run only part 4: the study sequentially vs this many worker processes")
+    parser.add_argument("--n-jobs", type=int, default=20_000, help="base vectors for --jobs (default 20,000)")
     args = parser.parse_args(argv)
     if args.quick:
         args.n_lid, args.n_study = 20_000, 10_000
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} OpenMP threads")
+    if args.jobs is not None:
+        bench_jobs(args.n_jobs, args.queries, args.jobs)
+        return
     if "lid" not in args.skip:
         bench_lid(args.n_lid)
     if "glove" not in args.skip:

@@ -99,3 +99,17 @@ def test_the_installed_console_script_and_python_m_core_give_the_same_commands()
     assert as_script.stdout.startswith("usage: densescope")
     for name in COMMANDS:
         assert name in as_script.stdout and name in as_module.stdout
+
+
+def test_order_accepts_jobs_and_rejects_zero(fresh_home, capsys):
+    data = ["--dataset", "synthetic", "--param", "n=400", "--param", "dim=16", "--param", "n_clusters=0"]
+    study = ["--backend", "hnswlib", "--orders", "original,random", "--seeds", "2", "--efs", "10", "--queries", "40",
+             "--lid-k", "20", "--M", "8", "--efc", "32"]
+    assert main(["order", *data, *study, "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "3 builds, 2 at a time" in out and "hnswlib" in out
+    (run,) = RunStore().list_runs(kind="order")
+    assert "jobs" not in run.params and run.n_rows == 3
+    assert main(["order", *data, *study, "--jobs", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --jobs must be at least 1, got 0"

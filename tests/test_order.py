@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 
 import faiss
 import numpy as np
@@ -405,3 +406,202 @@ def test_recall_against_intrinsic_dimension_for_both_backends_with_the_measured_
     assert ids.loc[32, "twonn_id"] < 32  # TwoNN underestimates high dimensions from few points (known bias)
     more_search = rows.pivot_table(index=["true_dim", "backend"], columns="ef_search", values="recall_at_k")
     assert (more_search[40] >= more_search[10]).all()
+
+
+# ------------------------------------------------------------- parallel builds
+
+
+def _without_timings(results):
+    """Rows as dicts without build_s/search_s, keyed by ``row.key``, with their per-query recall."""
+    out = {}
+    for row, per_query in results:
+        fields = {k: v for k, v in row.as_dict().items() if k not in ("build_s", "search_s")}
+        out[row.key] = (fields, per_query)
+    return out
+
+
+PARALLEL_STUDY = dict(orders=(*DEFAULT_ORDERS, "category"), seeds=(0, 1), M=8, ef_construction=32,
+                      ef_search=(5, 10, 40))
+
+
+def test_parallel_builds_give_the_rows_and_per_query_recall_of_sequential_builds(study_data):
+    xb, xq, gt_I, lid, labels = study_data
+    gt_D, _ = exact_search(xb, xq, 10, "cosine")
+    kwargs = dict(lid=lid, labels=labels, custom_order=np.arange(len(xb))[::-1], gt_D=gt_D, **PARALLEL_STUDY)
+    sequential = list(run_order_study(xb, xq, gt_I, jobs=1, **kwargs))
+    progress_calls = []
+    parallel = list(run_order_study(xb, xq, gt_I, jobs=2, progress=lambda *a: progress_calls.append(a[:2]),
+                                    **kwargs))
+    assert len(parallel) == len(sequential) == 8 * 2 * 3  # 8 builds per backend
+    a, b = _without_timings(sequential), _without_timings(parallel)
+    assert a.keys() == b.keys()
+    for key, (fields, per_query) in a.items():
+        assert b[key][0] == fields, key
+        np.testing.assert_array_equal(b[key][1], per_query)
+    # each build's rows arrive together, efSearch ascending as given
+    keys = [row.key for row, _ in parallel]
+    for start in range(0, len(keys), 3):
+        assert len({k[:3] for k in keys[start : start + 3]}) == 1
+        assert [k[3] for k in keys[start : start + 3]] == [5, 10, 40]
+    assert progress_calls[0] == (0, 16) and progress_calls[-1] == (16, 16)
+    assert [d for d, _ in progress_calls] == sorted(d for d, _ in progress_calls)
+    assert multiprocessing.active_children() == []
+
+
+def test_closing_the_study_early_stops_the_workers(study_data):
+    xb, xq, gt_I, lid, _ = study_data
+    study = run_order_study(xb, xq, gt_I, lid=lid, orders=DEFAULT_ORDERS, seeds=(0, 1, 2), M=8,
+                            ef_construction=32, ef_search=(10,), jobs=2)
+    row, per_query = next(study)
+    assert multiprocessing.active_children()  # the workers are running the other builds
+    study.close()
+    assert multiprocessing.active_children() == []
+    assert row.recall_at_k == pytest.approx(per_query.mean()) and row.recall_at_k > 0.5
+
+
+def test_a_consumer_raising_inside_its_loop_stops_the_workers(study_data):
+    # a Stop button or Ctrl-C: the exception is raised in the loop body, the generator is dropped
+    xb, xq, gt_I, _, _ = study_data
+    seen = []
+    with pytest.raises(KeyboardInterrupt):
+        for row, _ in run_order_study(xb, xq, gt_I, orders=("random",), seeds=(0, 1, 2, 3), M=8,
+                                      ef_construction=32, ef_search=(10,), jobs=2):
+            seen.append(row)
+            raise KeyboardInterrupt
+    assert len(seen) == 1
+    assert multiprocessing.active_children() == []
+
+
+def test_parallel_study_from_a_script_thread_does_not_rerun_main(study_data, tmp_path, monkeypatch):
+    """Streamlit runs a page in a script thread with the page installed as ``__main__``; a spawned
+    worker would re-run that script. The study starts its workers without it."""
+    import sys
+    import threading
+    import types
+
+    marker = tmp_path / "main-ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    xb, xq, gt_I, _, _ = study_data
+    kwargs = dict(orders=("original", "random"), seeds=(0, 1), backends=("hnswlib",), M=8, ef_construction=32,
+                  ef_search=(10,))
+    out: dict = {}
+
+    def script_thread():
+        try:
+            out["rows"] = list(run_order_study(xb, xq, gt_I, jobs=2, **kwargs))
+        except BaseException as exc:  # shown by the assert below
+            out["error"] = exc
+
+    thread = threading.Thread(target=script_thread)
+    thread.start()
+    thread.join(timeout=120)
+    assert "error" not in out, out.get("error")
+    assert not marker.exists()
+    assert sys.modules["__main__"] is page  # put back after the workers started
+    expected = _without_timings(run_order_study(xb, xq, gt_I, jobs=1, **kwargs))
+    got = _without_timings(out["rows"])
+    assert got.keys() == expected.keys()
+    assert all(got[k][0] == expected[k][0] for k in expected)
+
+
+def test_study_jobs_rule():
+    from core.analysis.insertion_order import AUTO_PARALLEL_MIN_INSERTS, available_cpus, study_jobs
+
+    assert study_jobs(1, 10**6, 16) == 1
+    assert study_jobs(4, 100, 16) == 4  # an explicit count is used whatever the size
+    assert study_jobs(8, 10**6, 3) == 3  # never more workers than builds
+    assert study_jobs(None, 100, 16) == 1  # tiny: starting workers would cost more than it saves
+    big = AUTO_PARALLEL_MIN_INSERTS // 16
+    assert study_jobs(None, big, 16) == min(available_cpus(), 16)
+    assert study_jobs(None, big - 1, 16) == 1
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        study_jobs(0, 100, 16)
+
+
+# ------------------------------------------------ parallel builds at workspace level
+
+
+@pytest.fixture
+def order_ws(tmp_path):
+    from core.store.artifacts import ArtifactCache
+    from core.workspace import Workspace
+
+    params = {"n": 600, "dim": 32, "intrinsic_dim": 4, "noise": 0.0, "n_clusters": 3, "seed": 0}
+    return Workspace.open("synthetic", dataset_params=params, cache=ArtifactCache(tmp_path / "artifacts"))
+
+
+def test_workspace_study_in_parallel_saves_plan_order_and_same_rows(order_ws, tmp_path):
+    from core.experiments.insertion_order import (
+        OrderStudyParams,
+        load_order_run,
+        order_run_params,
+        order_study_for_workspace,
+        prepare_order_study,
+    )
+    from core.store.runs import RunStore
+
+    params = OrderStudyParams(orders=("original", "random", "lid-asc"), seeds=(0, 1), ef_search=(10, 40),
+                              n_queries=50, lid_k=20, M=8, ef_construction=32)
+    inputs = prepare_order_study(order_ws, params)
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_params = order_run_params(order_ws, params, inputs)
+    with store.recording("order", "synthetic", order_ws.encoder_name, run_params) as rec:
+        parallel = list(order_study_for_workspace(order_ws, params, recorder=rec, inputs=inputs, jobs=2))
+    assert "jobs" not in run_params  # how many workers built it does not change what the run means
+    saved = load_order_run(rec.run_id, store).rows
+    plan = [(b, o, s) for b, o, s in params.configurations() for _ in params.ef_search]
+    assert [(r.backend, r.order, None if pd.isna(r.seed) else int(r.seed)) for r in saved.itertuples()] == plan
+    assert list(saved["ef_search"]) == [10, 40] * len(params.configurations())
+    # the same study sequentially, from scratch, gives the same rows
+    for record in order_ws.cache.list("per-query-recall"):
+        order_ws.cache.delete("per-query-recall", record["key"])
+    sequential = list(order_study_for_workspace(order_ws, params, inputs=inputs, jobs=1))
+    assert not any(r["reused"] for r in sequential)
+    drop = ("build_s", "search_s", "reused")
+
+    def by_key(rows):
+        return {(r["backend"], r["order"], r["seed"], r["ef_search"]): {k: v for k, v in r.items() if k not in drop}
+                for r in rows}
+
+    assert by_key(parallel) == by_key(sequential)
+
+
+def test_stopping_a_parallel_workspace_study_keeps_finished_builds(order_ws):
+    from core.experiments.insertion_order import OrderStudyParams, order_study_for_workspace, prepare_order_study
+
+    params = OrderStudyParams(orders=("random",), seeds=(0, 1, 2, 3), backends=("faiss",), ef_search=(10,),
+                              n_queries=50, lid_k=20, M=8, ef_construction=32)
+    inputs = prepare_order_study(order_ws, params)
+    first = None
+    with pytest.raises(KeyboardInterrupt):
+        for row in order_study_for_workspace(order_ws, params, inputs=inputs, jobs=2):
+            first = row
+            raise KeyboardInterrupt
+    assert multiprocessing.active_children() == []
+    again = list(order_study_for_workspace(order_ws, params, inputs=inputs, jobs=1))
+    reused = [r for r in again if r["reused"]]
+    assert len(again) == 4 and len(reused) >= 1
+    assert (first["seed"], first["recall_at_k"]) in {(r["seed"], r["recall_at_k"]) for r in reused}
+
+
+def test_sort_order_rows_and_parallel_time_estimate():
+    from core.experiments.insertion_order import OrderStudyParams, estimate_study_seconds, sort_order_rows
+
+    params = OrderStudyParams(backends=("faiss", "hnswlib"), orders=("original", "random"), seeds=(0, 1),
+                              ef_search=(10, 40))
+    plan = [(b, o, s, e) for b, o, s in params.configurations() for e in params.ef_search]
+    shuffled = [plan[i] for i in np.random.default_rng(0).permutation(len(plan))]
+    rows = pd.DataFrame(shuffled, columns=["backend", "order", "seed", "ef_search"])
+    rows["seed"] = rows["seed"].astype("Int64")
+    back = sort_order_rows(rows, params)
+    assert [(b, o, None if pd.isna(s) else int(s), e) for b, o, s, e in back.itertuples(index=False)] == plan
+    # 3 faiss builds of 4 s, then 3 hnswlib builds of 1 s: 15 s one after another. Two workers, each
+    # build to the first free one in plan order: A 4, 4 and B 4, 1, 1, 1 -> 8 s
+    per_build = {"faiss": 4.0, "hnswlib": 1.0}
+    assert estimate_study_seconds(params, per_build) == 15.0
+    assert estimate_study_seconds(params, per_build, workers=2) == 8.0
+    assert estimate_study_seconds(params, per_build, workers=6) == 4.0

@@ -21,7 +21,7 @@ def _int_list(text: str, what: str) -> tuple[int, ...]:
 
 
 def _order_args(p: argparse.ArgumentParser) -> None:
-    from core.analysis.insertion_order import DEFAULT_ORDERS, ORDERS
+    from core.analysis.insertion_order import AUTO_PARALLEL_MIN_INSERTS, DEFAULT_ORDERS, ORDERS
 
     add_workspace_args(p)
     p.add_argument("--backend", choices=["faiss", "hnswlib", "both"], default="both", help="HNSW library (both)")
@@ -37,6 +37,10 @@ def _order_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--queries", type=int, default=None,
                    help="number of queries (default: the dataset's, or 10%% held out, at most 1,000)")
     p.add_argument("--lid-k", type=int, default=100, help="neighbours per item for LID (default 100)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="builds at once, each in its own worker process on one thread (default: every core "
+                        f"when the study inserts {AUTO_PARALLEL_MIN_INSERTS:,}+ vectors in all, else 1; "
+                        "1 = one after another in this process)")
     p.add_argument("--out", default=None, help="write the rows to .csv, .parquet or .json")
     p.add_argument("--vs-id", action="store_true",
                    help="instead of a workspace: recall against intrinsic dimension on synthetic data "
@@ -57,6 +61,8 @@ def cmd_order(args: argparse.Namespace) -> int:
         order_study_for_workspace,
         prepare_order_study,
         read_order_column,
+        sort_order_rows,
+        study_workers,
     )
     from core.store.runs import RunStore, export_rows
 
@@ -68,6 +74,8 @@ def cmd_order(args: argparse.Namespace) -> int:
         orders = (*orders, "custom")
     if args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     params = OrderStudyParams(
         backends=("faiss", "hnswlib") if args.backend == "both" else (args.backend,),
         orders=orders, seeds=tuple(range(args.seeds)), M=args.M, ef_construction=args.efc,
@@ -82,15 +90,18 @@ def cmd_order(args: argparse.Namespace) -> int:
         inputs = prepare_order_study(ws, params, custom_order=custom, progress=update)
         with RunStore().recording("order", ws.dataset.name, ws.encoder_name,
                                   order_run_params(ws, params, inputs)) as rec:
-            for row in order_study_for_workspace(ws, params, update, rec, inputs=inputs):
+            for row in order_study_for_workspace(ws, params, update, rec, inputs=inputs, jobs=args.jobs):
                 rows.append(row)
     finally:
         close()
-    df = pd.DataFrame(rows)
-    reused = int(df["reused"].sum())
+    df = sort_order_rows(pd.DataFrame(rows), params)
+    reused = int(df["reused"].sum()) // len(params.ef_search)
+    built = len(params.configurations()) - reused
+    workers = study_workers(params, inputs.n_base, args.jobs, n_builds=built)
     print(f"{ws.label}: {inputs.n_base:,} base vectors, {inputs.xq.shape[0]:,} queries ({inputs.source}); "
           f"{len(params.configurations())} builds"
-          + (f" ({reused // len(params.ef_search)} reused from cache)" if reused else "")
+          + (f" ({reused} reused from cache)" if reused else "")
+          + (f", {workers} at a time" if workers > 1 else "")
           + f"; run #{rec.run_id} ({time.perf_counter() - t0:.1f} s)")
     table = df.pivot_table(index=["backend", "order"], columns="ef_search", values="recall_at_k", aggfunc="mean")
     print(f"mean recall@{params.k} over seeds:")

@@ -22,6 +22,7 @@ its diagnostics share one artifact layout.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
@@ -39,9 +40,11 @@ from core.analysis.insertion_order import (
     in_degree,
     insertion_order,
     never_returned,
+    plan_order_units,
     query_lid,
     recall_vs_lid,
-    run_order_study,
+    run_order_units,
+    study_jobs,
     validate_permutation,
 )
 from core.experiments.intrinsic import DEFAULT_LID_K, DUPLICATE_TOL, check_neighbours, lid_for_workspace
@@ -284,40 +287,90 @@ def order_study_for_workspace(
     *,
     custom_order=None,
     inputs: OrderStudyInputs | None = None,
+    jobs: int | None = None,
 ) -> Iterator[dict]:
     """Run the insertion-order study on ``ws``: yields one flat row per (backend, order, seed, efSearch).
 
     Rows are `core.analysis.insertion_order.OrderRow` fields plus ``study`` (the key of its artifacts) and
     ``reused`` (True when loaded from a previous identical configuration instead of built).
     Each configuration's per-query recall is saved as an artifact; rows go to ``recorder``.
+    Reused configurations come first, then the new builds as each finishes, ``jobs`` at a time in
+    worker processes (None: automatic, see `study_workers`; 1: one after another in this process).
+    ``jobs`` changes only the timings and the order rows arrive in, so it is not a parameter of the
+    run: `sort_order_rows` (used by `load_order_run`) puts a run's rows back in plan order.
     """
     if inputs is None:
         inputs = prepare_order_study(ws, params, custom_order=custom_order, progress=progress)
     configs = params.configurations()
-    for done, (backend, order, seed) in enumerate(configs):
+    total = len(configs)
+    todo: list[tuple[str, str, int | None]] = []
+    reused = 0
+    for backend, order, seed in configs:
         keys = {ef: per_query_key(inputs.study_key, backend, order, seed, ef) for ef in params.ef_search}
         hits = {ef: ws.cache.load("per-query-recall", key) for ef, key in keys.items()}
+        if not all(h is not None and "row" in h[1] for h in hits.values()):
+            todo.append((backend, order, seed))
+            continue
         seed_text = "" if seed is None else f" seed {seed}"
-        if all(h is not None and "row" in h[1] for h in hits.values()):
-            report(progress, done, len(configs), f"{backend} · {order}{seed_text}: reused")
-            rows = [dict(hits[ef][1]["row"], reused=True) for ef in params.ef_search]
-        else:
-            report(progress, done, len(configs), f"building {backend} HNSW, order {order}{seed_text}")
-            rows = []
-            for row, per_query in run_order_study(
-                inputs.xb, inputs.xq, inputs.gt_I, metric=inputs.metric, lid=inputs.lid, labels=inputs.labels,
-                orders=[order], seeds=[seed] if seed is not None else [0], backends=[backend], M=params.M,
-                ef_construction=params.ef_construction, ef_search=params.ef_search, k=params.k,
-                custom_order=inputs.custom if order == "custom" else None, gt_D=inputs.gt_D,
-            ):
-                flat = {**row.as_dict(), "study": inputs.study_key}
-                ws.cache.save("per-query-recall", keys[row.ef_search], per_query, {"row": flat})
-                rows.append(dict(flat, reused=False))
-        for flat in rows:
+        report(progress, reused, total, f"{backend} · {order}{seed_text}: reused")
+        reused += 1
+        for ef in params.ef_search:
+            flat = dict(hits[ef][1]["row"], reused=True)
             if recorder is not None:
                 recorder.add(flat)
             yield flat
-    report(progress, len(configs), len(configs), "insertion-order study done")
+    if todo:
+        wanted = set(todo)
+        units = [u for u in plan_order_units(
+            inputs.n_base, orders=[o for o in params.orders if any(t[1] == o for t in todo)], seeds=params.seeds,
+            backends=params.backends, lid=inputs.lid, labels=inputs.labels,
+            custom_order=inputs.custom if "custom" in params.orders else None,
+        ) if (u.backend, u.order, u.seed) in wanted]
+
+        def step(done: int, _units: int, message: str) -> None:
+            report(progress, reused + done, total, message)
+
+        study = run_order_units(
+            inputs.xb, inputs.xq, inputs.gt_I, units, metric=inputs.metric, M=params.M,
+            ef_construction=params.ef_construction, ef_search=params.ef_search, k=params.k, gt_D=inputs.gt_D,
+            jobs=jobs, progress=step,
+        )
+        with contextlib.closing(study):  # stopping here stops the workers at once
+            for row, per_query in study:
+                flat = {**row.as_dict(), "study": inputs.study_key}
+                ws.cache.save("per-query-recall", per_query_key(inputs.study_key, row.backend, row.order, row.seed,
+                                                                row.ef_search), per_query, {"row": flat})
+                flat = dict(flat, reused=False)
+                if recorder is not None:
+                    recorder.add(flat)
+                yield flat
+    report(progress, total, total, "insertion-order study done")
+
+
+def study_workers(params: OrderStudyParams, n_base: int, jobs: int | None = None, *, n_builds: int | None = None
+                  ) -> int:
+    """Worker processes a study of ``params`` over ``n_base`` vectors builds with (1: in this process);
+    ``jobs=None`` is the automatic choice (`core.analysis.insertion_order.study_jobs`). ``n_builds``:
+    how many builds are left to run (default all; reused ones are not built)."""
+    n_builds = len(params.configurations()) if n_builds is None else n_builds
+    return study_jobs(jobs, n_base, n_builds) if n_builds else 1
+
+
+def sort_order_rows(rows: pd.DataFrame, params: OrderStudyParams) -> pd.DataFrame:
+    """Rows in plan order: backend, order and seed as `OrderStudyParams.configurations` lists them,
+    then efSearch as given; rows outside the plan go last, in their order. Parallel builds save rows
+    in the order builds finish; this makes a run read the same whatever ``jobs`` was."""
+    if rows.empty or not {"backend", "order", "seed", "ef_search"} <= set(rows.columns):
+        return rows
+    rank = {cfg: i for i, cfg in enumerate(params.configurations())}
+    ef_rank = {ef: i for i, ef in enumerate(params.ef_search)}
+    late = len(rank)
+    key = [
+        (rank.get((str(b), str(o), _seed_or_none(s)), late), ef_rank.get(int(e), len(ef_rank)))
+        for b, o, s, e in zip(rows["backend"], rows["order"], rows["seed"], rows["ef_search"], strict=True)
+    ]
+    position = sorted(range(len(key)), key=key.__getitem__)  # stable: ties keep arrival order
+    return rows.iloc[position].reset_index(drop=True)
 
 
 def order_run_params(ws, params: OrderStudyParams, inputs: OrderStudyInputs | None = None) -> dict:
@@ -413,6 +466,12 @@ def load_order_run(run_id: int, store=None) -> OrderRun:
     rows = store.rows(run_id)
     if "seed" in rows:
         rows["seed"] = rows["seed"].astype("Int64")
+    try:
+        params = OrderStudyParams.from_dict(run.params)
+    except (TypeError, ValueError):  # parameters from an older version: keep the saved order
+        params = None
+    if params is not None:
+        rows = sort_order_rows(rows, params)
     return OrderRun(run, rows)
 
 
@@ -562,9 +621,17 @@ def estimate_build_seconds(probe_seconds: float, probe_n: int, n: int) -> float:
     return probe_seconds * (n / probe_n) * (max(n, probe_n) / probe_n) ** GROWTH_EXPONENT
 
 
-def estimate_study_seconds(params: OrderStudyParams, per_build: dict[str, float]) -> float:
-    """Seconds for all builds of a study, from per-backend seconds of one build."""
-    return sum(per_build.get(b, 0.0) for b, _, _ in params.configurations())
+def estimate_study_seconds(params: OrderStudyParams, per_build: dict[str, float], workers: int = 1) -> float:
+    """Seconds for all builds of a study, from per-backend seconds of one build, with ``workers``
+    building at once (see `study_workers`): each build goes to the first free worker, in plan order,
+    as the process pool hands them out."""
+    seconds = [per_build.get(b, 0.0) for b, _, _ in params.configurations()]
+    if workers <= 1:
+        return sum(seconds)
+    free_at = [0.0] * workers
+    for s in seconds:
+        free_at[free_at.index(min(free_at))] += s
+    return max(free_at)
 
 
 # ------------------------------------------------------- recall against intrinsic dimension
