@@ -365,3 +365,31 @@ def test_markup_in_labels_stays_literal_in_the_dom(app_url, page):
             assert "<a href=x>a</a>" in svg_text or "<b>b</b>" in svg_text, path
         assert_no_exception(page)
         shot(page, "tour-markup" + path.replace("/", "-"))
+
+
+def test_query_page_tables_fit_at_1366_without_scrolling_sideways(app_url, browser):
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(app_url + "/query" + tour_query())
+        wait_app_idle(page, timeout=120_000)
+        encode = page.get_by_role("button", name="Encode now")
+        if encode.count():
+            encode.click()
+            wait_app_idle(page, timeout=120_000)
+        page.get_by_text("Of this query's exact top-10, each method found").wait_for(timeout=120_000)
+        page.locator("[data-testid=stTable]").first.wait_for(timeout=60_000)
+        wait_app_idle(page, timeout=120_000)
+        sizes = page.evaluate(
+            "() => [...document.querySelectorAll('[data-testid=stDataFrame], [data-testid=stTable]')].map(t => {"
+            " const s = t.querySelector('.dvn-scroller') || t.querySelector('table').parentElement;"
+            " return [t.dataset.testid, s.scrollWidth, s.clientWidth]; })")
+        assert len(sizes) == 6, sizes  # four methods' results, the items, the overlap
+        assert all(scroll <= client for _, scroll, client in sizes), sizes
+        assert_no_exception(page)
+        page.locator("h4").first.evaluate("h => h.scrollIntoView({block: 'start'})")  # the tables, at 1366x900
+        page.wait_for_timeout(500)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "query_page.png"))
+    finally:
+        ctx.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pagetest import open_view, page_text
@@ -26,6 +27,22 @@ def open_page(spec: dict) -> AppTest:
 
 def method_tables(at: AppTest) -> list:
     return [df.value for df in at.dataframe if "rank" in df.value.columns]
+
+
+#: Half the main area of a 1280 px wide window with the sidebar open (two result tables per row), minus borders.
+HALF_MAIN_AREA_1280 = 400
+
+
+def descendants(node):
+    yield node
+    for child in (getattr(node, "children", None) or {}).values():
+        yield from descendants(child)
+
+
+def shown_width(element) -> int:
+    """Pixels the configured widths of a dataframe's shown columns add up to."""
+    config = json.loads(element.proto.columns)
+    return sum(int(config[c]["width"]) for c in element.proto.column_order)
 
 
 def test_vector_workspace_pick_a_point_and_compare_methods():
@@ -105,3 +122,44 @@ def test_fewer_than_two_methods_get_a_prompt():
     at.multiselect(key="query_methods").set_value(["flat"]).run()
     assert not at.exception
     assert "Choose at least two methods" in page_text(at)
+
+
+def test_result_tables_fit_two_per_row_and_the_items_table_marks_where_the_exact_top_k_ends():
+    at = open_page(TEXT)
+    if any(b.key == "query_encode_now" for b in at.button):
+        at.button(key="query_encode_now").click().run()
+    at.text_input(key="query_text").input("read a file line by line").run()
+    assert not at.exception, [e.value for e in at.exception]
+    tables = [df for df in at.dataframe if "rank" in df.value.columns]
+    assert len(tables) == 4
+    for table in tables:  # every column shown has a fixed width, and they fit half the main area at 1280 px
+        assert list(table.proto.column_order) == ["rank", "id", "in exact top-k", "exact rank", "exact score",
+                                                  "score", "passes cut-off"]
+        assert shown_width(table) <= HALF_MAIN_AREA_1280
+    rows_of_two = [block for block in at.main.children.values() if block.type == "flex_container"
+                   and [c.type for c in block.children.values()] == ["column", "column"]
+                   and sum(type(e).__name__ == "Dataframe" for e in descendants(block)) == 2]
+    assert len(rows_of_two) == 2  # flat beside hnsw_flat, pq beside binary
+
+    [items] = [t.value for t in at.table]
+    results = {r.method: r for r in at.session_state["query_last"]["results"]}
+    exact = at.session_state["query_last"]["exact"]
+    flat, pq = results["flat"], results["pq"]
+    body = items[items["exact rank"] != ""]
+    returned = {int(i) for r in results.values() for i in r.rows} | {int(i) for i in exact.top_rows}
+    assert len(body) == len(returned), "one row per item: the exact top-k and everything a method returned"
+    ranks = body["exact rank"].astype(int).tolist()
+    assert ranks == sorted(ranks) and ranks[:10] == list(flat.exact_ranks)  # exact order; flat is exact
+    assert body["flat"].tolist()[:10] == [str(i) for i in range(1, 11)]
+    # pq's column gives the rank pq returned each item at: its first result is rank 1 in its column
+    first_pq = int(pq.rows[0])
+    assert str(int(exact.ranks([first_pq])[0])) in body.loc[body["pq"] == "1", "exact rank"].tolist()
+    line = items[items["exact rank"] == ""]
+    beyond = [r for r in ranks if r > 10]
+    if beyond:  # the line sits right after the last exact top-10 item and says the 10th exact score
+        assert len(line) == 1 and line.index[0] == 10
+        assert line["exact score"].iloc[0] == f"*rank 10: {exact.kth:.3f}*"
+        assert "The line marks where the exact top-10 ends" in page_text(at)
+    else:
+        assert line.empty and "Every method returned only items of the exact top-10" in page_text(at)
+    assert set(body["cut-off"]) <= {"✓", "✗"} and body["text"].str.len().gt(0).all()

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core.analysis.neighbourhoods import closeness_label, find_items
@@ -14,6 +15,7 @@ from core.experiments.query_comparison import (
     exact_reference,
     method_defaults,
     overlap_frame,
+    passes,
     relevant_rows,
     result_frame,
     score_rows,
@@ -204,10 +206,11 @@ with st.expander("Method parameters", expanded=False):
 force = st.button("Search", key="query_run", type="primary")
 
 intro.markdown(
-    f"Do different indexes return the same answers to one query? Each column lists the top-**{k}** that one "
-    f"method returns from the **{n:,}** items of **{esc(ds.name)}** ({d}-dimensional {esc(encoder)}, "
+    f"Do different indexes return the same answers to one query? Each method's table lists the top-**{k}** it "
+    f"returns from the **{n:,}** items of **{esc(ds.name)}** ({d}-dimensional {esc(encoder)}, "
     f"metric {metric}), "
-    "each result marked against exact search over all of them: is it in the exact top-k, at which exact rank. "
+    "each result marked against exact search over all of them: is it in the exact top-k, at which exact rank; "
+    "the table of items below them gives each item's text and the rank each method gave it. "
     "The summary line gives this query's recall@k, how much the methods agree (overlap) and the search latency; "
     "the cut-off slider shows how many results would survive a relevance threshold."
 )
@@ -286,51 +289,108 @@ if relevant:
     sentence += f" The qrels judge {len(relevant)} document{'s' if len(relevant) != 1 else ''} relevant to it."
 st.markdown(sentence)
 st.caption(f"Scores: {closeness_label(metric)}. *score* is the method's own (an estimate for compressed codes, a "
-           "Hamming distance for binary codes without re-rank); *exact score* is recomputed from the float vectors. "
-           "Exact ranks share the best rank on ties.")
+           "Hamming distance for binary codes without re-rank); *exact* is the exact score, recomputed from the float "
+           "vectors, and *exact #* the exact rank (ties share the best rank).")
 
-# -- one column per method --------------------------------------------------------------------------------
-columns = st.columns(len(results))
+# -- two methods per row: every column of a result table fits without scrolling sideways ------------------
+#: Column widths in pixels: the seven columns fit in half the main area of a 1280 px wide window.
 config = {
-    "rank": st.column_config.NumberColumn("#", width=36, help="rank in this method's results"),
-    "in exact top-k": st.column_config.CheckboxColumn("top-k", width=52, help=f"among the exact top-{k} (ties count)"),
-    "exact rank": st.column_config.NumberColumn("exact rank", width=74, help="rank in exact search (1 = nearest)"),
-    "exact score": st.column_config.NumberColumn(format="%.3f", width=80, help="recomputed from the float vectors"),
-    "score": st.column_config.NumberColumn(format="%.3f", width=70, help="the method's own score"),
-    "relevant": st.column_config.NumberColumn(width=70, help="relevance grade in the qrels (0 = not judged)"),
-    "passes cut-off": st.column_config.CheckboxColumn("cut-off", width=60,
+    "rank": st.column_config.NumberColumn("#", width=30, help="rank in this method's results"),
+    "id": st.column_config.TextColumn("id", width=104, help="the item's id; its text is in the table below"),
+    "in exact top-k": st.column_config.CheckboxColumn("top-k", width=46, help=f"among the exact top-{k} (ties count)"),
+    "exact rank": st.column_config.NumberColumn("exact #", width=54, help="rank in exact search (1 = nearest)"),
+    "exact score": st.column_config.NumberColumn("exact", format="%.3f", width=56,
+                                                 help="exact score, recomputed from the float vectors"),
+    "score": st.column_config.NumberColumn("score", format="%.3f", width=56, help="the method's own score"),
+    "passes cut-off": st.column_config.CheckboxColumn("cut-off", width=52,
                                                       help=f"exact score passes the {CUT_OFF[metric]}"),
-    "id": st.column_config.TextColumn(width=120),
-    "text": st.column_config.TextColumn(width="large"),
 }
-order = ["rank", "id", "in exact top-k", "exact rank", "relevant", "exact score", "score", "passes cut-off", "text"]
-for col, r in zip(columns, results, strict=True):
-    with col:
-        st.markdown(f"#### {r.method}")
-        st.caption(r.label)
-        if not r.ok:
-            st.error(f"{r.method} could not run: {esc(r.error)}")
-            continue
-        line = summary_line(r)
+order = ["rank", "id", "in exact top-k", "exact rank", "exact score", "score", "passes cut-off"]
+
+
+def method_column(r) -> None:
+    st.markdown(f"#### {r.method}")
+    st.caption(r.label)
+    if not r.ok:
+        st.error(f"{r.method} could not run: {esc(r.error)}")
+        return
+    line = summary_line(r)
+    if relevant:
+        line += f" · relevant found {r.relevant_found} of {len(relevant)}"
+    st.markdown(line)
+    built = "index reused from the cache" if r.reused else f"index built in {r.build_s:.2f} s"
+    st.caption(built + (f"; {r.note}" if r.note else ""))
+    table = result_frame(r, ds, threshold, metric, judged=bool(relevant))
+    st.dataframe(table, hide_index=True, width="stretch", column_config=config, key=f"query_table_{r.method}",
+                 column_order=[c for c in order if c in table.columns])
+
+
+for start in range(0, len(results), 2):
+    pair = results[start : start + 2]
+    for col, r in zip(st.columns(2), pair, strict=False):
+        with col:
+            method_column(r)
+
+
+# -- the items, once each: exact rank, which method returned it where, and the text (wrapped) ----------------
+def items_table() -> tuple[pd.DataFrame, bool]:
+    """One row per item in the exact top-k or in any method's results, in exact order, and a line where the
+    exact top-k ends; markdown-escaped (st.table renders markdown). Also: whether any item lies beyond it."""
+    rows = np.unique(np.concatenate([exact.top_rows, *[r.rows for r in ran]]).astype(np.int64))
+    rows = rows[rows >= 0]
+    ranks = exact.ranks(rows)
+    order_ = np.lexsort((rows, ranks))
+    rows, ranks = rows[order_], ranks[order_]
+    in_top = exact.in_top_k(rows)
+    kept = passes(exact.scores[rows], threshold, metric)
+    positions = {r.method: {int(i): p + 1 for p, i in enumerate(r.rows)} for r in ran}
+    has_text = ds.texts is not None or ds.titles is not None or ds.labels is not None
+    out = []
+    for i, row in enumerate(rows):
+        row = int(row)
+        if i > 0 and in_top[i - 1] and not in_top[i]:
+            out.append({"exact rank": "", "id": f"*exact top-{k} ends here*",
+                        "exact score": f"*rank {k}: {exact.kth:.3f}*"})
+        item = {"exact rank": str(int(ranks[i])), "id": esc(ds.ids[row]), "exact score": f"{exact.scores[row]:.3f}",
+                "cut-off": "✓" if kept[i] else "✗"}
+        item.update({m: str(pos[row]) if row in pos else "—" for m, pos in positions.items()})
         if relevant:
-            line += f" · relevant found {r.relevant_found} of {len(relevant)}"
-        st.markdown(line)
-        built = "index reused from the cache" if r.reused else f"index built in {r.build_s:.2f} s"
-        st.caption(built + (f"; {r.note}" if r.note else ""))
-        table = result_frame(r, ds, threshold, metric, judged=bool(relevant))
-        st.dataframe(table, hide_index=True, width="stretch", column_config=config, key=f"query_table_{r.method}",
-                     column_order=[c for c in order if c in table.columns])
+            item["relevant"] = str(relevant.get(row, 0))
+        if has_text:
+            label = str(ds.labels[row]) if ds.labels is not None else ""
+            text = ds.display_text(row) if ds.texts is not None or ds.titles is not None else ""
+            item["text"] = esc(f"[{label}] {text}" if label and text else (text or label), 150)
+        out.append(item)
+    return pd.DataFrame(out).fillna(""), bool(in_top.size and not in_top.all())
+
+
+if ran:
+    st.markdown(f"**The items**: the exact top-{k} and every other item a method returned, in exact order")
+    items, beyond = items_table()
+    styled = items.style.set_properties(subset=["id"], **{"overflow-wrap": "anywhere", "min-width": "7rem"})
+    if "text" in items.columns:  # the text gets the room; long ids wrap at any character
+        styled = styled.set_properties(subset=["text"], **{"width": "48%"})
+    st.table(styled, hide_index=True, height="content" if len(items) <= 24 else 640)
+    st.caption("Each method's column gives the rank at which it returned the item (— not returned). "
+               + (f"The line marks where the exact top-{k} ends, at exact score {exact.kth:.3f}; below it are the "
+                  "items methods returned in place of the ones they missed. " if beyond
+                  else f"Every method returned only items of the exact top-{k}. ")
+               + f"✓ in *cut-off*: the exact score passes the {CUT_OFF[metric]}.")
 
 # -- agreement and score curves ---------------------------------------------------------------------------
 if len(ran) >= 2:
-    o1, o2 = st.columns([1, 2])
+    o1, o2 = st.columns([2, 3])
     with o1:
         st.markdown(f"**Overlap** |A ∩ B| / {k} between methods")
-        st.dataframe(overlap_frame(results).style.format("{:.2f}"), width="stretch", key="query_overlap")
+        overlaps = overlap_frame(results)
+        st.dataframe(overlaps, width="stretch", key="query_overlap",
+                     column_config={"_index": st.column_config.TextColumn("", width=80),
+                                    **{m: st.column_config.NumberColumn(m, format="%.2f", width=56)
+                                       for m in overlaps.columns}})
     with o2:
         fig = score_curves_figure(score_rows(results, exact), threshold=threshold,
                                   score_title=f"exact score ({closeness_label(metric)})",
                                   higher_is_closer=higher_is_closer(metric))
         st.plotly_chart(fig, key="query_scores")
         st.caption("Each method's results by rank, at their exact scores; the dashed grey line is the exact top-k. "
-                   "A line that falls away from it returned worse neighbours; the red line is the cut-off.")
+                   "A line that falls away from it returned worse neighbours; the black dash-dot line is the cut-off.")
