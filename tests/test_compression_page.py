@@ -271,3 +271,27 @@ def test_qps_figure_and_empty_rows():
     assert front.line.shape == "vh" and list(front.x) == [0.3, 0.6, 0.99, 1.0]
     empty = recall_vs_memory_figure(rows_frame().iloc[5:])
     assert not empty.data and "no finished configurations" in empty.layout.annotations[0].text
+
+
+def test_take_it_home_exports_the_budget_answer_as_a_zip():
+    import io
+    import json
+    import zipfile
+
+    at = run_cheap(open_page())
+    assert "The .zip holds the index (or its parts), ids.json" in page_text(at)
+    picked = at.selectbox(key="sweep_export_pick").value
+    at.button(key="sweep_export_go").click().run()
+    ok(at)
+    text = page_text(at)
+    assert "Exported " in text and "recall@10 of this build" in text and "(the sweep row: the same)" in text
+    from core.workspace import Workspace
+
+    ws = Workspace.open(SPEC["dataset"], SPEC["encoder"], dataset_params=PARAMS)
+    (run,) = RunStore().list_runs(kind="sweep")
+    data, _, snippet = at.session_state[f"sweep_export_{ws.embeddings_key}_{run.id}_{picked}"]
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read(next(n for n in names if n.endswith("manifest.json"))))
+    assert manifest["label"] == picked and "search.py" in manifest["files"]
+    assert "def search(xq, k=10)" in snippet
+    assert any("def search" in c.value for c in at.code)

@@ -1,7 +1,9 @@
 """Compression: what each index or compression method costs in recall for what it saves in memory and time."""
 
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +24,7 @@ from core.experiments.compression import (
     sweep_run_params,
     task_quality_costs,
 )
+from core.experiments.export import config_from_row, export_configuration, search_snippet_of, zip_folder
 from core.index.metrics import best_under_budget, get_metric, pareto_frontier, quality_cost, reference_row
 from core.index.registry import METHODS, display_name
 from core.store.runs import RunStore
@@ -259,6 +262,43 @@ answer = best_under_budget(rows, budget, min_recall, bytes_col=bytes_col)
 if not answer.rows.empty:
     st.dataframe(answer.rows[["label", "recall_at_k", bytes_col, "qps", "p50_ms"]].head(5), hide_index=True,
                  key="sweep_budget_rows")
+
+# -- take it home -----------------------------------------------------------------------------------------
+st.subheader("Take it home")
+labels = list(ok["label"])
+if labels:
+    chosen = answer.rows.iloc[0]["label"] if not answer.rows.empty else ok.sort_values(
+        "recall_at_k", ascending=False).iloc[0]["label"]
+    e1, e2 = st.columns([3, 1])
+    export_label = e1.selectbox("Configuration to export", labels, index=labels.index(chosen), key="sweep_export_pick",
+                                help="Defaults to the budget answer above. The index is rebuilt on the same base "
+                                     "with the same seed, and its recall measured again.")
+    export_key = f"sweep_export_{ws.embeddings_key}_{run.id}_{export_label}"
+    if e2.button("Prepare download", key="sweep_export_go"):
+        row = by_id_rows[by_id_rows["label"] == export_label].iloc[0].to_dict()
+        try:
+            with st.status(f"Building and writing {export_label}…", expanded=False) as status, \
+                    tempfile.TemporaryDirectory(prefix="densescope-export-") as tmp:
+                update, _bar = streamlit_progress("export")
+                folder = Path(tmp) / f"densescope-{row['method']}"
+                result = export_configuration(
+                    ws, config_from_row(row), folder, k=int(run.params.get("k", rk)),
+                    n_queries=run.params.get("n_queries"), seed=int(run.params.get("seed", 0)),
+                    row_recall=float(row["recall_at_k"]), run_id=run.id, progress=update)
+                st.session_state[export_key] = (zip_folder(folder), result.sentence(), search_snippet_of(folder))
+                status.update(label="Export ready", state="complete")
+        except (ValueError, MemoryError) as exc:
+            st.error(f"Cannot export {esc(export_label)}: {esc(exc)}")
+    if export_key in st.session_state:
+        data, sentence, snippet = st.session_state[export_key]
+        st.success(esc(sentence))
+        st.download_button("Download the index (.zip)", data, f"densescope-{export_label.split()[0]}-run{run.id}.zip",
+                           "application/zip", key="sweep_export_zip", type="primary")
+        with st.expander("search.py: load it and search with these settings"):
+            st.code(snippet, language="python")
+    else:
+        st.caption("The .zip holds the index (or its parts), ids.json (the dataset id of each index row), "
+                   "manifest.json (parameters, dataset fingerprint, encoder, versions, checksums) and search.py.")
 
 # -- the table ------------------------------------------------------------------------------------------
 st.subheader("All configurations")

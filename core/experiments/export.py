@@ -145,6 +145,11 @@ def ws_manifest(ws) -> dict:
     }
 
 
+def search_snippet_of(folder: str | Path) -> str:
+    """The `search.py` an export wrote (to show beside the download)."""
+    return (Path(folder) / "search.py").read_text(encoding="utf-8")
+
+
 def zip_folder(folder: str | Path) -> bytes:
     """The folder's files as one .zip (for a download button)."""
     folder = Path(folder)
