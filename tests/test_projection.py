@@ -331,6 +331,12 @@ def test_cli_map_writes_coordinates(tmp_path, fresh_home, capsys):
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["id", "label", "x", "y", "z"] and len(frame) == 120
     assert "explained variance" in capsys.readouterr().out
+    pq_out = tmp_path / "map.parquet"
+    assert main(["map", "--path", str(path), "--method", "pca", "--out", str(pq_out), "--neighbours", "5"]) == 0
+    assert "5 exact neighbours each" in capsys.readouterr().out
+    table = pd.read_parquet(pq_out)
+    assert len(table) == 120 and all(len(v) == 5 for v in table["neighbor_ids"])
+    assert main(["map", "--path", str(path), "--out", str(tmp_path / "map.xlsx")]) == 2
 
 
 def test_background_umap_import_does_not_break_figures_in_another_thread():
@@ -370,3 +376,26 @@ def test_the_legend_moves_under_the_map_when_a_colour_bar_takes_the_right_edge()
     assert any(getattr(t.marker, "showscale", False) for t in fig.data)  # the colour bar stays on the right
     plain = map_figure(coords, selected=3)
     assert plain.layout.legend.orientation is None  # no colour bar: the legend keeps the right edge
+
+
+def test_map_table_has_text_and_exact_neighbours_and_round_trips_parquet(fresh_home):
+    import io
+
+    import pyarrow.parquet as pq
+
+    from core.analysis.projection import map_table, project, table_parquet
+    from core.data.dataset import Dataset
+    from core.workspace import Workspace
+
+    x = np.array([[0, 0], [1, 0], [3, 0], [7, 0]], dtype=np.float32)
+    ds = Dataset(name="line", ids=["a", "b", "c", "<b>d</b>"], vectors=x, metric="l2", labels=["p", "p", "q", "q"],
+                 titles=["first", "second", "third", "fourth"])
+    ws = Workspace.open(ds)
+    proj = project(ws, "pca", 2)
+    frame = map_table(ws, proj, k=2)
+    assert list(frame.columns) == ["id", "label", "text", "x", "y", "neighbor_ids", "neighbor_l2_distance"]
+    by_id = frame.set_index("id")
+    assert by_id.loc["a", "neighbor_ids"] == ["b", "c"] and by_id.loc["a", "neighbor_l2_distance"] == [1.0, 3.0]
+    assert by_id.loc["<b>d</b>", "neighbor_ids"] == ["c", "b"] and by_id.loc["<b>d</b>", "text"] == "fourth"
+    back = pq.read_table(io.BytesIO(table_parquet(frame))).to_pandas()
+    assert list(back.loc[0, "neighbor_ids"]) == list(frame.loc[0, "neighbor_ids"])

@@ -20,9 +20,11 @@ from core.analysis.projection import (
     drawn_positions,
     hover_texts,
     map_colour,
+    map_table,
     preload_umap,
     project,
     projection_is_cached,
+    table_parquet,
 )
 from core.experiments.map_recall import (
     NO_RUN_MESSAGE,
@@ -39,6 +41,8 @@ from figures.text import markdown_text as esc
 from ui.state import keep_in_url, require_embeddings, require_workspace, streamlit_progress, url_choice, url_text
 
 st.title("Embedding map")
+#: neighbours per item in the Parquet download
+MAP_TABLE_NEIGHBOURS = 10
 
 ws = require_workspace()
 x = require_embeddings(ws, key="map_encode_now")
@@ -308,16 +312,23 @@ with chart_box:
 
 with downloads_box:
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{ds.name}-{proj.method}-{dims}d")
-    b1, b2, b3, b4 = st.columns([1, 1, 1, 2])
+    b1, b2, b3, b4, b5 = st.columns([1, 1.3, 1, 1, 2])
     b1.download_button("Coordinates (CSV)", data=lambda: coords_frame(proj, ds).to_csv(index=False).encode(),
                        file_name=f"{stem}.csv", mime="text/csv", key="map_dl_csv", on_click="ignore")
-    b2.download_button("Figure (HTML)", data=lambda: figure_html(fig), file_name=f"{stem}.html",
+    b2.download_button("With neighbours (Parquet)",
+                       data=lambda: table_parquet(map_table(ws, proj, MAP_TABLE_NEIGHBOURS)),
+                       file_name=f"{stem}-neighbours.parquet", mime="application/octet-stream",
+                       key="map_dl_parquet", on_click="ignore",
+                       help=f"id, label, text, coordinates and each item's {MAP_TABLE_NEIGHBOURS} exact nearest "
+                            "neighbours (ids and scores), from the cached kNN graph.")
+    b3.download_button("Figure (HTML)", data=lambda: figure_html(fig), file_name=f"{stem}.html",
                        mime="text/html", key="map_dl_html", on_click="ignore")
     png_ok, png_why = png_export_status()
     if png_ok:
-        b3.download_button("Figure (PNG)", data=lambda: figure_png(fig), file_name=f"{stem}.png",
+        b4.download_button("Figure (PNG)", data=lambda: figure_png(fig), file_name=f"{stem}.png",
                            mime="image/png", key="map_dl_png", on_click="ignore",
                            help="Rendered by kaleido in a headless Chromium: takes a few seconds.")
     else:
-        b3.caption(f"{png_why}. The camera icon above the chart saves a PNG from your browser.")
-    b4.caption("The CSV has one row per drawn point: id, label and the map coordinates.")
+        b4.caption(f"{png_why}. The camera icon above the chart saves a PNG from your browser.")
+    b5.caption("One row per drawn point: the CSV has id, label and the map coordinates; the Parquet also the "
+               "text and each item's exact neighbours.")

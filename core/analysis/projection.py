@@ -552,6 +552,41 @@ def coords_frame(proj: Projection, dataset):
     return pd.DataFrame(frame)
 
 
+#: Neighbour columns of the map table, named by what their numbers are under each metric.
+NEIGHBOUR_SCORE_COLUMNS = {"cosine": "neighbor_cosine_similarity", "ip": "neighbor_inner_product",
+                           "l2": "neighbor_l2_distance"}
+
+
+def map_table(ws, proj: Projection, k: int = 10, progress: ProgressFn | None = None):
+    """The map with its neighbourhoods, one row per drawn point: ``id, label, text, x, y[, z]``, and each
+    item's exact ``k`` nearest neighbours among *all* items (``neighbor_ids``, best first) with their
+    scores (cosine similarity, inner product or L2 distance, by the workspace's metric; the column says
+    which). The kNN graph is the cached one the map and the LID pages share."""
+    ds = ws.dataset
+    frame = coords_frame(proj, ds)
+    frame.insert(2, "text", [ds.display_text(int(i)) for i in proj.rows])
+    k = max(1, min(int(k), ds.n - 1)) if ds.n > 1 else 0
+    if k:
+        D, I = ws.knn(k, progress=progress)
+        D, I = D[proj.rows], I[proj.rows]
+        scores = np.sqrt(np.maximum(D, 0.0)) if ws.metric == "l2" else D
+        frame["neighbor_ids"] = [[ds.ids[int(j)] for j in row if j >= 0] for row in I]
+        frame[NEIGHBOUR_SCORE_COLUMNS[ws.metric]] = [[float(v) for v in row] for row in scores]
+    return frame
+
+
+def table_parquet(frame) -> bytes:
+    """A table as Parquet bytes (list columns kept as lists)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buf)
+    return buf.getvalue()
+
+
 def hover_texts(dataset, rows: np.ndarray, width: int = 140) -> list[str]:
     """Unescaped hover text per drawn point: the label and the start of the text (or the id)."""
     out = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from core.cli.common import WARMERS, UserError, add_workspace_args, bar, command, open_workspace
 
@@ -24,7 +25,10 @@ def _map_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-neighbors", type=int, default=None, help="UMAP neighbours per point (default 15)")
     p.add_argument("--min-dist", type=float, default=None, help="UMAP min_dist (default 0.1)")
     p.add_argument("--epochs", type=int, default=None, help="UMAP epochs (default 200)")
-    p.add_argument("--out", default=None, help="write the coordinates to this CSV (id, label, x, y[, z])")
+    p.add_argument("--out", default=None,
+                   help="write the map to .csv (id, label, x, y[, z]) or .parquet (also text and each item's "
+                        "exact --neighbours nearest neighbour ids and scores)")
+    p.add_argument("--neighbours", type=int, default=10, help="neighbours per item in a .parquet --out (default 10)")
 
 
 @command("map", "2-D/3-D map of the embeddings (PCA or UMAP), cached like the app's", _map_args)
@@ -39,6 +43,11 @@ def cmd_map(args: argparse.Namespace) -> int:
                 params[name] = value
     elif any(v is not None for v in (args.n_neighbors, args.min_dist, args.epochs)):
         raise UserError("--n-neighbors, --min-dist and --epochs apply to --method umap only")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet"):
+        raise UserError(f"--out must end in .csv or .parquet, got {args.out!r}")
+    if args.neighbours < 1:
+        raise UserError(f"--neighbours must be at least 1, got {args.neighbours}")
     ws = open_workspace(args)
     update, close = bar(f"{args.method} map of {ws.dataset.name}")
     t0 = time.perf_counter()
@@ -53,10 +62,20 @@ def cmd_map(args: argparse.Namespace) -> int:
     if proj.explained_variance:
         parts = ", ".join(f"PC{j + 1} {v:.1%}" for j, v in enumerate(proj.explained_variance))
         print(f"explained variance: {parts} (total {sum(proj.explained_variance):.1%})")
-    if args.out:
+    if out is not None and out.suffix.lower() == ".parquet":
+        from core.analysis.projection import map_table, table_parquet
+
+        update, close = bar(f"exact {args.neighbours} nearest neighbours")
+        try:
+            frame = map_table(ws, proj, args.neighbours, progress=update)
+        finally:
+            close()
+        out.write_bytes(table_parquet(frame))
+        print(f"wrote {len(frame):,} rows to {out} (coordinates, label, text, {args.neighbours} exact neighbours each)")
+    elif out is not None:
         frame = coords_frame(proj, ws.dataset)
-        frame.to_csv(args.out, index=False)
-        print(f"wrote {len(frame):,} rows to {args.out}")
+        frame.to_csv(out, index=False)
+        print(f"wrote {len(frame):,} rows to {out}")
     return 0
 
 
