@@ -169,7 +169,7 @@ def bench_jobs(n: int, n_queries: int, jobs: int) -> None:
     build_sum = {j: sum({r.key[:3]: r.build_s for r, _ in res}.values()) for j, res in results.items()}
     print(f"wall ratio jobs={jobs} / jobs=1 (baseline): {wall[jobs] / wall[1]:.2f}  (target <= 0.6 on 2 cores)")
     print(f"sum of build seconds: {build_sum[1]:.1f} s sequential, {build_sum[jobs]:.1f} s in workers "
-          f"({build_sum[jobs] / build_sum[1]:.2f}: slower per build when the builds share the cores)")
+          f"({build_sum[jobs] / build_sum[1]:.2f}x; above 1 when the workers slow each other down)")
     print(f"rows and per-query recall identical to the sequential run: {same}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
