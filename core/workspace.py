@@ -8,6 +8,7 @@ so no page and no command ever computes the same thing twice.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -66,7 +67,11 @@ def held_out_split(n: int, n_queries: int, seed: int = 0) -> tuple[np.ndarray, n
 
 
 def measured_encode_rate(cache: ArtifactCache, encoder_config: dict) -> float | None:
-    """Median passages/s of cached encodes made with ``encoder_config`` (``None`` if none)."""
+    """Median passages/s of cached encodes made with ``encoder_config`` (``None`` if none).
+
+    Encodes saved since load times are kept apart (``load_seconds`` in their meta) give the rate of
+    the encoding alone; older ones counted the model's load in it, so their rate reads a little low.
+    """
     rates = [
         r["meta"]["per_second"]
         for r in cache.list("embeddings")
@@ -78,25 +83,107 @@ def measured_encode_rate(cache: ArtifactCache, encoder_config: dict) -> float | 
 def measured_rate_for_encoder(name: str, options: dict | None = None,
                               cache: ArtifactCache | None = None) -> float | None:
     """`measured_encode_rate` for an encoder given by name (before any workspace exists)."""
+    enc = _named_encoder(name, options)
+    return None if enc is None else measured_encode_rate(cache or ArtifactCache(), enc.config())
+
+
+def _named_encoder(name: str, options: dict | None):
     from core.encode.registry import make_encoder
 
     try:
         enc = make_encoder(name, **(options or {}))
     except (ValueError, OSError):
         return None
-    if getattr(enc, "needs_fit", False):
-        return None  # its config depends on the corpus it is fitted on
-    return measured_encode_rate(cache or ArtifactCache(), enc.config())
+    return None if getattr(enc, "needs_fit", False) else enc  # a fitted config depends on its corpus
 
 
-def encode_time_text(n: int, rate: float | None, encoder: str) -> str:
-    """A sentence estimating an encode of ``n`` passages from a measured rate."""
+#: Seconds a process's first encode spends loading the model, by encoder family (the ``"encoder"`` of its
+#: config), used until a load has been measured on this machine. Transformers import torch and
+#: transformers, read the weights and run a first batch: 13-17 s for minilm in a fresh process on this
+#: project's 2 shared CPU cores (``make_encoder("minilm").encode(["x"])``, timed). Static encoders load
+#: their vectors (GloVe) or fit (TF-IDF) when the workspace opens, so an encode starts at once.
+DEFAULT_LOAD_SECONDS: dict[str, float] = {"transformer": 15.0}
+#: Under this many seconds a load is not worth a word in an estimate.
+NEGLIGIBLE_LOAD_S = 0.5
+
+_loaded_in_process: set[str] = set()  # configs (as JSON) of encoders that have encoded in this process
+
+
+def _config_id(encoder_config: dict) -> str:
+    return json.dumps(encoder_config, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class LoadTime:
+    """What loading the encoder adds to an encode: ``seconds``, and ``source`` -- ``"measured"`` (median of
+    this machine's first loads), ``"default"`` (`DEFAULT_LOAD_SECONDS` for its family) or ``"loaded"``
+    (already loaded in this process: nothing to add)."""
+
+    seconds: float
+    source: str
+    family: str = ""
+
+
+def measured_load_seconds(cache: ArtifactCache, encoder_config: dict) -> float | None:
+    """Median model-load seconds of cached encodes made with ``encoder_config`` (``None`` if none timed)."""
+    loads = [
+        r["meta"]["load_seconds"]
+        for r in cache.list("embeddings")
+        if (r.get("meta") or {}).get("encoder") == encoder_config and r["meta"].get("load_seconds") is not None
+    ]
+    return float(np.median(loads)) if loads else None
+
+
+def expected_load_time(cache: ArtifactCache, encoder_config: dict) -> LoadTime:
+    """The load time an encode with ``encoder_config`` will add: none once loaded in this process, else
+    this machine's measured loads, else the stated default of the encoder's family."""
+    family = str(encoder_config.get("encoder", ""))
+    if _config_id(encoder_config) in _loaded_in_process:
+        return LoadTime(0.0, "loaded", family)
+    measured = measured_load_seconds(cache, encoder_config)
+    if measured is not None:
+        return LoadTime(measured, "measured", family)
+    return LoadTime(DEFAULT_LOAD_SECONDS.get(family, 0.0), "default", family)
+
+
+def load_time_for_encoder(name: str, options: dict | None = None,
+                          cache: ArtifactCache | None = None) -> LoadTime | None:
+    """`expected_load_time` for an encoder given by name (before any workspace exists)."""
+    enc = _named_encoder(name, options)
+    return None if enc is None else expected_load_time(cache or ArtifactCache(), enc.config())
+
+
+def _duration(seconds: float, about: str = "~") -> str:
+    """``~40 s`` / ``~3 min`` / ``under 1 s`` (``about`` leads a rounded figure)."""
+    if seconds < 1:
+        return "under 1 s"
+    return about + (f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min")
+
+
+def encode_time_text(n: int, rate: float | None, encoder: str, load: LoadTime | None = None) -> str:
+    """A sentence estimating an encode of ``n`` passages from a measured rate, plus the model's load time
+    when ``load`` is given (`expected_load_time`)::
+
+        about 40 s: ~35 s encoding at the 75 passages/s measured ... + ~5 s loading the model (...)
+    """
+    loads = load is not None and load.seconds >= NEGLIGIBLE_LOAD_S
+    if not loads:
+        why = ""
+    elif load.source == "measured":
+        why = f" (measured when {encoder} was first loaded here)"
+    else:
+        why = f" (typical for a {load.family} model; no load timed here yet)"
     if rate is None:
-        return (f"no encode with {encoder} has been timed on this machine yet, so there is no estimate; "
+        text = (f"no encode with {encoder} has been timed on this machine yet, so there is no estimate; "
                 "the progress bar shows the rate as it goes")
+        return text + (f"; loading the model first takes {_duration(load.seconds)}{why}" if loads else "")
     seconds = n / rate
-    when = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
-    return f"about {when} at the {rate:.0f} passages/s measured in earlier encodes with {encoder} here"
+    measured = f"the {rate:.0f} passages/s measured in earlier encodes with {encoder} here"
+    if not loads:
+        already = "; the model is already loaded" if load is not None and load.source == "loaded" else ""
+        return f"{_duration(seconds, 'about ')} at {measured}{already}"
+    return (f"{_duration(seconds + load.seconds, 'about ')}: {_duration(seconds)} encoding at {measured} "
+            f"+ {_duration(load.seconds)} loading the model{why}")
 
 
 @dataclass
@@ -150,6 +237,18 @@ class Workspace:
             enc.fit(self.dataset.texts)
         return enc
 
+    def provenance(self) -> dict:
+        """What results computed here come from: the dataset (name, fingerprint, parameters), the
+        encoder's configuration and the embeddings' cache key (for run manifests and exports)."""
+        try:
+            encoder = self.encoder_config()
+        except (ValueError, OSError) as exc:  # a model folder that went away: say so, keep the name
+            encoder = {"name": self.encoder_name, "unavailable": str(exc)}
+        ds = self.dataset
+        return {"dataset": ds.name, "dataset_fingerprint": ds.fingerprint(), "dataset_params": dict(ds.params),
+                "dataset_kind": ds.kind, "n": ds.n, "metric": self.metric, "encoder_config": encoder,
+                "embeddings_key": self.embeddings_key}
+
     def encoder_config(self) -> dict:
         if self.dataset.kind == "vectors":
             return {"name": GIVEN_VECTORS, "normalize": self.dataset.metric == "cosine"}
@@ -188,9 +287,15 @@ class Workspace:
         if hit is not None:
             self._memo = hit[0]
             return self._memo
+        config = self.encoder_config()
+        first_load = _config_id(config) not in _loaded_in_process
         t0 = time.perf_counter()
+        if first_load:  # one text first: its time is the model's load (weights, imports, first batch)
+            self.encoder.encode(self.dataset.texts[:1], kind="passage")
+        self._mark_loaded()
+        t1 = time.perf_counter()
         x = self.encoder.encode(self.dataset.texts, kind="passage", progress=progress)
-        seconds = time.perf_counter() - t0
+        t2 = time.perf_counter()
         x = check_vectors(x, "embeddings")
         self._memo = x
         self.cache.save(
@@ -200,12 +305,18 @@ class Workspace:
             {
                 "dataset": self.dataset.name,
                 "fingerprint": self.dataset.fingerprint(),
-                "encoder": self.encoder_config(),
-                "seconds": seconds,
-                "per_second": self.dataset.n / seconds if seconds > 0 else None,
+                "encoder": config,
+                "seconds": t2 - t0,
+                "encode_seconds": t2 - t1,
+                # only a first load in this process measures one (a loaded model adds nothing)
+                "load_seconds": t1 - t0 if first_load else None,
+                "per_second": self.dataset.n / (t2 - t1) if t2 > t1 else None,
             },
         )
         return x
+
+    def _mark_loaded(self) -> None:
+        _loaded_in_process.add(_config_id(self.encoder_config()))
 
     def embeddings_meta(self) -> dict | None:
         record = self.cache.record("embeddings", self.embeddings_key)
@@ -220,6 +331,12 @@ class Workspace:
         if self.dataset.kind == "vectors":
             return None
         return measured_encode_rate(self.cache, self.encoder_config())
+
+    def expected_load_time(self) -> LoadTime | None:
+        """What loading the encoder adds to encoding now (`expected_load_time`); ``None`` for vectors."""
+        if self.dataset.kind == "vectors":
+            return None
+        return expected_load_time(self.cache, self.encoder_config())
 
     def embeddings_path(self):
         return self.cache.root / "embeddings" / f"{self.embeddings_key}.npy"
@@ -237,7 +354,9 @@ class Workspace:
         """Encode free-text queries with the workspace's encoder (unit rows)."""
         if self.dataset.kind == "vectors":
             raise ValueError("this is a vector dataset: it has no text encoder; pick a query from the data")
-        return check_vectors(self.encoder.encode(list(texts), kind="query"), "query vectors")
+        x = check_vectors(self.encoder.encode(list(texts), kind="query"), "query vectors")
+        self._mark_loaded()
+        return x
 
     def has_query_embeddings(self) -> bool:
         """Whether the dataset's queries are ready without encoding (given as vectors, or cached)."""
@@ -258,10 +377,13 @@ class Workspace:
             x = check_vectors(q.vectors, "query vectors", allow_zero=self.metric != "cosine")
             return normalize_rows(x) if self.metric == "cosine" else x
         key = artifact_key("query-embeddings", self.dataset.fingerprint(), self.encoder_config())
-        return self.cache.get_or_compute(
-            "query-embeddings", key,
-            lambda: self.encoder.encode(q.texts, kind="query", progress=progress),
-        )[0]
+
+        def encode() -> np.ndarray:
+            x = self.encoder.encode(q.texts, kind="query", progress=progress)
+            self._mark_loaded()
+            return x
+
+        return self.cache.get_or_compute("query-embeddings", key, encode)[0]
 
     # -- evaluation ------------------------------------------------------------
     def eval_set(

@@ -101,6 +101,69 @@ def test_encode_time_estimate_comes_from_measured_encodes(tmp_path):
     assert encode_time_text(3000, 50.0, "m") == expected
 
 
+def test_encode_estimate_adds_the_model_load_measured_default_or_none():
+    from core.workspace import LoadTime, encode_time_text
+
+    measured = LoadTime(5.0, "measured", "transformer")
+    assert encode_time_text(3000, 50.0, "m", measured) == (
+        "about 65 s: ~60 s encoding at the 50 passages/s measured in earlier encodes with m here "
+        "+ ~5 s loading the model (measured when m was first loaded here)")
+    default = LoadTime(15.0, "default", "transformer")  # 2,625 / 75 = 35 s, + 15 s = 50 s
+    assert encode_time_text(2625, 75.0, "minilm", default) == (
+        "about 50 s: ~35 s encoding at the 75 passages/s measured in earlier encodes with minilm here "
+        "+ ~15 s loading the model (typical for a transformer model; no load timed here yet)")
+    assert encode_time_text(3000, 50.0, "m", LoadTime(0.0, "loaded", "transformer")) == (
+        "about 60 s at the 50 passages/s measured in earlier encodes with m here; the model is already loaded")
+    # a static encoder loads nothing worth saying; 30 passages at 100/s is under a second
+    assert encode_time_text(30, 100.0, "glove-avg", LoadTime(0.0, "default", "glove-avg")) == (
+        "under 1 s at the 100 passages/s measured in earlier encodes with glove-avg here")
+    # minutes: 9,000 / 50 = 180 s = 3 min, + 60 s load = 4 min
+    assert encode_time_text(9000, 50.0, "m", LoadTime(60.0, "measured", "transformer")).startswith(
+        "about 4 min: ~3 min encoding")
+    assert encode_time_text(100, None, "m", default).endswith(
+        "shows the rate as it goes; loading the model first takes ~15 s "
+        "(typical for a transformer model; no load timed here yet)")
+
+
+def test_load_time_comes_from_measured_first_loads_else_the_family_default(tmp_path):
+    from core.workspace import DEFAULT_LOAD_SECONDS, expected_load_time, measured_load_seconds
+
+    cache = ArtifactCache(tmp_path)
+    cfg = {"encoder": "transformer", "model": "never-loaded-here", "pooling": "mean"}
+    assert measured_load_seconds(cache, cfg) is None
+    first = expected_load_time(cache, cfg)
+    assert (first.seconds, first.source) == (DEFAULT_LOAD_SECONDS["transformer"], "default") == (15.0, "default")
+    glove = expected_load_time(cache, {"encoder": "glove-avg", "limit_vocab": None})
+    assert (glove.seconds, glove.source) == (0.0, "default")
+    for i, load in enumerate((4.0, 6.0, 11.0, None)):  # None: an encode of an already-loaded model
+        cache.save("embeddings", f"k{i}", np.ones((2, 2), np.float32),
+                   {"encoder": cfg, "per_second": 10.0, "load_seconds": load})
+    cache.save("embeddings", "other", np.ones((2, 2), np.float32), {"encoder": {"model": "x"}, "load_seconds": 99.0})
+    assert measured_load_seconds(cache, cfg) == 6.0  # the median of 4, 6, 11
+    measured = expected_load_time(cache, cfg)
+    assert (measured.seconds, measured.source, measured.family) == (6.0, "measured", "transformer")
+
+
+def test_first_encode_times_the_load_apart_and_a_loaded_model_adds_none(tmp_path):
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(60)]
+    texts = [" ".join(rng.choice(words, 12)) for _ in range(40)]
+    ds = Dataset(name="load-test", ids=[f"t{i}" for i in range(40)], texts=texts)
+    ws = Workspace(ds, "tfidf-svd", {"dim": 8}, cache=ArtifactCache(tmp_path / "a"))
+    before = ws.expected_load_time()
+    assert (before.source, before.seconds) == ("default", 0.0)  # TF-IDF fits when the workspace opens
+    ws.embeddings()
+    meta = ws.embeddings_meta()
+    assert meta["load_seconds"] is not None and meta["load_seconds"] >= 0
+    assert meta["seconds"] == pytest.approx(meta["load_seconds"] + meta["encode_seconds"])
+    assert meta["per_second"] == pytest.approx(40 / meta["encode_seconds"])
+    assert ws.expected_load_time().source == "loaded"
+    # the same encoder again in this process (another cache): loaded already, so no load is recorded
+    again = Workspace(ds, "tfidf-svd", {"dim": 8}, cache=ArtifactCache(tmp_path / "b"))
+    again.embeddings()
+    assert again.embeddings_meta()["load_seconds"] is None
+
+
 def test_existence_check_does_not_load_the_array(tmp_path, monkeypatch):
     cache = ArtifactCache(tmp_path)
     cache.save("embeddings", "k", np.ones((3, 3), np.float32), {"a": 1})

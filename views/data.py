@@ -9,7 +9,7 @@ from core import config
 from core.data.describe import category_table, norm_summary, query_table, sample_table, vector_norms
 from core.data.uploads import PREFIX
 from core.experiments.relevance import exact_relevance
-from core.workspace import encode_time_text, measured_rate_for_encoder
+from core.workspace import encode_time_text, load_time_for_encoder, measured_rate_for_encoder
 from figures.data import category_bar, norm_histogram
 from figures.text import markdown_text as esc
 from ui.state import (
@@ -38,10 +38,11 @@ def pydocs_gate(spec: dict) -> None:
     limit = spec["params"].get("limit")
     n = min(limit, est["passages"]) if limit else est["passages"]
     rate = measured_rate_for_encoder(spec["encoder"], spec.get("encoder_options"))
+    load = load_time_for_encoder(spec["encoder"], spec.get("encoder_options"))
     st.warning(
         f"**pydocs** is built by walking the docstrings of every package installed in this environment: "
         f"about {est['passages']:,} passages (counted from the installed files), ~{est['walk_seconds'] / 60:.0f} "
-        f"min to walk; then encoding {n:,} passages takes {encode_time_text(n, rate, spec['encoder'])}."
+        f"min to walk; then encoding {n:,} passages takes {encode_time_text(n, rate, spec['encoder'], load)}."
     )
     if st.button("Build pydocs now", key="confirm_pydocs", type="primary"):
         confirm(spec)
@@ -119,7 +120,7 @@ def encoding_section(ws) -> None:
     else:
         n = ds.n
         st.info(f"Not encoded yet: {n:,} passages; "
-                f"{encode_time_text(n, ws.measured_encode_rate(), ws.encoder_name)}.")
+                f"{encode_time_text(n, ws.measured_encode_rate(), ws.encoder_name, ws.expected_load_time())}.")
         execution = execution_picker("encode_execution")
         if st.button("Encode", key="encode", type="primary"):
             x = encode_with_progress(ws, execution)
@@ -143,7 +144,7 @@ def relevance_section(ws) -> None:
     if not ws.has_query_embeddings():
         n_q = len(ws.dataset.queries)
         st.caption(f"The {n_q:,} queries are not encoded yet: "
-                   f"{encode_time_text(n_q, ws.measured_encode_rate(), ws.encoder_name)}.")
+                   f"{encode_time_text(n_q, ws.measured_encode_rate(), ws.encoder_name, ws.expected_load_time())}.")
         if not st.button("Encode the queries and score the task", key="relevance_encode"):
             return
         update, bar = streamlit_progress(f"Encoding {n_q:,} queries with {ws.encoder_name}")
