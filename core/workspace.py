@@ -246,7 +246,7 @@ class Workspace:
             encoder = {"name": self.encoder_name, "unavailable": str(exc)}
         ds = self.dataset
         return {"dataset": ds.name, "dataset_fingerprint": ds.fingerprint(), "dataset_params": dict(ds.params),
-                "dataset_kind": ds.kind, "n": ds.n, "metric": self.metric, "encoder_config": encoder,
+                "dataset_kind": ds.kind, "dataset_n": ds.n, "metric": self.metric, "encoder_config": encoder,
                 "embeddings_key": self.embeddings_key}
 
     def encoder_config(self) -> dict:

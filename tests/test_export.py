@@ -124,3 +124,23 @@ def test_cli_sweep_export_and_export_index_from_a_run(fresh_home, tmp_path, caps
     manifest = json.loads((tmp_path / "sq4" / "manifest.json").read_text())
     assert manifest["factory"] == "SQ4" and manifest["build_params"] == {"qtype": "int4"}
     assert main(["export-index", *CLI_DATA]) == 2
+
+
+def test_saved_runs_carry_a_manifest_printed_by_runs_show(ws, capsys):
+    from core.experiments.intrinsic import estimate_id
+
+    store = RunStore()
+    with store.recording("sweep", ws.dataset.name, ws.encoder_name, {"seed": 3}) as rec:
+        list(sweep_for_workspace(ws, methods=["flat"], k=K, n_queries=NQ, latency_queries=5, recorder=rec, seed=3))
+    with store.recording("id", ws.dataset.name, ws.encoder_name, {"k": 10}) as rec_id:
+        estimate_id(ws, 10, recorder=rec_id)
+    for run_id in (rec.run_id, rec_id.run_id):
+        m = store.get_run(run_id).manifest()
+        assert m["dataset_fingerprint"] == ws.dataset.fingerprint()
+        assert m["encoder_config"] == ws.encoder_config() and m["environment"]["packages"]["faiss-cpu"]
+        assert m["provenance"]["dataset_params"]["n"] == 1500
+    assert store.get_run(rec.run_id).manifest()["seeds"] == {"seed": 3}
+    assert main(["runs", "show", str(rec.run_id), "--manifest"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["run"] == rec.run_id and printed["kind"] == "sweep" and printed["status"] == "done"
+    assert main(["runs", "list", "--manifest"]) == 2

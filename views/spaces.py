@@ -119,6 +119,7 @@ s1, s2 = st.columns([1, 3])
 if s1.button("Save as run", key="spaces_save", help="Keeps the per-item agreement in the run store (Runs page)."):
     store = RunStore()
     with store.recording(KIND, ds.name, f"{a} vs {b}", compare_run_params(ds.name, a, b, k, spec["params"])) as rec:
+        rec.describe(cmp.provenance)
         rec.add(*cmp.rows[["id", "agreement"]].to_dict("records"))
     s2.success(f"Saved as run #{rec.run_id} ({len(cmp.rows):,} rows).")
 st.caption(f"Computed in {cmp.seconds:.1f} s (cached for this session's next visit).")

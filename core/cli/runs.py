@@ -12,12 +12,17 @@ def _runs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_id", nargs="?", type=int, help="run number (for show/export/delete)")
     p.add_argument("--kind", default=None, help="only runs of this kind (sweep, order, id, ...)")
     p.add_argument("--out", default=None, help="export file: .csv, .parquet or .json")
+    p.add_argument("--manifest", action="store_true",
+                   help="show: print the run's manifest as JSON (parameters, seeds, dataset fingerprint, encoder "
+                        "configuration, package versions) instead of its rows")
 
 
 @command("runs", "list, show, export or delete saved runs", _runs_args)
 def cmd_runs(args: argparse.Namespace) -> int:
     from core.store.runs import RunStore, export_rows
 
+    if args.manifest and args.action != "show":
+        raise UserError("--manifest goes with `runs show N`")
     store = RunStore()
     if args.action == "list":
         df = store.runs_frame(args.kind)
@@ -29,7 +34,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.run_id is None:
         raise UserError(f"`runs {args.action}` needs a run number, e.g. `runs {args.action} 1`")
     run = store.get_run(args.run_id)
-    if args.action == "show":
+    if args.action == "show" and args.manifest:
+        import json
+
+        print(json.dumps(run.manifest(), indent=1, ensure_ascii=False, default=str))
+    elif args.action == "show":
         print(run.label())
         print("params:", run.params)
         print(store.rows(run.id).to_string(index=False))

@@ -368,6 +368,8 @@ def sweep_for_workspace(
     if plan is None:
         plan = plan_sweep(ws, preset=preset, methods=methods, overrides=overrides, k=k, n_queries=n_queries,
                           seed=seed, max_memory_bytes=max_memory_bytes, progress=progress)
+    if recorder is not None:
+        recorder.describe({**ws.provenance(), "seed": plan.seed})
     report(progress, 0, 1, "evaluation split and exact ground truth")
     ev = ws.eval_set(plan.n_queries, plan.seed, progress=progress)
     if plan.k > ev.xb.shape[0]:  # the dataset changed since planning

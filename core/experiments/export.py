@@ -130,19 +130,7 @@ def export_configuration(
 
 def ws_manifest(ws) -> dict:
     """Provenance of anything computed from a workspace: dataset fingerprint, encoder, versions."""
-    ds = ws.dataset
-    try:
-        encoder = ws.encoder_config()
-    except (ValueError, OSError):
-        encoder = {"name": ws.encoder_name}
-    return {
-        "dataset": ds.name,
-        "dataset_fingerprint": ds.fingerprint(),
-        "dataset_params": dict(ds.params),
-        "encoder": encoder,
-        "embeddings_key": ws.embeddings_key,
-        "environment": environment_info(),
-    }
+    return {**ws.provenance(), "environment": environment_info()}
 
 
 def search_snippet_of(folder: str | Path) -> str:

@@ -301,6 +301,8 @@ def order_study_for_workspace(
     """
     if inputs is None:
         inputs = prepare_order_study(ws, params, custom_order=custom_order, progress=progress)
+    if recorder is not None:
+        recorder.describe({**ws.provenance(), "seeds": list(params.seeds), "study": inputs.study_key})
     configs = params.configurations()
     total = len(configs)
     todo: list[tuple[str, str, int | None]] = []

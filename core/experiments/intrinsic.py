@@ -220,6 +220,7 @@ def estimate_id(
     est = global_estimates(ws, lid, spectrum, lb_k=lb_k, pca_threshold=pca_threshold)
     result = IDResult(lid, est, spectrum, int(x.shape[0]), int(x.shape[1]))
     if recorder is not None:
+        recorder.describe(ws.provenance())
         recorder.add(*id_rows(result))
     return result
 

@@ -241,6 +241,7 @@ class Comparison:
     retrieval_a: Retrieval | None = None
     retrieval_b: Retrieval | None = None
     disagreeing: pd.DataFrame = field(default_factory=pd.DataFrame)
+    provenance: dict = field(default_factory=dict)  # what each space was computed from, for run manifests
 
     def summary(self) -> dict:
         out = {"dataset": self.dataset, "space_a": self.a, "space_b": self.b, "k": self.k, "n": self.n,
@@ -337,8 +338,11 @@ def compare_spaces(dataset: str, a: str, b: str, *, k: int = 10, dataset_params:
     report(progress, 6, 6, "done")
     result = Comparison(ds.name, sa.spec.label, sb.spec.label, k, n, float(agreement.mean()),
                         chance_agreement(n, k), cka, rho, pairs, int(rows_s.size), geo_a, geo_b,
-                        time.perf_counter() - t0, rows, ret_a, ret_b, disagreeing)
+                        time.perf_counter() - t0, rows, ret_a, ret_b, disagreeing,
+                        {"dataset_fingerprint": ds.fingerprint(), "seed": seed, "space_a": sa.ws.provenance(),
+                         "space_b": sb.ws.provenance()})
     if recorder is not None:
+        recorder.describe(result.provenance)
         recorder.add(*rows[["id", "agreement"]].to_dict("records"))
     return result
 

@@ -202,6 +202,7 @@ def write_export(folder: str | Path, built: Built, search_params: dict, k: int, 
     files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
              for p in sorted(folder.iterdir()) if p.is_file() and p.name != "manifest.json"}
     out = {
+        **(manifest or {}),  # provenance first: the index's own facts below are what the files hold
         "method": built.method,
         "method_name": display_name(built.method),
         "factory": factory_string(built.method, {**built.params, **search_params}),
@@ -216,7 +217,6 @@ def write_export(folder: str | Path, built: Built, search_params: dict, k: int, 
         "kind": {"faiss": "one faiss index", "binary": "a faiss binary index of sign codes",
                  "bebr": "numpy codes and scales (not a faiss index)"}[kind],
         "files": files,
-        **(manifest or {}),
     }
     (folder / "manifest.json").write_text(json.dumps(out, indent=1, ensure_ascii=False, default=str),
                                           encoding="utf-8")

@@ -106,6 +106,26 @@ class Run:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.started))
         return f"#{self.id} {self.kind} · {self.dataset} · {self.encoder} · {when} · {self.status}"
 
+    def manifest(self) -> dict:
+        """What the run is and what it was computed from: its parameters and seeds, the dataset's
+        fingerprint and the encoder's configuration (when the experiment recorded them), the package
+        versions and machine it ran on."""
+        env = dict(self.environment)
+        provenance = env.pop("provenance", {})
+
+        def iso(t: float | None) -> str | None:
+            return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(t))
+
+        seeds = {k: v for k, v in self.params.items() if "seed" in k.lower()}
+        return {
+            "run": self.id, "kind": self.kind, "dataset": self.dataset, "encoder": self.encoder,
+            "status": self.status, "message": self.message, "started": iso(self.started),
+            "finished": iso(self.finished), "rows": self.n_rows, "params": self.params, "seeds": seeds,
+            "dataset_fingerprint": provenance.get("dataset_fingerprint"),
+            "encoder_config": provenance.get("encoder_config"),
+            "provenance": provenance, "environment": env,
+        }
+
 
 def _json_default(value: object) -> object:
     if hasattr(value, "item"):  # numpy scalars
@@ -197,6 +217,17 @@ class RunStore:
                 con.execute("ROLLBACK")
                 raise
         return len(rows)
+
+    def describe(self, run_id: int, provenance: dict) -> None:
+        """Keep what a run was computed from (dataset fingerprint, encoder config, seeds ...) with its
+        environment, for `Run.manifest`; a later call adds to (and overrides keys of) an earlier one."""
+        with self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            (env,) = con.execute("SELECT environment FROM runs WHERE id = ?", (run_id,)).fetchone()
+            env = json.loads(env) if env else {}
+            env["provenance"] = {**env.get("provenance", {}), **provenance}
+            con.execute("UPDATE runs SET environment = ? WHERE id = ?", (_dumps(env), run_id))
+            con.execute("COMMIT")
 
     def beat(self, run_id: int) -> None:
         """Say the run's owner is alive (between rows, during long units of work)."""
@@ -341,6 +372,10 @@ class RunRecorder:
 
     def add(self, *rows: dict) -> None:
         self.n_rows += self.store.add_rows(self.run_id, rows)
+
+    def describe(self, provenance: dict) -> None:
+        """Record what the run is computed from (see `RunStore.describe`)."""
+        self.store.describe(self.run_id, provenance)
 
 
 def export_rows(df: pd.DataFrame, path: str | Path) -> Path:
