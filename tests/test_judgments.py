@@ -151,3 +151,39 @@ def test_cli_attaches_query_and_qrels_files(tmp_path, capsys):
                                       "--query-file", str(qfile), "--qrels", str(qrels)])
     ws = open_workspace(args)
     assert ws.dataset.queries.texts == ["alpha"] and ws.dataset.qrels == {"1": {"d1": 1}}
+
+
+# ------------------------------------------------------------------------------- uploads in the app
+
+
+def test_upload_with_query_and_qrels_files_is_kept_and_reopened(fresh_home):
+    from core.data.uploads import list_user_datasets, open_dataset, save_upload, upload_kind, uploads_dir
+
+    docs = b"id,text\nd1,alpha text\nd2,beta text\nd3,gamma text\n"
+    name = save_upload(docs, "docs.csv", {"text_column": "text", "id_column": "id"},
+                       {"queries": (b"id,text\n1,alpha\n2,gamma\n", "q.csv"),
+                        "qrels": (b"1 0 d1 1\n2 0 d3 1\n", "q.trec")})
+    ds = open_dataset(name)
+    assert ds.queries.texts == ["alpha", "gamma"] and ds.qrels == {"1": {"d1": 1}, "2": {"d3": 1}}
+    assert ds.params["path"] == "docs.csv" and upload_kind(name) == "text"
+    assert list_user_datasets() == [name]
+    # a bad attachment keeps nothing: no dataset, no staging folder
+    with pytest.raises(ValueError, match="has no queries of its own"):
+        save_upload(docs, "docs2.csv", {"text_column": "text"}, {"qrels": (b"1 0 zz 1\n", "bad.trec")})
+    assert list_user_datasets() == [name]
+    assert [p.name for p in uploads_dir().iterdir()] == [name.removeprefix("upload:")]
+
+
+def test_vector_table_and_zip_uploads(fresh_home, tmp_path):
+    import io
+
+    from core.data.uploads import open_dataset, save_upload, upload_kind
+
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"id": ["a", "b"], "embedding": [[1.0, 0.0], [0.0, 1.0]], "text": ["x <b>", "y"]}), buf)
+    name = save_upload(buf.getvalue(), "mine.parquet", {"id_column": "id"})
+    ds = open_dataset(name)
+    assert upload_kind(name) == "vectors" and ds.ids == ["a", "b"] and ds.titles == ["x <b>", "y"]
+    zname = save_upload(beir_zip(tmp_path / "scifact.zip").read_bytes(), "scifact.zip")
+    zds = open_dataset(zname)
+    assert zds.n == 4 and zds.qrels == {"1": {"d2": 1}} and zds.params["path"] == "scifact.zip"

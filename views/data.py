@@ -165,21 +165,22 @@ def relevance_section(ws) -> None:
     st.caption(result.task + " " + result.sentence())
 
 
-def upload_section() -> None:
-    st.subheader("Add your own data")
-    st.markdown(
-        f"Text as **CSV/TSV/JSONL/Parquet/TXT** (pick the text column and an optional category column), or "
-        f"vectors as **.npy / .fvecs / ann-benchmarks HDF5**. Limit: **{config.MAX_UPLOAD_MB} MB** per file. "
-        "A BEIR folder can be opened from the command line (`python -m core encode --path FOLDER`)."
-    )
-    up = st.file_uploader(
-        "File", type=["csv", "tsv", "jsonl", "ndjson", "parquet", "txt", "npy", "fvecs", "hdf5", "h5"],
-        key="upload_file",
-    )
-    if up is None:
-        return
+UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "parquet", "arrow", "feather", "txt", "npy", "npz", "fvecs",
+                "fbin", "ibin", "u8bin", "i8bin", "hdf5", "h5", "zip"]
+NONE = "(none)"
+
+
+def pick_column(container, label: str, columns: list[str], default: str | None, key: str, optional: bool = True,
+                help: str | None = None) -> str | None:
+    choices = [NONE, *columns] if optional else columns
+    index = choices.index(default) if default in choices else 0
+    value = container.selectbox(label, choices, index=index, key=key, help=help)
+    return None if value == NONE else value
+
+
+def inspect_upload(up):
+    """(bytes, FileInfo) of an uploaded file, or None after saying what is wrong with it."""
     from core.data.loading import check_upload_size, inspect_file
-    from core.data.uploads import save_upload
 
     data = up.getvalue()
     try:
@@ -190,24 +191,76 @@ def upload_section() -> None:
             info = inspect_file(path)
     except ValueError as exc:
         st.error(esc(str(exc) if up.name in str(exc) else f"{up.name}: {exc}"))
-        return
+        return None
+    return data, info
+
+
+def upload_options(info) -> dict:
+    """The questions a file's contents raise: which columns (or which .npz array) hold what."""
     options: dict = {}
-    columns = list(getattr(info, "columns", None) or [])
-    if columns:
-        preview = getattr(info, "preview", None)
-        if preview is not None:
-            st.dataframe(preview, hide_index=True, width="stretch")
-        c1, c2 = st.columns(2)
-        default = getattr(info, "text_column", None)
-        options["text_column"] = c1.selectbox(
-            "Text column", columns, index=columns.index(default) if default in columns else 0, key="upload_text_col"
-        )
-        label = c2.selectbox("Category column (optional)", ["(none)", *columns], key="upload_label_col")
-        options["label_column"] = None if label == "(none)" else label
-    options["metric"] = st.selectbox("Metric", ["cosine", "ip", "l2"], key="upload_metric")
+    columns = list(info.columns or [])
+    if info.format == "npz":
+        arrays = columns
+        options["array"] = st.selectbox("Array holding the base vectors", arrays, key="upload_array",
+                                        index=arrays.index(info.vector_column) if info.vector_column in arrays else 0)
+        return options
+    if not columns:
+        return options
+    if info.preview:
+        st.dataframe(info.preview, hide_index=True, width="stretch")
+    vector = pick_column(st, "Vector column (optional)", columns, info.vector_column, "upload_vector_col",
+                         help="A column with one vector per row (a list of floats, or a JSON array in CSV): its "
+                              "vectors are used as given, nothing is encoded. None: the text is encoded.")
+    options["vector_column"] = vector
+    c1, c2, c3 = st.columns(3)
+    if vector is None:
+        text_choices = [c for c in columns if c != vector]
+        default = info.text_column if info.text_column in text_choices else text_choices[0]
+        options["text_column"] = c1.selectbox("Text column", text_choices, index=text_choices.index(default),
+                                              key="upload_text_col")
+    else:
+        options["text_column"] = pick_column(c1, "Text shown beside each vector", [c for c in columns if c != vector],
+                                             info.text_column, "upload_text_col")
+    options["label_column"] = pick_column(c2, "Category column (optional)", columns, None, "upload_label_col")
+    options["id_column"] = pick_column(c3, "Id column (optional)", columns, info.id_column, "upload_id_col",
+                                       help="Unique ids, needed when a qrels file names the documents by id.")
+    return options
+
+
+def upload_section() -> None:
+    st.subheader("Add your own data")
+    st.markdown(
+        "Text as **CSV/TSV/JSONL/Parquet/Arrow/TXT** (pick the text column and an optional category column); "
+        "your own embeddings as a **table with a vector column** (its texts and labels come along), "
+        "**.npy/.npz/.fvecs/.fbin/.u8bin/.i8bin/.ibin** or ann-benchmarks **HDF5**; a **BEIR or VectorDBBench "
+        f"folder as .zip**. Limit: **{config.MAX_UPLOAD_MB} MB** per file."
+    )
+    up = st.file_uploader("File", type=UPLOAD_TYPES, key="upload_file")
+    if up is None:
+        return
+    from core.data.uploads import save_upload
+
+    inspected = inspect_upload(up)
+    if inspected is None:
+        return
+    data, info = inspected
+    options = upload_options(info)
+    options["metric"] = st.selectbox("Metric", ["cosine", "ip", "l2"], key="upload_metric",
+                                     index=["cosine", "ip", "l2"].index(info.metric or "cosine"))
+    with st.expander("Queries and relevance judgments (optional)"):
+        st.caption("A query file (texts for a text dataset: a table with id and text columns, BEIR's "
+                   "queries.jsonl or one query per line; vectors of the same dimension for a vector dataset) and "
+                   "a qrels file (TREC 'qid 0 docid rel' or BEIR's TSV). Recall is always measured against exact "
+                   "search; nDCG@10 and MRR@10 use the judgments.")
+        q1, q2 = st.columns(2)
+        qfile = q1.file_uploader("Query file", type=[t for t in UPLOAD_TYPES if t not in ("zip", "hdf5", "h5")],
+                                 key="upload_queries")
+        rfile = q2.file_uploader("Qrels file", type=["txt", "tsv", "qrels", "trec"], key="upload_qrels")
     if st.button("Add dataset", key="upload_add", type="primary"):
+        attachments = {"queries": (qfile.getvalue(), qfile.name) if qfile else None,
+                       "qrels": (rfile.getvalue(), rfile.name) if rfile else None}
         try:
-            name = save_upload(data, up.name, options)
+            name = save_upload(data, up.name, options, attachments)
         except ValueError as exc:
             st.error(esc(f"{up.name} was not added: {exc}"))
             return
@@ -215,7 +268,6 @@ def upload_section() -> None:
         switch_dataset(name, spec["encoder"] if spec["encoder"] != "given-vectors" else "minilm",
                        f"Added {name.removeprefix(PREFIX)}; it is now the current dataset.")
         st.rerun()
-
 
 spec = workspace_spec()
 if needs_confirmation(spec):

@@ -31,6 +31,7 @@ class FileInfo:
         metric: the metric the file declares (hdf5 ``distance``), else ``None``.
         vector_column: a table's column of vectors found by name (embedding, vector, emb …),
             else ``None``; with one the table loads as vectors (its texts shown as titles).
+            For an ``.npz``: the array taken as the base vectors.
     """
 
     path: str

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,35 +32,85 @@ def _slug(filename: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-")[:40] or "data"
 
 
-def save_upload(data: bytes, filename: str, options: dict | None = None) -> str:
+#: Files that can be attached to an upload: queries (texts or vectors) and relevance judgments.
+ATTACHMENTS: tuple[str, ...] = ("queries", "qrels")
+
+
+def save_upload(data: bytes, filename: str, options: dict | None = None,
+                attachments: dict[str, tuple[bytes, str]] | None = None) -> str:
     """Validate and store an uploaded file; return its dataset name (``upload:...``).
 
-    The file is loaded once before it is kept, so a bad file raises ValueError
-    here and nothing is stored.
+    ``attachments`` maps ``"queries"``/``"qrels"`` to ``(bytes, file name)``: a query file and a
+    qrels file kept with the upload and attached whenever it is opened. Everything is written to a
+    private folder and loaded once from there, so a bad file raises ValueError and nothing is kept.
     """
-
-    from core.data.loading import check_upload_size, load_upload
+    from core.data.loading import check_upload_size
 
     check_upload_size(len(data))
     options = {k: v for k, v in (options or {}).items() if v not in (None, "")}
-    load_upload(data, filename, **options)  # raises ValueError on bad input
-    digest = hashlib.sha256(data).hexdigest()[:10]
-    name = f"{_slug(filename)}-{digest}"
-    folder = uploads_dir() / name
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / Path(filename).name
-    tmp = folder / (target.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
-    record = {"file": target.name, "options": options, "uploaded": time.time(), "bytes": len(data)}
-    (folder / "dataset.json").write_text(json.dumps(record, indent=1))
+    attachments = {k: v for k, v in (attachments or {}).items() if v is not None}
+    unknown = set(attachments) - set(ATTACHMENTS)
+    if unknown:
+        raise ValueError(f"unknown attachment(s) {', '.join(sorted(unknown))}; expected {', '.join(ATTACHMENTS)}")
+    h = hashlib.sha256(data)
+    for role in ATTACHMENTS:
+        if role in attachments:
+            check_upload_size(len(attachments[role][0]))
+            h.update(role.encode() + attachments[role][0])
+    name = f"{_slug(filename)}-{h.hexdigest()[:10]}"
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=uploads_dir()))
+    try:
+        record = {"file": _safe_name(filename), "options": options, "uploaded": time.time(), "bytes": len(data)}
+        (staging / record["file"]).write_bytes(data)
+        for role, (content, attached_name) in attachments.items():
+            stored = f"{role}-{_safe_name(attached_name)}"
+            (staging / stored).write_bytes(content)
+            record[role] = stored
+        ds = _load_record(staging, record)  # raises ValueError on bad input
+        record["kind"] = ds.kind
+        (staging / "dataset.json").write_text(json.dumps(record, indent=1))
+        folder = uploads_dir() / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     return PREFIX + name
+
+
+def _safe_name(filename: str) -> str:
+    """The file's own name (no folders), for storing it."""
+    return Path(filename).name or "upload"
+
+
+def _load_record(folder: Path, record: dict) -> Dataset:
+    from core.data.judgments import attach_judgments, read_qrels, read_queries
+    from core.data.loading import load_file
+
+    ds = load_file(folder / record["file"], **record.get("options", {}))
+    queries = read_queries(folder / record["queries"]) if record.get("queries") else None
+    qrels = read_qrels(folder / record["qrels"]) if record.get("qrels") else None
+    ds = attach_judgments(ds, queries, qrels)
+    ds.params["path"] = record["file"]  # the uploaded name, never the server's folder
+    return ds
+
+
+def upload_kind(name: str) -> str:
+    """``"text"`` or ``"vectors"``: what a stored upload holds (recorded when it was added)."""
+    meta = uploads_dir() / name.removeprefix(PREFIX) / "dataset.json"
+    try:
+        return str(json.loads(meta.read_text()).get("kind") or "")
+    except (OSError, ValueError):
+        return ""
 
 
 def list_user_datasets() -> list[str]:
     """Names (``upload:...``) of stored uploads, newest first."""
     entries = []
     for d in uploads_dir().iterdir():
+        if d.name.startswith("."):  # a staging folder of an upload being checked
+            continue
         meta = d / "dataset.json"
         if meta.exists():
             try:
@@ -76,14 +127,12 @@ def delete_user_dataset(name: str) -> None:
 
 
 def load_user_dataset(name: str) -> Dataset:
-    from core.data.loading import load_file
-
     folder = uploads_dir() / name.removeprefix(PREFIX)
     meta = folder / "dataset.json"
     if not meta.exists():
         raise ValueError(f"no uploaded dataset named {name!r}; upload it again on the Data page")
     record = json.loads(meta.read_text())
-    ds = load_file(folder / record["file"], **record.get("options", {}))
+    ds = _load_record(folder, record)
     ds.name = name
     return ds
 

@@ -321,7 +321,8 @@ def inspect_vectors(path: Path, fmt: str) -> FileInfo:
         shape = tuple(int(s) for s in members[name][0])
         query = _npz_pick({k: v for k, v in members.items() if k != name}, NPZ_QUERY_NAMES)
         return FileInfo(path=str(path), format=fmt, kind="vectors", n_rows=shape[0], shape=(shape[0], shape[1]),
-                        columns=list(members), n_queries=int(members[query][0][0]) if query else None)
+                        columns=list(members), vector_column=name,
+                        n_queries=int(members[query][0][0]) if query else None)
     if fmt in BIN_DTYPES:
         shape = bin_header(path, fmt)
     else:
