@@ -208,3 +208,41 @@ def test_markup_in_labels_and_ids_stays_literal(fresh_home):
     box = lid_by_category_box(pd.DataFrame({"category": MARKUP, "lid": [1.0, 2.0, 3.0, 4.0]}))
     assert [t.name for t in box.data][:2] == ["&lt;a href=x&gt;a&lt;/a&gt;", "&lt;b&gt;b&lt;/b&gt;"]
     assert all("<a" not in t.hovertemplate for t in box.data)
+
+
+def test_every_page_header_names_a_run_in_progress_and_not_one_whose_process_died(fresh_home):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    store = RunStore()
+    alive = store.start_run("sweep", "synthetic", "given-vectors", {"k": 10}, environment={})  # owned by this process
+    store.add_rows(alive, [{"method": "flat"}, {"method": "pq"}])
+    dead = subprocess.run(  # a process that starts a run and ends without finishing it
+        [sys.executable, "-c", "from core.store.runs import RunStore; print(RunStore().start_run("
+         "'order', 'synthetic', 'given-vectors', {}, environment={}))"],
+        cwd=ROOT, env={**os.environ, "DENSESCOPE_HOME": str(fresh_home)}, capture_output=True, text=True, check=True,
+    )
+    dead_id = int(dead.stdout.strip())
+    other = store.start_run("sweep", "stdlib-docs", "minilm", {}, environment={})  # another workspace's run
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.session_state["ws_spec"] = SYNTH
+        at.run()
+        at.switch_page("views/runs.py").run()  # another page than the one that would start a sweep
+        assert not at.exception, [e.value for e in at.exception]
+        infos = [i.value for i in at.main.info]
+        started = time.strftime("%H:%M", time.localtime(store.get_run(alive).started))
+        line = [i for i in infos if "in progress" in i]
+        assert len(line) == 1, infos
+        assert next(iter(at.main.children.values())).value == line[0]  # the top of the main area
+        assert f"**Run #{alive} (sweep) in progress** — started {started}" in line[0]
+        assert "2 rows saved so far" in line[0] and "Compression page" in line[0] and "Stop" in line[0]
+        assert f"#{dead_id} " not in line[0] and f"#{other} " not in line[0]
+        assert store.get_run(dead_id).status == "interrupted"
+        store.finish_run(alive)
+        at.run()
+        assert not [i.value for i in at.main.info if "in progress" in i.value]  # none once it is done
+    finally:
+        store.finish_run(other)

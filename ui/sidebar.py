@@ -1,4 +1,4 @@
-"""The sidebar workspace picker: dataset (+ its parameters) and encoder."""
+"""The sidebar workspace picker: dataset (+ its parameters) and encoder; and the line naming runs in progress."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.data.uploads import PREFIX, list_user_datasets
 from figures.text import markdown_text
+from ui.runs_in_progress import show_runs_in_progress
 from ui.state import DEFAULT_DATASET, DEFAULT_ENCODER, set_workspace_spec, take_switch, workspace_spec
 from ui.url import clean_encoder
 
@@ -127,6 +128,7 @@ def workspace_picker() -> None:
         st.sidebar.caption("Vector dataset: vectors are used as given (no encoder).")
         encoder = "given-vectors"
 
+    show_runs_in_progress(dataset)  # the top of the main area: this function runs before every page
     new = {"dataset": dataset, "params": params, "encoder": encoder, "encoder_options": encoder_options}
     if new != spec:
         set_workspace_spec(dataset, params, encoder, encoder_options)
