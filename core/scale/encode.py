@@ -27,9 +27,8 @@ class _EncodeActor:
     def __init__(
         self, name: str, options: dict, fitted_ref: list | None, expected: dict, threads: int, batch_size: int
     ) -> None:
-        import torch
+        from core.encode.transformer import TransformerEncoder
 
-        torch.set_num_threads(max(1, int(threads)))  # Ray starts workers with one thread
         _config.offline_hub()
         if fitted_ref is not None:
             import ray
@@ -39,6 +38,10 @@ class _EncodeActor:
             from core.encode.registry import make_encoder
 
             self.encoder = make_encoder(name, **options)
+        if isinstance(self.encoder, TransformerEncoder):  # only these use torch (its import costs seconds)
+            import torch
+
+            torch.set_num_threads(max(1, int(threads)))  # Ray starts workers with one thread
         got = self.encoder.config()
         if got != expected:
             raise ValueError(
