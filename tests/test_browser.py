@@ -393,3 +393,42 @@ def test_query_page_tables_fit_at_1366_without_scrolling_sideways(app_url, brows
         page.screenshot(path=str(ARTIFACTS / "query_page.png"))
     finally:
         ctx.close()
+
+
+def test_own_embeddings_table_with_queries_and_qrels_uploads_and_opens(app_url, page, tmp_path):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 8)).astype(np.float32)
+    table = tmp_path / "own-vectors.parquet"
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(40)], "embedding": x.tolist(),
+                             "text": [f"passage <b>{i}</b>" for i in range(40)],
+                             "topic": [f"t{i % 4}" for i in range(40)]}), table)
+    queries = tmp_path / "own-queries.npy"
+    np.save(queries, x[:5] + 0.01)
+    qrels = tmp_path / "own.qrels.txt"
+    qrels.write_text("".join(f"q{i} 0 d{i} 1\n" for i in range(5)))
+    page.goto(app_url + "/data")
+    wait_app_idle(page, timeout=120_000)
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(table))
+    wait_app_idle(page, timeout=60_000)
+    page.get_by_text("Queries and relevance judgments (optional)").click()
+    uploads = page.locator("[data-testid=stFileUploaderDropzoneInput]")
+    uploads.nth(1).set_input_files(str(queries))
+    wait_app_idle(page, timeout=60_000)
+    uploads.nth(2).set_input_files(str(qrels))
+    wait_app_idle(page, timeout=60_000)
+    page.get_by_role("button", name="Add dataset").click()
+    page.get_by_text("it is now the current dataset").wait_for(timeout=60_000)
+    wait_app_idle(page, timeout=120_000)
+    body = page.locator("[data-testid=stMain]").inner_text()
+    assert "used as given" in body and "own-vectors" in page.url
+    assert "40 vectors of 8 dims from own-vectors.parquet" in body  # the dataset card
+    metrics = page.locator("[data-testid=stMetric]").all_inner_texts()
+    assert any("Queries" in m and "5" in m for m in metrics), metrics
+    assert page.locator("[data-testid=stMain] b", has_text="0").count() == 0  # titles are never markup
+    assert_no_exception(page)
+    page.set_viewport_size({"width": 1400, "height": 2200})
+    shot(page, "tour-own-embeddings")

@@ -34,8 +34,12 @@ def _encoders() -> list[dict]:
 
 
 def _upload_kind(name: str) -> str:
-    from core.data.uploads import uploads_dir
+    """What a stored upload holds: recorded when it was added (older uploads: guessed from the file type)."""
+    from core.data.uploads import upload_kind, uploads_dir
 
+    kind = upload_kind(name)
+    if kind:
+        return kind
     folder = uploads_dir() / name.removeprefix(PREFIX)
     files = [p for p in folder.iterdir() if p.name != "dataset.json"] if folder.is_dir() else []
     return "vectors" if any(Path(f).suffix.lower() in VECTOR_SUFFIXES for f in files) else "text"
