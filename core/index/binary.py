@@ -1,5 +1,6 @@
 """Binary codes: sign bits searched by Hamming distance (faiss IndexBinaryFlat) and multi-bit residual
-binarization (BEBR-style) searched asymmetrically in numpy.
+binarization (BEBR-style) searched asymmetrically: compiled kernels (`core.index.bebr_kernel`, numba)
+with the numpy decode-and-knn path kept as the reference they are tested against.
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ def bebr_decode(codes: np.ndarray, scales: np.ndarray, d: int) -> np.ndarray:
     return np.einsum("nb,nbd->nd", scales, signs, dtype=np.float32)
 
 
+def bebr_norms2(codes: np.ndarray, scales: np.ndarray, d: int, block: int = 16384) -> np.ndarray:
+    """``||x̂||²`` of the decoded vectors, float32 ``(n,)`` (computed in float64, block by block)."""
+    out = np.empty(codes.shape[0], dtype=np.float32)
+    for start in range(0, codes.shape[0], block):
+        xhat = bebr_decode(codes[start : start + block], scales[start : start + block], d).astype(np.float64)
+        out[start : start + block] = np.einsum("nd,nd->n", xhat, xhat)
+    return out
+
+
 def build_bebr(xb: np.ndarray, metric: str, params: Params, **_) -> Built:
     t0 = time.perf_counter()
     arrays = {}
@@ -76,21 +86,47 @@ def build_bebr(xb: np.ndarray, metric: str, params: Params, **_) -> Built:
         arrays["mean"] = xb.mean(axis=0, dtype=np.float64).astype(np.float32)
     codes, scales = bebr_encode(xb - arrays["mean"] if params["center"] else xb, int(params["bits"]))
     arrays.update(codes=codes, scales=scales)
+    if metric == "l2":  # ||q - x̂||² = ||q||² - 2<q, x̂> + ||x̂||²: 4 bytes a vector the kernels need
+        arrays["norms2"] = bebr_norms2(codes, scales, xb.shape[1])
     return Built(arrays=arrays, build_s=time.perf_counter() - t0)
 
 
-def search_bebr(built: Built, xq: np.ndarray, k: int, sp: Params, block: int = 16384):
-    """Asymmetric distance: float queries against base vectors decoded block by block.
+def bebr_queries(built: Built, xq: np.ndarray) -> np.ndarray:
+    """The queries as the codes see them: centred by the base mean for L2 (for inner products
+    centering shifts every score of a query equally, so the queries stay as they are)."""
+    mean = built.arrays.get("mean")
+    return xq - mean if mean is not None and built.metric == "l2" else xq
 
-    Scores are ``<q, x̂>`` (or ``||q - x̂||²``) with ``x̂`` the reconstruction. We chose
-    asymmetric over BEBR's symmetric (both sides binarized, popcount) distance
+
+def search_bebr(built: Built, xq: np.ndarray, k: int, sp: Params, block: int = 4096):
+    """Asymmetric distance ``<q, x̂>`` (or ``||q - x̂||²``), ``x̂`` the reconstruction, by compiled kernels.
+
+    We chose asymmetric over BEBR's symmetric (both sides binarized, popcount) distance
     because it removes the query's quantization error, so recall is an upper bound
     for the codes. Centering by the base mean changes neither the L2 ranking nor,
     per query, the inner-product ranking, since ``<q, x> = <q, x - m> + <q, m>``.
+
+    Same scores (to float rounding) and top-k as `search_bebr_reference`. Up to
+    ``LOOKUP_MAX_QUERIES`` queries: per-byte lookup tables; more: ``block`` vectors
+    decoded at a time and scored by one matmul for all queries.
     """
+    from core.index import bebr_kernel  # numba loads on the first BEBR search, not with the registry
+
     codes, scales = built.arrays["codes"], built.arrays["scales"]
-    mean = built.arrays.get("mean")
-    xq_c = xq - mean if mean is not None and built.metric == "l2" else xq
+    l2 = built.metric == "l2"
+    norms2 = built.arrays.get("norms2")
+    if l2 and norms2 is None:  # a Built made before norms2 was stored
+        norms2 = bebr_norms2(codes, scales, built.d)
+    xq = np.ascontiguousarray(bebr_queries(built, xq), dtype=np.float32)
+    if xq.shape[0] <= bebr_kernel.LOOKUP_MAX_QUERIES:
+        return bebr_kernel.lookup_search(xq, codes, scales, norms2, k, l2)
+    return bebr_kernel.decode_search(xq, codes, scales, norms2, k, l2, block=block)
+
+
+def search_bebr_reference(built: Built, xq: np.ndarray, k: int, sp: Params, block: int = 16384):
+    """The numpy reference of `search_bebr`: every block of base vectors decoded to float, then ``faiss.knn``."""
+    codes, scales = built.arrays["codes"], built.arrays["scales"]
+    xq_c = bebr_queries(built, xq)
     heap = faiss.ResultHeap(xq.shape[0], k, keep_max=built.metric != "l2")
     for start in range(0, built.n, block):
         xhat = bebr_decode(codes[start : start + block], scales[start : start + block], built.d)

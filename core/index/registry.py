@@ -275,8 +275,8 @@ METHODS: dict[str, MethodSpec] = {
             "bebr", "binary",
             "Multi-bit residual binarization (BEBR-style, no training): bit 1 = sign(x), each next "
             "bit the sign of the residual, one least-squares scale per vector and level. Asymmetric "
-            "distance: float queries against the decoded codes (a numpy reference implementation: "
-            "its QPS is not that of an optimised popcount kernel).",
+            "distance: float queries against the decoded codes, by compiled kernels (numba: per-byte lookup "
+            "tables for single queries, decode + matmul for batches); L2 keeps ||x̂||² per vector.",
             factory=bebr_factory, build_params=(BEBR_BITS, CENTER), search_params=(),
             build=build_bebr, search=search_bebr,
             code_bytes=lambda p, d: p["bits"] * (-(-d // 8) + 4.0),
