@@ -251,3 +251,22 @@ def test_search_checks_k_dims_and_shortlist(data):
 def test_every_method_has_a_name_a_person_can_read():
     assert set(registry.DISPLAY_NAMES) == set(registry.METHODS)
     assert registry.display_name("pq_fastscan") == "PQ fast-scan (4-bit)" and registry.display_name("x") == "x"
+
+
+def test_training_uses_a_seeded_sample_above_the_cap(monkeypatch):
+    from core.index import registry, spec
+
+    x = np.random.default_rng(0).standard_normal((600, 16)).astype(np.float32)
+    same, note = spec.training_sample(x, seed=1, max_train=600)
+    assert same is x and note == ""
+    sample, note = spec.training_sample(x, seed=1, max_train=200)
+    assert sample.shape == (200, 16) and note == "trained on a seeded sample of 200 of the 600 vectors"
+    again, _ = spec.training_sample(x, seed=1, max_train=200)
+    np.testing.assert_array_equal(sample, again)
+    rows = [int(np.flatnonzero((x == r).all(axis=1))[0]) for r in sample]
+    assert rows == sorted(rows)  # rows of x, in their order
+    monkeypatch.setattr(spec, "MAX_TRAIN_POINTS", 200)
+    built = registry.build("ivf_flat", x, "l2", {"nlist": 8}, seed=1)
+    assert "trained on a seeded sample of 200 of the 600 vectors" in built.note and built.index.ntotal == 600
+    reduced = registry.build("pca", x, "l2", {"d_out": 4})
+    assert "seeded sample of 200" in reduced.note and reduced.index.ntotal == 600

@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 
 from core.index.exact import faiss_metric
-from core.index.spec import BuildFn, Built, Params, SearchFn, train_add
+from core.index.spec import BuildFn, Built, Params, SearchFn, train_add, training_sample
 
 
 def factory_build(
@@ -22,13 +22,14 @@ def factory_build(
     express (HNSW efConstruction, OPQ iterations) before training.
     """
 
-    def build(xb: np.ndarray, metric: str, params: Params, **_) -> Built:
+    def build(xb: np.ndarray, metric: str, params: Params, *, seed: int = 0, **_) -> Built:
         index = faiss.index_factory(xb.shape[1], factory(params), faiss_metric(metric))
         quiet_kmeans(index)
         if configure is not None:
             configure(index, params)
-        train_s, build_s = train_add(index, xb)
-        return Built(index=index, train_s=train_s, build_s=build_s)
+        sample, note = training_sample(xb, seed) if not index.is_trained else (xb, "")
+        train_s, build_s = train_add(index, xb, sample)
+        return Built(index=index, train_s=train_s, build_s=build_s, note=note)
 
     return build
 

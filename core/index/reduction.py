@@ -12,7 +12,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from core.index.exact import faiss_metric
-from core.index.spec import BuildFn, Built, Params, train_add
+from core.index.spec import BuildFn, Built, Params, train_add, training_sample
 
 # ------------------------------------------------------- dimensionality reduction
 
@@ -156,10 +156,12 @@ def reduction_build(fit: Callable[..., tuple[list, str]]) -> BuildFn:
 
     def build(xb: np.ndarray, metric: str, params: Params, *, seed: int = 0, xq_train=None) -> Built:
         t0 = time.perf_counter()
-        transforms, note = fit(xb, metric, params, seed=seed, xq_train=xq_train)
+        sample, sample_note = training_sample(xb, seed)
+        transforms, note = fit(sample, metric, params, seed=seed, xq_train=xq_train)
         index = reduced_index(transforms, int(params["d_out"]), metric, str(params["codec"]))
         fit_s = time.perf_counter() - t0
-        train_s, build_s = train_add(index, xb)
+        train_s, build_s = train_add(index, xb, sample)
+        note = "; ".join(s for s in (note, sample_note) if s)
         return Built(index=index, xb=xb, train_s=fit_s + train_s, build_s=build_s, note=note)
 
     return build
