@@ -161,7 +161,7 @@ def require_embeddings(ws: Workspace, key: str = "encode_now"):
     n = ws.dataset.n
     st.warning(
         f"**{ws.dataset.name}** ({n:,} passages) is not encoded with **{ws.encoder_name}** yet: "
-        f"{encode_time_text(n, ws.measured_encode_rate(), ws.encoder_name)}."
+        f"{encode_time_text(n, ws.measured_encode_rate(), ws.encoder_name, ws.expected_load_time())}."
     )
     if st.button("Encode now", key=key, type="primary"):
         return encode_with_progress(ws)

@@ -38,6 +38,7 @@ from core.experiments.insertion_order import (
     read_order_column,
     recall_vs_id_study,
     recall_vs_lid_table,
+    study_workers,
     summarize_order_rows,
     vs_id_sentence,
     vs_id_table,
@@ -173,11 +174,14 @@ if params is not None:
     for backend in params.backends:
         seconds, m = probe(ws.embeddings_key, backend, ws.metric, M, efc, x)
         per_build[backend] = estimate_build_seconds(seconds, m, n_base)
-    total = estimate_study_seconds(params, per_build)
+    workers = study_workers(params, n_base)
+    total = estimate_study_seconds(params, per_build, workers)
     n_builds = len(params.configurations())
     per = ", ".join(f"{b} {duration(s)}" for b, s in per_build.items())
+    at_once = (f", {workers} at a time in worker processes (one thread each, so each order means what it says)"
+               if workers > 1 else ", one after another")
     line = (f"{n_builds} builds of {n_base:,} vectors ({per} each, extrapolated from a timed build of a "
-            f"{min(n, 1000):,}-vector sample), searched by {nq:,} queries at {len(efs)} efSearch values: "
+            f"{min(n, 1000):,}-vector sample{at_once}), searched by {nq:,} queries at {len(efs)} efSearch values: "
             f"**{duration(total)}** in all; builds dominate. Configurations already run are reused from the cache.")
     (st.warning if total > WARN_SECONDS else st.caption)(
         ("This is a long run. " if total > WARN_SECONDS else "") + line)
