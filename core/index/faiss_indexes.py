@@ -49,10 +49,17 @@ def set_ef_construction(index, params: Params) -> None:
     index.hnsw.efConstruction = int(params["ef_construction"])
 
 
+#: k-means iterations of the PQ OPQ trains first, and of each PQ between rotation updates (faiss:
+#: 40 and 4). Measured on stdlib-docs MiniLM (2,648 x 384, OPQ48, niter 10): training 18.1 s -> 11.0 s,
+#: recall@10 0.8105 -> 0.8100; fewer rotation iterations cost more (niter 6: 0.8045, niter 4: 0.8010).
+OPQ_NITER_PQ_0, OPQ_NITER_PQ = 10, 2
+
+
 def configure_opq(index, params: Params) -> None:
     """Set OPQ's iterations; give it its own (quiet) product quantizer to train with."""
     opq = faiss.downcast_VectorTransform(index.chain.at(0))
     opq.niter = int(params["niter"])
+    opq.niter_pq_0, opq.niter_pq = OPQ_NITER_PQ_0, OPQ_NITER_PQ
     pq = faiss.ProductQuantizer(opq.d_out, opq.M, 8)
     pq.cp.min_points_per_centroid = 1
     opq.pq = pq
