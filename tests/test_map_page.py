@@ -108,6 +108,31 @@ def test_map_page_search_a_point_and_compare_with_hnsw():
 def test_map_page_samples_above_the_budget_and_says_so():
     spec = {**SPEC, "params": {**SPEC["params"], "n": 1200}}
     at = open_map(spec)
-    at.number_input(key="map_budget").set_value(1000).run()
+    at.number_input(key="map_budget_pca").set_value(1000).run()
     assert not at.exception, [e.value for e in at.exception]
     assert "showing 1,000 of 1,200 points, random sample, seed 0" in page_text(at)
+
+
+def test_a_link_can_ask_for_a_budget_and_a_density_and_the_page_says_what_it_drew():
+    import json
+
+    spec = {**SPEC, "params": {**SPEC["params"], "n": 1200}}
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["ws_spec"] = spec
+    at.query_params["budget"] = "1000"
+    at.query_params["draw"] = "density"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = page_text(at)
+    assert "showing 1,000 of 1,200 points, random sample, seed 0" in text
+    assert "Drawn as a density" in text and "switch *Draw* to points" in text.replace("\\", "")
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert figure["data"][0]["type"] == "heatmap" and "drawn as a density" in figure["layout"]["title"]["text"]
+    assert at.number_input(key="map_budget_pca").value == 1000 and at.radio(key="map_draw").value == "density"
+    at.radio(key="map_draw").set_value("points").run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["type"] for t in figure["data"]} == {"scattergl"} and "Drawn as a density" not in page_text(at)
+    link = dict(at.query_params)
+    assert link.get("budget") in ("1000", ["1000"]) and link.get("draw") in ("points", ["points"])
+    at.radio(key="map_draw").set_value("auto").run()
+    assert "draw" not in dict(at.query_params)  # the default is left out of the link

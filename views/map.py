@@ -13,12 +13,14 @@ from core.analysis.neighbourhoods import (
 )
 from core.analysis.projection import (
     COLOUR_BY,
-    DEFAULT_BUDGET,
+    DEFAULT_BUDGETS,
     GRAPH_K,
+    MAX_BUDGET,
     UMAP_DEFAULTS,
     coords_frame,
     drawn_positions,
     hover_texts,
+    hover_width,
     map_colour,
     map_table,
     preload_umap,
@@ -36,9 +38,25 @@ from core.experiments.map_recall import (
 )
 from core.index import registry
 from core.index.defaults import DEFAULT_APPROX, approx_defaults, approx_neighbours, exact_neighbours, split_params
-from figures.map import figure_html, figure_png, map_figure, png_export_status
+from figures.map import (
+    DRAW_MODES,
+    POINTS_LIMIT,
+    draws_density,
+    figure_html,
+    figure_png,
+    map_figure,
+    png_export_status,
+)
 from figures.text import markdown_text as esc
-from ui.state import keep_in_url, require_embeddings, require_workspace, streamlit_progress, url_choice, url_text
+from ui.state import (
+    keep_in_url,
+    require_embeddings,
+    require_workspace,
+    streamlit_progress,
+    url_choice,
+    url_int,
+    url_text,
+)
 
 st.title("Embedding map")
 #: neighbours per item in the Parquet download
@@ -126,7 +144,7 @@ def on_search_pick() -> None:
 
 # -- controls ------------------------------------------------------------------------
 colour_options = [c for c in COLOUR_BY if c != "category" or ds.labels is not None] + [RECALL_COLOUR]
-c1, c2, c3, c4, c5 = st.columns([1.2, 0.8, 1.2, 1.2, 0.8])
+c1, c2, c3, c4, c5, c6 = st.columns([1.0, 0.8, 1.2, 1.0, 1.6, 0.6])
 # opens on UMAP when the default UMAP map is cached (PCA of a 384-d space keeps little of it)
 default_method = "umap" if projection_is_cached(ws, "umap", 2) else "pca"
 method = c1.radio("Projection", ["pca", "umap"], index=url_choice("projection", ["pca", "umap"], default_method),
@@ -144,9 +162,25 @@ colour_by = c3.selectbox("Colour by", colour_options, index=url_choice("colour",
                               "(k-occurrence). norm: vector length. per-query recall: recall@k of each query in the "
                               "latest HNSW insertion order study of these embeddings (held-out query items, "
                               "or the passages relevant to the dataset's queries).")
-budget = int(c4.number_input("Point budget", 1_000, 200_000, DEFAULT_BUDGET, step=5_000, key="map_budget",
-                             help="Above this many items the map draws a seeded random sample of them."))
-seed = int(c5.number_input("Seed", 0, 2**31 - 1, 0, key="map_seed"))
+# one budget per method: PCA is instant at any size, a UMAP layout costs about a second per 1,000 points
+default_budget = DEFAULT_BUDGETS[method]
+budget = int(c4.number_input(
+    "Point budget", 1_000, MAX_BUDGET, url_int("budget", default_budget, 1_000, MAX_BUDGET), step=10_000,
+    key=f"map_budget_{method}",
+    help="Above this many items the map draws a seeded random sample of them. "
+         + ("PCA maps any number at once." if method == "pca" else
+            f"UMAP takes about a second per 1,000 points here (default {DEFAULT_BUDGETS['umap']:,}).")))
+draw = c5.radio("Draw", list(DRAW_MODES), index=url_choice("draw", list(DRAW_MODES), "auto"), horizontal=True,
+                key="map_draw", disabled=dims == 3,
+                help=f"points: every point, clickable. density: points per cell of a grid, one image that pans and "
+                     f"zooms at once at any size (hover names each cell's first items). auto: points up to "
+                     f"{POINTS_LIMIT:,}, density above: without a GPU the browser repaints 100,000 WebGL points "
+                     f"in about a second and 400,000 in two to three. 2-D maps only.")
+seed = int(c6.number_input("Seed", 0, 2**31 - 1, 0, key="map_seed"))
+asked_budget = budget
+capped_3d = dims == 3 and budget > POINTS_LIMIT and n > POINTS_LIMIT
+if capped_3d:  # no density in 3-D: keep the WebGL scene drawable
+    budget = POINTS_LIMIT
 params: dict = {}
 if method == "umap":
     with st.expander("UMAP settings"):
@@ -193,9 +227,14 @@ except ValueError as exc:
 close()
 preload_umap()  # while the user looks at this map, import umap for the next one
 st.session_state["map_rows"] = proj.rows
+density = draws_density(proj.n_shown, dims, draw)
 how = "loaded from the cache" if proj.cached else "computed just now"
 st.caption(f"{proj.method_name} {dims}-D of {proj.note}: {how} (first computed in {proj.seconds:.1f} s)."
-           + (f" {esc(colour.summary)}." if colour.summary else ""))
+           + (f" {esc(colour.summary)}." if colour.summary else "")
+           + (f" 3-D maps draw at most {POINTS_LIMIT:,} points." if capped_3d else "")
+           + (f" Drawn as a density (more than {POINTS_LIMIT:,} points, or asked for): every point counts in "
+              "its cell; hover a cell for its first items, choose *Draw: points* to see and click each point."
+              if density else ""))
 
 chart_box = st.container()
 downloads_box = st.container()
@@ -210,7 +249,8 @@ if linked:
         st.warning(f"The link's point {esc(linked)} is not an item of {esc(ds.name)}; none is selected.")
 selected = st.session_state.get("map_selected")
 row = selected[1] if selected and selected[0] == ws.embeddings_key and selected[1] < n else None
-keep_in_url(projection=method, dims=dims, colour=colour_by, point=None if row is None else ds.ids[row])
+keep_in_url(projection=method, dims=dims, colour=colour_by, point=None if row is None else ds.ids[row],
+            budget=None if asked_budget == default_budget else asked_budget, draw=None if draw == "auto" else draw)
 
 s1, s2 = st.columns([1, 2])
 query = s1.text_input("Find a point by id, label or text", key="map_search",
@@ -230,7 +270,8 @@ if query.strip():
                      index=None, format_func=describe, key="map_search_pick",
                      on_change=on_search_pick, placeholder="pick one to show it on the map")
 elif row is None:
-    s2.caption("…or click a point on the map (2-D maps).")
+    s2.caption("…or switch *Draw* to points and click one on the map (2-D maps)." if density
+               else "…or click a point on the map (2-D maps).")
 
 highlight: dict = {}
 if row is not None:
@@ -294,10 +335,11 @@ fig = map_figure(
     colour=colour.values,
     colour_kind=colour.kind,
     colour_title=colour.title,
-    hover=hover_texts(ds, proj.rows, width=140 if proj.n_shown <= 10_000 else 80),
+    hover=hover_texts(ds, proj.rows, width=hover_width(proj.n_shown)),
     title=title,
     note=proj.note,
     axis_titles=axes,
+    draw=draw,
     **highlight,
 )
 with chart_box:

@@ -43,8 +43,14 @@ from core.index.exact import knn_graph
 from core.progress import ProgressFn, report
 from core.store.artifacts import artifact_key
 
-#: Points drawn at most; above it the map shows a seeded random sample.
+#: Points drawn at most; above it the map shows a seeded random sample (UMAP's default budget: a
+#: UMAP layout costs about a second per thousand points on two cores).
 DEFAULT_BUDGET = 20_000
+#: The default budget of each method: PCA is instant at any size (blockwise), so its map shows up to
+#: 100,000 points, what a browser without a GPU still pans and zooms (bench/README.md).
+DEFAULT_BUDGETS = {"pca": 100_000, "umap": DEFAULT_BUDGET}
+#: The largest budget the map page offers (all of GloVe's 400,000 words and more).
+MAX_BUDGET = 1_000_000
 #: Neighbours per point in the map's kNN graph (UMAP uses n_neighbors - 1, LID 20, hubness 10).
 GRAPH_K = 30
 METHODS = ("pca", "umap")
@@ -587,17 +593,29 @@ def table_parquet(frame) -> bytes:
     return buf.getvalue()
 
 
+def hover_width(n_shown: int) -> int:
+    """Characters of text a map's hover label keeps per point: every character is sent for every point,
+    so big maps keep less (140 up to 10,000 points, 80 up to 50,000, 40 above)."""
+    return 140 if n_shown <= 10_000 else 80 if n_shown <= 50_000 else 40
+
+
 def hover_texts(dataset, rows: np.ndarray, width: int = 140) -> list[str]:
-    """Unescaped hover text per drawn point: the label and the start of the text (or the id)."""
+    """Unescaped hover text per drawn point: its id (and label), then the start of its text.
+
+    ``"id · label\ntext…"``, the text cut to ``width`` characters; an item without text is its id
+    (and label) alone.
+    """
+    ids, labels = dataset.ids, dataset.labels
+    has_text = dataset.texts is not None or dataset.titles is not None
+    if labels is None and not has_text:
+        return [ids[i] for i in rows]  # vectors without text (GloVe): the id says it all
     out = []
     for i in rows:
-        head = str(dataset.labels[i]) if dataset.labels is not None else dataset.ids[i]
-        body = dataset.display_text(int(i)) if dataset.texts is not None or dataset.titles is not None \
-            else dataset.ids[i]
-        body = " ".join(body.split())
+        head = ids[i] if labels is None else f"{ids[i]} · {labels[i]}"
+        body = " ".join(dataset.display_text(int(i)).split()) if has_text else ""
         if len(body) > width:
             body = body[: width - 1] + "…"
-        out.append(f"{head}\n{body}" if body != head else head)
+        out.append(f"{head}\n{body}" if body and body != ids[i] else head)
     return out
 
 
