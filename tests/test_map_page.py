@@ -136,3 +136,30 @@ def test_a_link_can_ask_for_a_budget_and_a_density_and_the_page_says_what_it_dre
     assert link.get("budget") in ("1000", ["1000"]) and link.get("draw") in ("points", ["points"])
     at.radio(key="map_draw").set_value("auto").run()
     assert "draw" not in dict(at.query_params)  # the default is left out of the link
+
+
+def test_a_large_umap_runs_in_the_background_with_pca_meanwhile_then_replaces_it(fresh_home, monkeypatch):
+    import time
+
+    import streamlit as st
+
+    from core.analysis import projection
+    from ui.background import forget_job, list_jobs
+
+    st.cache_resource.clear()
+    monkeypatch.setattr(projection, "UMAP_BACKGROUND_POINTS", 100)  # 500 points count as "large" here
+    at = open_map()
+    at.radio(key="map_method").set_value("umap").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = page_text(at)
+    assert "runs in the background for everyone who asks" in text and "PCA 2-D of all 500 points" in text
+    assert len(at.get("plotly_chart")) == 1  # a map to look at meanwhile
+    (job,) = [j for j in list_jobs() if j.key.startswith("umap:")]
+    t0 = time.time()
+    while job.running and time.time() - t0 < 120:
+        time.sleep(0.2)
+    assert job.error is None and not job.running
+    at.run()
+    assert "UMAP 2-D of all 500 points" in page_text(at) and "in the background" not in page_text(at)
+    forget_job(job.key)
+    st.cache_resource.clear()

@@ -75,6 +75,12 @@ def get_job(key: str) -> Job | None:
         return _JOBS.get(key)
 
 
+def list_jobs() -> list[Job]:
+    """Every job this server process knows, oldest first."""
+    with _LOCK:
+        return list(_JOBS.values())
+
+
 def forget_job(key: str) -> None:
     with _LOCK:
         _JOBS.pop(key, None)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import streamlit as st
 
+from core.analysis import projection
 from core.analysis.neighbourhoods import (
     closeness_label,
     find_items,
@@ -48,6 +49,7 @@ from figures.map import (
     png_export_status,
 )
 from figures.text import markdown_text as esc
+from ui.background import get_job, start_job
 from ui.state import (
     keep_in_url,
     require_embeddings,
@@ -211,9 +213,33 @@ if colour_by == RECALL_COLOUR:
                  "(averaged over the run's seeds).")
 
 # -- projection and colours ----------------------------------------------------------
-update, close = lazy_progress(f"Computing the {method.upper()} {dims}-D map")
+shown_method = method
+if (method == "umap" and min(n, budget) > projection.UMAP_BACKGROUND_POINTS
+        and not projection_is_cached(ws, "umap", dims, budget=budget, seed=seed, params=params)):
+    # a long layout: computed in a server thread shared by every session asking for it; PCA meanwhile
+    job_key = f"umap:{ws.embeddings_key}:{dims}:{budget}:{seed}:{sorted(params.items())}"
+    job = start_job(job_key, "umap", lambda progress: project(ws, "umap", dims, budget=budget, seed=seed,
+                                                              params=params, progress=progress))
+    if job.error is not None:
+        st.error(f"The UMAP map could not be computed: {esc(job.error)}. Showing PCA; pick UMAP again to retry.")
+    else:
+        @st.fragment(run_every=2.0)
+        def umap_progress() -> None:
+            current = get_job(job_key)
+            if current is None or not current.running:
+                st.rerun()
+            st.progress(current.fraction, text=f"UMAP of {min(n, budget):,} points in the background: "
+                        f"{current.message or 'starting'} ({current.seconds:.0f} s so far)")
+
+        st.info(f"UMAP of {min(n, budget):,} points takes minutes here (all 400k GloVe words: ~18 min on 2 "
+                "cores), so it runs in the background for everyone who asks; the page switches to it when "
+                "it is ready. Meanwhile: the PCA map of the same points.")
+        umap_progress()
+    shown_method = "pca"
+update, close = lazy_progress(f"Computing the {shown_method.upper()} {dims}-D map")
 try:
-    proj = project(ws, method, dims, budget=budget, seed=seed, params=params, progress=update)
+    proj = project(ws, shown_method, dims, budget=budget, seed=seed, params=params if shown_method == method else None,
+                   progress=update)
     if colour_by != RECALL_COLOUR:
         colour = map_colour(ws, proj, colour_by, progress=update)
     elif recall_config is not None:
