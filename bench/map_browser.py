@@ -31,15 +31,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/x.py` too
+
+from bench.appserver import start_app, stop_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -89,12 +91,6 @@ ZOOM = """async () => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def uptime() -> str:
     try:
         return subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
@@ -108,29 +104,6 @@ def prepare(sizes: list[int]) -> None:
 
     for n in sizes:
         Workspace.open("glove-6b-50d", dataset_params={"limit": n, "seed": 0}).embeddings()
-
-
-def start_app(home: str, log_path: Path):
-    port = free_port()
-    log = open(log_path, "w")  # noqa: SIM115 - closed by the caller
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env={**os.environ, "DENSESCOPE_HOME": home}, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    t0 = time.time()
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, log, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() - t0 > 90:
-            raise RuntimeError(f"streamlit did not start; see {log_path}")
-        time.sleep(0.3)
 
 
 def map_link(n: int, draw: str) -> str:
@@ -210,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         t = time.perf_counter()
         prepare(sizes)
         print(f"workspaces ready in {time.perf_counter() - t:.1f} s; POINTS_LIMIT = {POINTS_LIMIT:,}")
-        proc, log, url = start_app(home, Path(home) / "streamlit.log")
+        proc, url = start_app(log_path=Path(home) / "streamlit.log", env={"DENSESCOPE_HOME": home})
         results = []
         try:
             from playwright.sync_api import sync_playwright
@@ -228,12 +201,7 @@ def main(argv: list[str] | None = None) -> None:
                         print(f"  measured {n:,} {draw}: {r['drawn_s']:.1f} s", flush=True)
                 browser.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
+            stop_app(proc)
     base = next((r for r in results if r["n"] == 20_000 and not r["density"]), results[0])
     print(f"\nGloVe, PCA 2-D, coloured by norm, Chromium --disable-gpu; baseline: {base['n']:,} points drawn as points")
     print(f"{'points':>8} {'drawn as':>9} {'message':>9} {'B/point':>8} {'request→chart':>14} {'vs base':>8} "

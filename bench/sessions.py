@@ -14,45 +14,22 @@ Needs Debian's chromium (``.ci/run`` installs it) and a prepared demo (``make pr
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/x.py` too
+
+from bench.appserver import free_port, start_app, stop_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
         "--no-first-run", "--disable-component-update", "--disable-sync"]
 PAGES = ("", "/map")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy(),
-    )
-    t0 = time.time()
-    while time.time() - t0 < 90:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("the app did not start")
 
 
 def idle(page, timeout: float = 300_000) -> None:
@@ -89,7 +66,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     port = args.port or free_port()
-    server = start_server(port)
+    server, _ = start_app(port)
     url = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as p:
@@ -122,8 +99,7 @@ def main() -> None:
                 t.join()
             wall = time.perf_counter() - t0
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_app(server)
     one, many = statistics.median(alone), statistics.median(crowd)
     print(f"first visit of the server (loads the workspace): {sum(warm):.1f} s for Home + map")
     print(f"one session alone (baseline): median page {one:.2f} s over {len(alone)} pages")
