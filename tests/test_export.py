@@ -144,3 +144,14 @@ def test_saved_runs_carry_a_manifest_printed_by_runs_show(ws, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["run"] == rec.run_id and printed["kind"] == "sweep" and printed["status"] == "done"
     assert main(["runs", "list", "--manifest"]) == 2
+
+
+def test_smallest_near_best_is_the_default_export_without_a_budget_answer():
+    from core.experiments.compression import smallest_near_best
+
+    rows = pd.DataFrame({"label": ["flat", "sq8", "sq4", "pq", "broken"], "status": ["ok"] * 4 + ["failed"],
+                         "recall_at_k": [1.0, 0.995, 0.95, 0.99, float("nan")],
+                         "bytes_per_vector": [1536.0, 384.0, 192.0, 384.0, 8.0]})
+    assert smallest_near_best(rows)["label"] == "sq8"  # 0.995 and 0.99 tie on size: the higher recall
+    assert smallest_near_best(rows, within=0.06)["label"] == "sq4"
+    assert smallest_near_best(rows[rows["status"] != "ok"]) is None

@@ -19,6 +19,7 @@ from core.experiments.compression import (
     param_choices,
     parse_param_values,
     plan_sweep,
+    smallest_near_best,
     summary_sentence,
     sweep_for_workspace,
     sweep_run_params,
@@ -267,11 +268,12 @@ if not answer.rows.empty:
 st.subheader("Take it home")
 labels = list(ok["label"])
 if labels:
-    chosen = answer.rows.iloc[0]["label"] if not answer.rows.empty else ok.sort_values(
-        "recall_at_k", ascending=False).iloc[0]["label"]
+    # the budget answer, else the smallest configuration within a point of the best recall
+    chosen = (answer.rows.iloc[0] if not answer.rows.empty else smallest_near_best(ok, bytes_col))["label"]
     e1, e2 = st.columns([3, 1])
     export_label = e1.selectbox("Configuration to export", labels, index=labels.index(chosen), key="sweep_export_pick",
-                                help="Defaults to the budget answer above. The index is rebuilt on the same base "
+                                help="Defaults to the budget answer above (without one: the smallest within 1 "
+                                     "point of the best recall). The index is rebuilt on the same base "
                                      "with the same seed, and its recall measured again.")
     export_key = f"sweep_export_{ws.embeddings_key}_{run.id}_{export_label}"
     if e2.button("Prepare download", key="sweep_export_go"):

@@ -538,6 +538,17 @@ def size_versus_float32(ratio: float) -> str:
     return f"{1 / ratio:.1f}× larger than float32"
 
 
+def smallest_near_best(rows: pd.DataFrame, bytes_col: str = "bytes_per_vector", within: float = 0.01):
+    """The smallest configuration (by ``bytes_col``) whose recall is within ``within`` of the best one
+    that ran (ties: the higher recall), or ``None`` when none ran."""
+    ok = rows[rows["status"] == "ok"] if "status" in rows else rows
+    ok = ok.dropna(subset=["recall_at_k", bytes_col])
+    if ok.empty:
+        return None
+    near = ok[ok["recall_at_k"] >= ok["recall_at_k"].max() - within]
+    return near.sort_values([bytes_col, "recall_at_k"], ascending=[True, False]).iloc[0]
+
+
 def summary_sentence(rows: pd.DataFrame, bytes_col: str = "bytes_per_vector", bold: bool = True) -> str:
     """What a finished sweep found, from its rows: the smallest configuration (by ``bytes_col``)
     within 1 point of the best recall, and the fastest. Empty when no row ran."""
@@ -548,8 +559,7 @@ def summary_sentence(rows: pd.DataFrame, bytes_col: str = "bytes_per_vector", bo
     b = "**" if bold else ""
     rk = f"recall@{int(ok['k'].iloc[0])}" if "k" in ok else "recall"
     best = ok["recall_at_k"].max()
-    near = ok[ok["recall_at_k"] >= best - 0.01].sort_values([bytes_col, "recall_at_k"], ascending=[True, False])
-    near = near.iloc[0]
+    near = smallest_near_best(ok, bytes_col)
     ratio = 4.0 * near["d"] / near[bytes_col] if "d" in near and near[bytes_col] > 0 else float("nan")
     counted = " counting the float vectors it re-ranks with" if (
         bytes_col == "total_bytes_per_vector" and near.get("rerank_bytes_per_vector", 0) > 0) else ""
