@@ -218,34 +218,29 @@ def page_intro(text: str) -> None:
     st.markdown(text)
 
 
-def run_to_show(url_key: str, latest, belongs) -> int | None:
-    """The saved run a page shows: the one this session ran or opened, else ``?<url_key>=N`` from
-    the link, else the latest saved (``latest``: a `Run` or ``None``). Each candidate is checked
-    with ``belongs(run)`` (this page's kind and workspace); a bad link value is said, not obeyed.
+def run_to_show(session_key: str, linked: int | None, latest, belongs) -> int | None:
+    """The saved run a page shows: the one this session ran or opened (``session_key``), else the run its
+    view state names (``linked``, from the link), else the latest saved (``latest``: a `Run` or ``None``).
+    Each candidate is checked with ``belongs(run)`` (this page's kind and workspace); a link's run that is
+    not one is said, not obeyed.
     """
     from core.store.runs import RunStore
 
     def usable(run_id: int | None) -> bool:
         try:
             return run_id is not None and bool(belongs(RunStore().get_run(run_id)))
-        except ValueError:
+        except (ValueError, OverflowError):
             return False
 
     ss = st.session_state
-    session_key = f"{url_key}_id"
     if usable(ss.get(session_key)):
         return ss[session_key]
     chosen = None
-    raw = st.query_params.get(url_key)
-    if raw is not None and not ss.get(f"{url_key}_link_used"):
-        ss[f"{url_key}_link_used"] = True  # a link picks the run once; later the latest or the session's
-        try:
-            chosen = int(raw)
-        except ValueError:
-            chosen = None
-        if not usable(chosen):
-            chosen = None
-            st.warning(f"The link asks for run {markdown_text(raw)}, which is not a saved run of this page and "
+    if linked is not None and not ss.get(f"{session_key}_link_used"):
+        ss[f"{session_key}_link_used"] = True  # a link picks the run once; later the latest or the session's
+        chosen = linked if usable(linked) else None
+        if chosen is None:
+            st.warning(f"The link asks for run {int(linked)}, which is not a saved run of this page and "
                        "workspace; showing the latest instead.")
     if chosen is None and latest is not None:
         chosen = latest.id
@@ -253,73 +248,49 @@ def run_to_show(url_key: str, latest, belongs) -> int | None:
     return chosen
 
 
-def show_run_in_url(url_key: str, run_id: int) -> None:
-    """Put the shown run in the URL, so a copied link reopens it."""
-    st.query_params[url_key] = str(run_id)
+def page_state(cls):
+    """This session's view state of a page (a `ui.page_states` class).
+
+    On the session's first run of the page it is read from the link (``st.query_params``), each value
+    checked; what had to change is said once, as one warning per value. Later runs return what the
+    page last published (`publish_state`), so widgets keep what the person set.
+    """
+    ss = st.session_state
+    key = f"view_state_{cls.PAGE}"
+    if key not in ss:
+        state, warnings = cls.from_query({k: st.query_params.get(k) for k in cls.url_keys()})
+        ss[key] = state
+        for warning in warnings:
+            st.warning(markdown_text(warning))
+    return ss[key]
 
 
-def url_choice(param: str, options: list, default) -> int:
-    """Index of the option a link names in ``?<param>=``, for a widget's ``index=`` (``default`` when
-    absent). A value that is not an option is said once and ignored."""
-    raw = st.query_params.get(param)
-    if raw is None or st.session_state.get(f"_url_used_{param}"):
-        return options.index(default)
-    st.session_state[f"_url_used_{param}"] = True
-    for i, option in enumerate(options):
-        if str(option) == raw:
-            return i
-    st.warning(f"The link's {param}={markdown_text(raw)} is not one of "
+def publish_state(state) -> None:
+    """Make ``state`` the page's view state and its URL: the workspace's values and this state's, nothing
+    else (values another page left in the URL are dropped), so a copied link reopens exactly this view."""
+    from ui.view_state import WORKSPACE_KEYS
+
+    st.session_state[f"view_state_{state.PAGE}"] = state
+    wanted = state.to_query()
+    for key in list(st.query_params.keys()):
+        if key not in WORKSPACE_KEYS and key not in wanted:
+            del st.query_params[key]
+    for key, value in wanted.items():
+        if st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
+def state_link(state, ws: Workspace | None = None) -> str:
+    """A link to ``state``'s page in the current workspace (relative URL)."""
+    return state.link(workspace_spec())
+
+
+def index_of(options: list, value, default) -> int:
+    """Index of ``value`` in ``options`` for a widget's ``index=`` (of ``default`` when absent or not an option)."""
+    return options.index(value) if value in options else options.index(default)
+
+
+def not_offered(what: str, value, options, default) -> None:
+    """Say that a link's value is not an option here (once per run) and what the page uses instead."""
+    st.warning(f"The link's {markdown_text(what)} {markdown_text(value)} is not one of "
                f"{markdown_text(', '.join(str(o) for o in options))}; using {markdown_text(default)}.")
-    return options.index(default)
-
-
-def url_text(param: str, default: str = "", max_chars: int = 500) -> str:
-    """A free-text value a link gives in ``?<param>=`` (cut to ``max_chars``), else ``default``."""
-    raw = st.query_params.get(param)
-    if raw is None or st.session_state.get(f"_url_used_{param}"):
-        return default
-    st.session_state[f"_url_used_{param}"] = True
-    return raw[:max_chars]
-
-
-def url_int(param: str, default: int, low: int, high: int) -> int:
-    """A whole number a link gives in ``?<param>=``, within ``[low, high]``; a bad value is said and ignored."""
-    raw = url_text(param)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        st.warning(f"The link's {param}={markdown_text(raw)} is not a whole number; using {default}.")
-        return default
-    if not low <= value <= high:
-        clipped = min(max(value, low), high)
-        st.warning(f"The link's {param}={value} is outside {low}–{high}; using {clipped}.")
-        return clipped
-    return value
-
-
-def keep_in_url(**values) -> None:
-    """Write the view's current values to the URL (``None`` removes one), so a copied link reopens it."""
-    for param, value in values.items():
-        if value is None:
-            if param in st.query_params:
-                del st.query_params[param]
-        elif st.query_params.get(param) != str(value):
-            st.query_params[param] = str(value)
-
-
-def query_link(ws: Workspace, query_id: str, picked_method: str | None = None) -> str:
-    """A link to the Query page with this workspace, one query (a dataset query or a held-out item) and
-    exact search beside ``picked_method`` preselected."""
-    from urllib.parse import urlencode
-
-    spec = workspace_spec()
-    own = ws.dataset.queries is not None and query_id in set(ws.dataset.queries.ids)
-    methods = ["flat"] + ([picked_method] if picked_method and picked_method != "flat" else ["hnsw_flat"])
-    values = {"dataset": spec["dataset"], "encoder": spec["encoder"], "methods": ",".join(methods),
-              "mode": "One of the dataset's queries" if own else "An item from the data",
-              ("query" if own else "item"): query_id}
-    if spec["params"]:
-        values["params"] = json.dumps(spec["params"], sort_keys=True, separators=(",", ":"))
-    return "/query?" + urlencode(values)

@@ -33,13 +33,15 @@ from figures.compression import quality_vs_memory_figure, recall_vs_memory_figur
 from figures.map import figure_png, png_export_status
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
+from ui.page_states import BYTES_MODES, QUALITY_METRICS, RECALL_DEFINITIONS, CompressionState, QueryState
 from ui.state import (
     execution_picker,
-    query_link,
+    page_state,
+    publish_state,
     require_embeddings,
     require_workspace,
     run_to_show,
-    show_run_in_url,
+    state_link,
     streamlit_progress,
 )
 
@@ -47,6 +49,7 @@ st.title("Compression")
 
 ws = require_workspace()
 x = require_embeddings(ws, key="sweep_encode_now")
+state: CompressionState = page_state(CompressionState)
 ds = ws.dataset
 n, d = x.shape
 intro = st.container()
@@ -57,14 +60,27 @@ TABLE_COLUMNS = [
     "build_s", "factory", "threads", "reason", "note",
 ]
 BY_ID = "by id"
-RECALL_DEFINITIONS = {BY_ID: "recall_at_k", "by distance (ties)": "recall_at_k_ties"}
-QUALITY_COLUMNS = {"nDCG@10": "ndcg_at_10", "MRR@10": "mrr_at_10"}
-BYTES_COLUMNS = {
-    "index + float vectors kept for re-ranking": "total_bytes_per_vector",
-    "the index alone": "bytes_per_vector",
-}
+RECALL_LABELS = dict(zip(RECALL_DEFINITIONS, [BY_ID, "by distance (ties)"], strict=True))
+QUALITY_LABELS = dict(zip(QUALITY_METRICS, ["nDCG@10", "MRR@10"], strict=True))
+QUALITY_COLUMNS = {"ndcg": "ndcg_at_10", "mrr": "mrr_at_10"}
+BYTES_LABELS = dict(zip(BYTES_MODES, ["index + float vectors kept for re-ranking", "the index alone"], strict=True))
+BYTES_COLUMNS = {"total": "total_bytes_per_vector", "index": "bytes_per_vector"}
 #: estimated sweep time above which the page warns before running
 WARN_SECONDS = 60
+
+
+def drill_query_state(run, row: dict, query_id: str, drill) -> QueryState:
+    """The Query page showing one query of a drill-down: the row's method with every build and search
+    parameter, the run's k and the base its queries were searched in (held-out items removed)."""
+    cfg = config_from_row(row)
+    own = ds.queries is not None and len(ds.queries) > 0
+    other = "hnsw_flat" if cfg.method == "flat" else "flat"
+    return QueryState(
+        mode="query" if own else "item", query=query_id if own else None, item=None if own else query_id,
+        methods=("flat", cfg.method) if other == "flat" else ("flat", other),
+        params={cfg.method: cfg.params} if cfg.params else None, k=int(drill.k),
+        heldout=None if own else len(drill.query_ids), split_seed=0 if own else int(run.params.get("seed", 0)),
+    )
 
 
 def belongs_here(run) -> bool:
@@ -163,7 +179,7 @@ def opening(k: int, nq: int, source: str) -> str:
             f"for **{nq:,}** queries ({source}).")
 
 
-run_id = run_to_show("sweep_run", latest_sweep_run(ws), belongs_here)
+run_id = run_to_show("sweep_run_id", state.run, latest_sweep_run(ws), belongs_here)
 shown = None
 if run_id is not None:
     try:
@@ -177,17 +193,24 @@ if shown is None or not belongs_here(shown.run) or shown.rows.empty:
 
 run, rows = shown.run, shown.rows
 rk = shown.k
-show_run_in_url("sweep_run", run.id)
-counted = st.radio("Bytes per vector count", list(BYTES_COLUMNS), horizontal=True, key="sweep_bytes",
-                   help="Methods that re-rank a shortlist keep the float32 vectors too (in memory or on disk). "
-                        "Count them to compare what must stay in RAM.")
-bytes_col = BYTES_COLUMNS[counted]
+counted = st.radio("Bytes per vector count", list(BYTES_LABELS.values()), index=BYTES_MODES.index(state.bytes),
+                   horizontal=True, key="sweep_bytes",
+                        help="Methods that re-rank a shortlist keep the float32 vectors too (in memory or on disk). "
+                             "Count them to compare what must stay in RAM.")
+counted_mode = {v: c for c, v in BYTES_LABELS.items()}[counted]
+bytes_col = BYTES_COLUMNS[counted_mode]
 has_ties = "recall_at_k_ties" in rows and rows["recall_at_k_ties"].notna().any()
+recall_options = list(RECALL_DEFINITIONS) if has_ties else ["id"]
 recall_def = st.radio(
-    "Recall counts", list(RECALL_DEFINITIONS) if has_ties else [BY_ID], horizontal=True, key="sweep_recall_def",
+    "Recall counts", [RECALL_LABELS[o] for o in recall_options],
+    index=recall_options.index(state.recall) if state.recall in recall_options else 0,
+    horizontal=True, key="sweep_recall_def",
     help="By id: the share of the exact top-k ids a method returns. By distance: a returned item also counts "
          "when it is exactly as close as the k-th exact neighbour (ann-benchmarks' rule); the two differ only "
          "where items tie at that distance, as duplicates do.")
+recall_mode = {v: c for c, v in RECALL_LABELS.items()}[recall_def]
+state = state.replace(run=run.id, bytes=counted_mode, recall=recall_mode)
+publish_state(state)
 by_id_rows = rows
 if recall_def != BY_ID:
     rows = rows.assign(recall_at_k=rows["recall_at_k_ties"])
@@ -225,9 +248,13 @@ has_quality = "ndcg_at_10" in ok and ok["ndcg_at_10"].notna().any()
 reference = reference_row(rows)
 if has_quality:
     st.subheader("What compression costs the search task")
-    quality = QUALITY_COLUMNS[st.radio("Task quality", list(QUALITY_COLUMNS), horizontal=True, key="sweep_quality",
-                                       help="Both are scored against the dataset's relevance judgments (qrels), "
-                                            "not against exact search.")]
+    quality_label = st.radio("Task quality", list(QUALITY_LABELS.values()), index=QUALITY_METRICS.index(state.quality),
+                             horizontal=True, key="sweep_quality",
+                            help="Both are scored against the dataset's relevance judgments (qrels), "
+                                 "not against exact search.")
+    quality_mode = {v: c for c, v in QUALITY_LABELS.items()}[quality_label]
+    quality = QUALITY_COLUMNS[quality_mode]
+    state = state.replace(quality=quality_mode)
     st.markdown(
         f"Recall@{rk} asks whether an index finds the same neighbours as exact search; this chart asks what it "
         f"costs the actual task: {get_metric(quality).label} of each configuration against the dataset's "
@@ -249,10 +276,14 @@ st.subheader("Which method fits my budget?")
 b1, b2 = st.columns(2)
 float_bytes = 4.0 * d
 budget = float(b1.number_input("At most this many bytes per vector", min_value=0.5, max_value=1e6,
-                               value=float(round(float_bytes / 8, 1)), step=8.0, key="sweep_budget_bytes",
+                               value=float(state.budget if state.budget is not None else round(float_bytes / 8, 1)),
+                               step=8.0, key="sweep_budget_bytes",
                                help=f"float32 takes {float_bytes:,.0f} B per vector here; counted as chosen above "
                                     f"({counted})."))
-min_recall = float(b2.slider(f"With recall@{rk} at least", 0.0, 1.0, 0.9, 0.01, key="sweep_budget_recall"))
+min_recall = float(b2.slider(f"With recall@{rk} at least", 0.0, 1.0, float(state.min_recall), 0.01,
+                             key="sweep_budget_recall"))
+state = state.replace(budget=budget, min_recall=min_recall)
+publish_state(state)
 answer = best_under_budget(rows, budget, min_recall, bytes_col=bytes_col)
 (st.success if not answer.rows.empty else st.warning)(
     f"Under {budget:,.1f} B/vector ({budget / float_bytes:.1%} of float32, {format_bytes(budget * n)} for all "
@@ -345,8 +376,14 @@ st.markdown(f"A mean hides its queries. Pick a configuration to see how recall@{
 choices = list(ok["label"])
 if choices:
     worst_first = ok.sort_values("recall_at_k")["label"].tolist()
-    picked = st.selectbox("Configuration", choices, index=choices.index(worst_first[min(1, len(worst_first) - 1)]),
+    default_pick = worst_first[min(1, len(worst_first) - 1)]
+    if state.drill is not None and state.drill not in choices and "sweep_drill" not in st.session_state:
+        st.warning(f"The link's configuration {esc(state.drill)} is not a configuration of run #{run.id}; showing "
+                   f"{esc(default_pick)}.")
+    picked = st.selectbox("Configuration", choices,
+                          index=choices.index(state.drill if state.drill in choices else default_pick),
                           key="sweep_drill")
+    publish_state(state.replace(drill=picked))
     row = by_id_rows[by_id_rows["label"] == picked].iloc[0].to_dict()
     try:
         drill = drilldown(ws, run, row)
@@ -364,9 +401,17 @@ if choices:
         st.plotly_chart(per_query_recall_figure(drill.recall, k=drill.k), key="sweep_drill_chart")
         st.caption(esc(drill.sentence()))
         worst = drill.worst.copy()
-        worst["open"] = [query_link(ws, q, picked_method=str(row["method"])) for q in worst["query"]]
+        position = {q: i for i, q in enumerate(drill.query_ids)}
+        if drill.recall_ties is not None:
+            worst.insert(worst.columns.get_loc("recall") + 1, "recall_ties",
+                         [float(drill.recall_ties[position[q]]) for q in worst["query"]])
+        worst["open"] = [state_link(drill_query_state(run, row, q, drill)) for q in worst["query"]]
         st.dataframe(worst, hide_index=True, key="sweep_worst", column_config={
-            "recall": st.column_config.NumberColumn(f"recall@{drill.k}", format="%.2f"),
+            "recall": st.column_config.NumberColumn(f"recall@{drill.k}", format="%.2f",
+                                                    help="by id: the share of the exact top-k ids returned"),
+            "recall_ties": st.column_config.NumberColumn("by distance", format="%.2f",
+                                                         help="ties with the k-th exact score count (the Query "
+                                                              "page counts this way)"),
             "lid": st.column_config.NumberColumn("LID", format="%.1f"),
             "open": st.column_config.LinkColumn("on the Query page", display_text="open"),
         })

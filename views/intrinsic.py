@@ -22,7 +22,8 @@ from figures.intrinsic import (
     pca_variance_curve,
 )
 from figures.text import markdown_text as esc
-from ui.state import require_embeddings, require_workspace, streamlit_progress
+from ui.page_states import IntrinsicState
+from ui.state import page_state, publish_state, require_embeddings, require_workspace, streamlit_progress
 
 st.title("Intrinsic dimension")
 
@@ -94,13 +95,17 @@ if n < 4:
 
 k_max = min(n - 1, 200)
 c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
-k = int(c1.slider("Neighbours per item (k)", 2, k_max, min(DEFAULT_LID_K, k_max), key="id_k",
+state: IntrinsicState = page_state(IntrinsicState)
+k = int(c1.slider("Neighbours per item (k)", 2, k_max, min(max(state.k or DEFAULT_LID_K, 2), k_max), key="id_k",
                   help=f"LID is estimated from each item's k nearest neighbours (at most {k_max}: k must stay "
                        f"below the {n:,} items). Elliott & Clark use 100."))
-threshold = float(c2.slider("PCA-ID: share of variance", 0.80, 0.999, 0.99, step=0.001, format="%.3f",
+threshold = float(c2.slider("PCA-ID: share of variance", 0.80, 0.999,
+                            min(max(state.pca_threshold if state.pca_threshold is not None else 0.99, 0.80), 0.999),
+                            step=0.001, format="%.3f",
                             key="id_pca_threshold",
                             help="PCA-ID counts the principal components needed for this share of the variance."))
 clicked = c3.button("Estimate", key="id_estimate", type="primary")
+publish_state(state.replace(k=k, pca_threshold=threshold))
 
 if not clicked and not lid_is_cached(ws, k):
     intro.markdown(

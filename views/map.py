@@ -50,15 +50,8 @@ from figures.map import (
 )
 from figures.text import markdown_text as esc
 from ui.background import get_job, start_job
-from ui.state import (
-    keep_in_url,
-    require_embeddings,
-    require_workspace,
-    streamlit_progress,
-    url_choice,
-    url_int,
-    url_text,
-)
+from ui.page_states import MAP_APPROX, MapState
+from ui.state import index_of, page_state, publish_state, require_embeddings, require_workspace, streamlit_progress
 
 st.title("Embedding map")
 #: neighbours per item in the Parquet download
@@ -66,6 +59,7 @@ MAP_TABLE_NEIGHBOURS = 10
 
 ws = require_workspace()
 x = require_embeddings(ws, key="map_encode_now")
+state: MapState = page_state(MapState)
 ds = ws.dataset
 n, d = x.shape
 encoder = ws.vectors_label
@@ -105,7 +99,7 @@ def approx_index(embeddings_key: str, metric: str, method: str, build_json: str,
 def method_params(method: str) -> dict:
     """One widget per build and search parameter of a registry method."""
     spec = registry.get_method(method)
-    defaults = approx_defaults(method, n, d)
+    defaults = {**approx_defaults(method, n, d), **(state.compare_params or {}).get(method, {})}
     values: dict = {}
     cols = st.columns(max(len(spec.params), 1))
     for col, p in zip(cols, spec.params, strict=False):
@@ -116,7 +110,8 @@ def method_params(method: str) -> dict:
             values[p.name] = col.selectbox(p.name, choices, index=choices.index(defaults[p.name]), key=key,
                                            help=f"{p.help} ({kind} parameter)")
         else:
-            values[p.name] = int(col.number_input(p.name, p.low, p.high, int(defaults[p.name]), key=key,
+            values[p.name] = int(col.number_input(p.name, p.low, p.high, min(max(int(defaults[p.name]), p.low),
+                                                                             p.high), key=key,
                                                   help=f"{p.help} ({kind} parameter)"))
     return values
 
@@ -149,15 +144,18 @@ colour_options = [c for c in COLOUR_BY if c != "category" or ds.labels is not No
 c1, c2, c3, c4, c5, c6 = st.columns([1.0, 0.8, 1.2, 1.0, 1.6, 0.6])
 # opens on UMAP when the default UMAP map is cached (PCA of a 384-d space keeps little of it)
 default_method = "umap" if projection_is_cached(ws, "umap", 2) else "pca"
-method = c1.radio("Projection", ["pca", "umap"], index=url_choice("projection", ["pca", "umap"], default_method),
+method = c1.radio("Projection", ["pca", "umap"], index=index_of(["pca", "umap"], state.projection, default_method),
                   format_func=str.upper, horizontal=True, key="map_method")
-dims = c2.radio("Dimensions", [2, 3], index=url_choice("dims", [2, 3], 2), format_func=lambda v: f"{v}-D",
+dims = c2.radio("Dimensions", [2, 3], index=index_of([2, 3], state.dims, 2), format_func=lambda v: f"{v}-D",
                 horizontal=True, key="map_dims")
 default_colour = "category" if ds.labels is not None and 1 < ds.n_labels <= 200 else "norm"
 if st.session_state.get("map_colour_for") != ws.embeddings_key:  # a new dataset starts from its own default
     st.session_state.pop("map_colour", None)
     st.session_state["map_colour_for"] = ws.embeddings_key
-colour_by = c3.selectbox("Colour by", colour_options, index=url_choice("colour", colour_options, default_colour),
+if state.colour is not None and state.colour not in colour_options and "map_colour" not in st.session_state:
+    st.warning(f"The link's colour={esc(state.colour)} is not offered here ({esc(', '.join(colour_options))}); "
+               f"using {esc(default_colour)}.")
+colour_by = c3.selectbox("Colour by", colour_options, index=index_of(colour_options, state.colour, default_colour),
                          key="map_colour",
                          help="category: the dataset's labels. LID: local intrinsic dimension (MLE over each point's "
                               "20 nearest neighbours). hubness: how often a point is among the others' 10 nearest "
@@ -167,18 +165,18 @@ colour_by = c3.selectbox("Colour by", colour_options, index=url_choice("colour",
 # one budget per method: PCA is instant at any size, a UMAP layout costs about a second per 1,000 points
 default_budget = DEFAULT_BUDGETS[method]
 budget = int(c4.number_input(
-    "Point budget", 1_000, MAX_BUDGET, url_int("budget", default_budget, 1_000, MAX_BUDGET), step=10_000,
+    "Point budget", 1_000, MAX_BUDGET, min(state.budget or default_budget, MAX_BUDGET), step=10_000,
     key=f"map_budget_{method}",
     help="Above this many items the map draws a seeded random sample of them. "
          + ("PCA maps any number at once." if method == "pca" else
             f"UMAP takes about a second per 1,000 points here (default {DEFAULT_BUDGETS['umap']:,}).")))
-draw = c5.radio("Draw", list(DRAW_MODES), index=url_choice("draw", list(DRAW_MODES), "auto"), horizontal=True,
+draw = c5.radio("Draw", list(DRAW_MODES), index=index_of(list(DRAW_MODES), state.draw, "auto"), horizontal=True,
                 key="map_draw", disabled=dims == 3,
                 help=f"points: every point, clickable. density: points per cell of a grid, one image that pans and "
                      f"zooms at once at any size (hover names each cell's first items). auto: points up to "
                      f"{POINTS_LIMIT:,}, density above: without a GPU the browser repaints 100,000 WebGL points "
                      f"in about a second and 400,000 in two to three. 2-D maps only.")
-seed = int(c6.number_input("Seed", 0, 2**31 - 1, 0, key="map_seed"))
+seed = int(c6.number_input("Seed", 0, 2**31 - 1, int(state.seed), key="map_seed"))
 asked_budget = budget
 capped_3d = dims == 3 and budget > POINTS_LIMIT and n > POINTS_LIMIT
 if capped_3d:  # no density in 3-D: keep the WebGL scene drawable
@@ -187,13 +185,17 @@ params: dict = {}
 if method == "umap":
     with st.expander("UMAP settings"):
         u1, u2, u3 = st.columns(3)
-        params["n_neighbors"] = int(u1.slider("n_neighbors", 2, GRAPH_K + 1, UMAP_DEFAULTS["n_neighbors"],
+        params["n_neighbors"] = int(u1.slider("n_neighbors", 2, GRAPH_K + 1,
+                                              min(state.n_neighbors or UMAP_DEFAULTS["n_neighbors"], GRAPH_K + 1),
                                               key="map_n_neighbors",
                                               help="Neighbours per point in the graph UMAP lays out: small values "
                                                    "show local detail, large ones more global shape."))
-        params["min_dist"] = float(u2.slider("min_dist", 0.0, 0.99, UMAP_DEFAULTS["min_dist"], step=0.01,
+        params["min_dist"] = float(u2.slider("min_dist", 0.0, 0.99, state.min_dist if state.min_dist is not None
+                                             else UMAP_DEFAULTS["min_dist"], step=0.01,
                                              key="map_min_dist", help="How tightly points may pack together."))
-        params["n_epochs"] = int(u3.select_slider("epochs", [50, 100, 200, 500], UMAP_DEFAULTS["n_epochs"],
+        params["n_epochs"] = int(u3.select_slider("epochs", [50, 100, 200, 500],
+                                                  state.n_epochs if state.n_epochs in (50, 100, 200, 500)
+                                                  else UMAP_DEFAULTS["n_epochs"],
                                                   key="map_n_epochs"))
         st.caption("UMAP starts from the PCA layout and uses the exact nearest-neighbour graph; each map is "
                    "cached, so coming back to it is instant.")
@@ -267,16 +269,20 @@ downloads_box = st.container()
 
 # -- a point and its neighbours ------------------------------------------------------------
 st.subheader("A point and its neighbours")
-linked = url_text("point")
-if linked:
-    if linked in set(ds.ids):
-        select_row(ds.ids.index(linked))
+if state.point and "map_selected" not in st.session_state:
+    if state.point in set(ds.ids):
+        select_row(ds.ids.index(state.point))
     else:
-        st.warning(f"The link's point {esc(linked)} is not an item of {esc(ds.name)}; none is selected.")
+        select_row(None)
+        st.warning(f"The link's point {esc(state.point)} is not an item of {esc(ds.name)}; none is selected.")
 selected = st.session_state.get("map_selected")
 row = selected[1] if selected and selected[0] == ws.embeddings_key and selected[1] < n else None
-keep_in_url(projection=method, dims=dims, colour=colour_by, point=None if row is None else ds.ids[row],
-            budget=None if asked_budget == default_budget else asked_budget, draw=None if draw == "auto" else draw)
+state = state.replace(projection=method, dims=dims, colour=colour_by, point=None if row is None else ds.ids[row],
+                      budget=None if asked_budget == default_budget else asked_budget, draw=draw, seed=seed,
+                      n_neighbors=params.get("n_neighbors"), min_dist=params.get("min_dist"),
+                      n_epochs=params.get("n_epochs"))
+if row is None:
+    publish_state(state.replace(compare=None, compare_params=None))
 
 s1, s2 = st.columns([1, 2])
 query = s1.text_input("Find a point by id, label or text", key="map_search",
@@ -302,14 +308,17 @@ elif row is None:
 highlight: dict = {}
 if row is not None:
     k1, k2 = st.columns([1, 2])
-    k = int(k1.slider("Neighbours k", 1, 50, 10, key="map_k"))
-    choices = [m for m in registry.METHODS if m not in ("flat", "leanvec_ood")]
+    k = int(k1.slider("Neighbours k", 1, 50, int(state.k), key="map_k"))
+    choices = list(MAP_APPROX)
     approx = k2.selectbox(
-        "Compare with", choices, index=choices.index(DEFAULT_APPROX), key="map_approx",
+        "Compare with", choices, index=index_of(choices, state.compare, DEFAULT_APPROX), key="map_approx",
         format_func=lambda m: f"{m} — {registry.METHODS[m].description.split(':')[0].split('.')[0]}",
         help="Any method of the compression sweep's registry (except leanvec_ood, which needs queries).",
     )
-    build, search = split_params(approx, method_params(approx))
+    approx_params = method_params(approx)
+    build, search = split_params(approx, approx_params)
+    state = state.replace(k=k, compare=approx, compare_params={approx: approx_params} if approx_params else None)
+    publish_state(state)
     settings = registry.METHODS[approx].factory({**build, **search}) + "".join(
         f", {name}={value}" for name, value in search.items())
     try:

@@ -48,12 +48,22 @@ from core.store.runs import RunStore
 from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_id_figure, recall_vs_lid_figure
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
-from ui.state import query_link, require_embeddings, require_workspace, run_to_show, show_run_in_url, streamlit_progress
+from ui.page_states import OrderState, QueryState
+from ui.state import (
+    page_state,
+    publish_state,
+    require_embeddings,
+    require_workspace,
+    run_to_show,
+    state_link,
+    streamlit_progress,
+)
 
 st.title("HNSW insertion order")
 
 ws = require_workspace()
 x = require_embeddings(ws, key="order_encode_now")
+state: OrderState = page_state(OrderState)
 ds = ws.dataset
 n, d = x.shape
 intro = st.container()
@@ -83,6 +93,21 @@ def duration(seconds: float) -> str:
     if seconds < 120:
         return f"~{seconds:.0f} s"
     return f"~{seconds / 60:.0f} min"
+
+
+def drill_query_state(run, backend: str, order: str, seed: int | None, ef: int, query_id: str, drill) -> QueryState:
+    """The Query page showing one query of the drill-down: this study's very build (backend, order, seed, M,
+    efConstruction) at this efSearch beside exact search, with the study's k and base."""
+    own = ds.queries is not None and len(ds.queries) > 0
+    p = OrderStudyParams.from_dict(run.params)
+    study = {"backend": backend, "order": order, "ef_search": int(ef)}
+    if seed is not None:
+        study["seed"] = int(seed)
+    return QueryState(
+        mode="query" if own else "item", query=query_id if own else None, item=None if own else query_id,
+        methods=("flat", "order_study"), params={"order_study": study}, k=int(drill.k), order_run=int(run.id),
+        heldout=None if own else len(drill.query_ids), split_seed=0 if own else int(p.query_seed),
+    )
 
 
 def belongs_here(run) -> bool:
@@ -252,13 +277,14 @@ def vs_id_section() -> None:
             bar.empty()
             status.update(label=f"Done: saved as run #{rec.run_id}", state="complete", expanded=False)
         st.session_state["vsid_run_id"] = rec.run_id
-    run_id = run_to_show("vsid_run", latest_vs_id_run(), lambda r: r is not None and r.kind == VS_ID_KIND)
+    run_id = run_to_show("vsid_run_id", state.vsid_run, latest_vs_id_run(),
+                         lambda r: r is not None and r.kind == VS_ID_KIND)
     if run_id is None:
         st.info("No saved study yet: press **Run** (about a minute with the defaults).")
         return
     run = RunStore().get_run(run_id)
     rows = RunStore().rows(run_id)
-    show_run_in_url("vsid_run", run_id)
+    publish_state(page_state(OrderState).replace(vsid_run=run_id))
     p = run.params
     st.caption(f"Run #{run.id} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(run.started))} · {p.get('n'):,} "
                f"points in {p.get('dim')} dims per set, {p.get('n_queries')} queries, M={p.get('M')}, "
@@ -269,7 +295,7 @@ def vs_id_section() -> None:
 
 
 # -- results -------------------------------------------------------------------------------------------
-run_id = run_to_show("order_run", latest_order_run(ws), belongs_here)
+run_id = run_to_show("order_run_id", state.run, latest_order_run(ws), belongs_here)
 shown = None
 if run_id is not None:
     try:
@@ -288,7 +314,8 @@ if shown is None or not belongs_here(shown.run) or shown.rows.empty:
     st.stop()
 
 run, rows = shown.run, shown.rows
-show_run_in_url("order_run", run.id)
+state = state.replace(run=run.id)
+publish_state(state)
 rk = int(rows["k"].iloc[0])
 summary = summarize_order_rows(rows)
 gaps = order_gaps(rows)
@@ -327,11 +354,21 @@ st.markdown(f"Queries binned by their own LID (five equal-count bins); each line
             f"recall@{rk} (averaged over seeds). A falling line means high-LID queries are the hard ones; "
             "Spearman's ρ in the legend measures it over all queries.")
 v1, v2 = st.columns(2)
-lid_backend = v1.selectbox("Backend", list(rows["backend"].unique()), key="order_lid_backend")
-efs_run = sorted(rows["ef_search"].unique())
+backends_run = [str(b) for b in rows["backend"].unique()]
+lid_backend = v1.selectbox("Backend", backends_run, key="order_lid_backend",
+                           index=backends_run.index(state.backend) if state.backend in backends_run else 0)
+efs_run = [int(e) for e in sorted(rows["ef_search"].unique())]
 hard = summary[(summary["backend"] == lid_backend) & (summary["mean"] < 1.0)]["ef_search"]
 default_ef = int(hard.min()) if not hard.empty else int(efs_run[0])
-lid_ef = int(v2.selectbox("efSearch", efs_run, index=efs_run.index(default_ef), key="order_lid_ef"))
+linked_ef = state.ef if state.ef in efs_run else default_ef
+if "order_lid_backend" not in st.session_state or "order_lid_ef" not in st.session_state:
+    for what, value, options in (("backend", state.backend, backends_run), ("ef", state.ef, efs_run)):
+        if value is not None and value not in options:
+            st.warning(f"The link's {what}={esc(value)} is not one this run measured ({esc(options)}); using "
+                       "the page's default.")
+lid_ef = int(v2.selectbox("efSearch", efs_run, index=efs_run.index(linked_ef), key="order_lid_ef"))
+state = state.replace(backend=lid_backend, ef=lid_ef)
+publish_state(state)
 table = recall_vs_lid_table(ws, rows, lid_backend, lid_ef)
 if table.empty:
     st.info("The per-query recall of this run is no longer in the artifact cache; run the study again "
@@ -347,15 +384,28 @@ else:
     orders_run = list(dict.fromkeys(rows[rows["backend"] == lid_backend]["order"]))
     worst_order = (summary[(summary["backend"] == lid_backend) & (summary["ef_search"] == lid_ef)]
                    .sort_values("mean")["order"].tolist() or orders_run)[0]
-    drill_order = d1.selectbox("Query by query: order", orders_run, index=orders_run.index(worst_order),
+    drill_order = d1.selectbox("Query by query: order", orders_run,
+                               index=orders_run.index(state.order if state.order in orders_run else worst_order),
                                key="order_drill_order", help="Which queries this build fails, and how many.")
-    drill = order_drilldown(ws, run, rows, lid_backend, drill_order, lid_ef)
+    drill_seed = None
+    if drill_order in SEEDED_ORDERS:
+        seeds_run = [int(v) for v in sorted(rows[(rows["backend"] == lid_backend) & (rows["order"] == drill_order)]
+                                            ["seed"].dropna().unique())]
+        if seeds_run:
+            drill_seed = int(d1.selectbox("Seed of the build", seeds_run, key="order_drill_seed",
+                                          index=seeds_run.index(state.seed) if state.seed in seeds_run else 0,
+                                          help="A seeded order is built once per seed; the drill-down shows one "
+                                               "build, so its link reopens exactly that graph."))
+    state = state.replace(order=drill_order, seed=drill_seed)
+    publish_state(state)
+    drill = order_drilldown(ws, run, rows, lid_backend, drill_order, lid_ef, seed=drill_seed)
     if drill is not None:
         d1.plotly_chart(per_query_recall_figure(drill.recall, k=drill.k), key="order_drill_chart")
         d1.caption(esc(drill.sentence()))
         d2.markdown(f"**The {len(drill.worst)} hardest queries** ({esc(drill.label)})")
         worst = drill.worst.drop(columns=["missed", "returned_instead"], errors="ignore").copy()
-        worst["open"] = [query_link(ws, q, picked_method="hnsw_flat") for q in worst["query"]]
+        worst["open"] = [state_link(drill_query_state(run, lid_backend, drill_order, drill_seed, lid_ef, q, drill))
+                         for q in worst["query"]]
         d2.dataframe(worst, hide_index=True, key="order_worst", column_config={
             "recall": st.column_config.NumberColumn(f"recall@{drill.k}", format="%.2f"),
             "lid": st.column_config.NumberColumn("LID", format="%.1f"),

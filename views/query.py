@@ -1,4 +1,9 @@
-"""Query comparison: one query, 2-4 indexes side by side, each result marked against exact search."""
+"""Query comparison: one query, 2-4 indexes side by side, each result marked against exact search.
+
+The page's settings live in one `ui.page_states.QueryState`: widgets start from it, it is the URL, and the
+drill-down links of Compression and Order build one (method with every build and search parameter, k,
+the experiment's evaluation base), so a row's per-query recall reappears here.
+"""
 
 import json
 
@@ -7,13 +12,16 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.neighbourhoods import closeness_label, find_items
+from core.data.dataset import take_rows
 from core.experiments.query_comparison import (
     DEFAULT_METHODS,
     MAX_METHODS,
+    ORDER_STUDY,
     IndexCache,
     compare_query,
     exact_reference,
     method_defaults,
+    order_study_method,
     overlap_frame,
     passes,
     relevant_rows,
@@ -27,24 +35,26 @@ from core.experiments.query_comparison import (
 from core.index import registry
 from core.index.defaults import split_params
 from core.index.exact import higher_is_closer
+from core.store.runs import RunStore
 from figures.query import score_curves_figure
 from figures.text import markdown_text as esc
-from ui.state import keep_in_url, require_embeddings, require_workspace, url_choice, url_text
+from ui.page_states import MODE_LABELS, QueryState
+from ui.state import not_offered, page_state, publish_state, require_embeddings, require_workspace
 
 st.title("Query comparison")
 
 ws = require_workspace()
-x = require_embeddings(ws, key="query_encode_now")
-ds = ws.dataset
-n, d = x.shape
+full_x = require_embeddings(ws, key="query_encode_now")
+full_ds = ws.dataset
+state: QueryState = page_state(QueryState)
 metric = ws.metric
 encoder = ws.vectors_label
 intro = st.container()
 
-FREE_TEXT = "Free text"
-OWN_QUERY = "One of the dataset's queries"
-ITEM = "An item from the data"
+FREE_TEXT, OWN_QUERY, ITEM = MODE_LABELS["text"], MODE_LABELS["query"], MODE_LABELS["item"]
+MODE_CODES = {label: code for code, label in MODE_LABELS.items()}
 CUT_OFF = {"cosine": "minimum cosine similarity", "ip": "minimum inner product", "l2": "maximum squared L2 distance"}
+has_queries = full_ds.queries is not None and len(full_ds.queries) > 0
 
 
 # -- Streamlit plumbing: caches and callbacks ----------------------------------------------
@@ -58,6 +68,29 @@ def index_cache() -> IndexCache:
 def encode_text(embeddings_key: str, text: str, _ws) -> np.ndarray:
     return _ws.encode_queries([text])
 
+
+# -- the base searched: all items, or an experiment's base (its held-out queries removed) -----------------
+split = None
+if state.heldout is not None and not has_queries:
+    try:
+        split = ws.eval_set(state.heldout, state.split_seed)
+    except ValueError as exc:
+        st.warning(f"The link's held-out split cannot be made here ({esc(exc)}); searching all items.")
+if split is not None:
+    use_split = st.checkbox(
+        f"Search the experiment's base: {split.xb.shape[0]:,} items, without the {len(split.query_ids):,} held out "
+        f"as its queries (seed {state.split_seed})", value=True, key="query_use_split",
+        help="The link came from an experiment that held some items out of the base as its queries; searching "
+             "the same base reproduces its per-query recall. Untick to search all items.")
+    if not use_split:
+        split = None
+if split is not None:
+    x, ds = split.xb, take_rows(full_ds, split.base_rows)
+    base_position = {int(r): i for i, r in enumerate(split.base_rows)}
+    base_key = f"{ws.embeddings_key}:heldout:{len(split.query_ids)}:{state.split_seed}"
+else:
+    x, ds, base_position, base_key = full_x, full_ds, None, ws.embeddings_key
+n, d = x.shape
 
 #: A free-text query that the docstring corpora answer well, so the page opens answered.
 EXAMPLE_QUERIES = {"stdlib-docs": "read a file line by line", "pydocs": "read a file line by line"}
@@ -85,19 +118,27 @@ def on_item_pick() -> None:
 def on_random_item() -> None:
     draws = st.session_state.get("query_random_draws", 0)
     st.session_state["query_random_draws"] = draws + 1
-    pick_item(int(np.random.default_rng(draws).integers(n)))
-
+    pick_item(int(np.random.default_rng(draws).integers(full_ds.n)))
 
 
 def describe(i: int) -> str:
-    head = ds.ids[i] + (f" — {ds.labels[i]}" if ds.labels is not None else "")
-    return head if ds.texts is None else f"{head} — {snippet(ds.texts[i], 80)}"
+    """An item of the whole dataset, for pickers."""
+    head = full_ds.ids[i] + (f" — {full_ds.labels[i]}" if full_ds.labels is not None else "")
+    return head if full_ds.texts is None else f"{head} — {snippet(full_ds.texts[i], 80)}"
 
 
 def method_params(method: str) -> dict:
-    """One widget per build and search parameter of a registry method."""
+    """One widget per build and search parameter of a method, starting from the view state's values."""
+    linked = state.method_params(method)
+    if method == ORDER_STUDY:
+        c0, c1 = st.columns([3, 1])
+        c0.markdown(f"**{method}**: " + ", ".join(f"{k} {esc(v)}" for k, v in linked.items() if k != "ef_search"))
+        linked["ef_search"] = int(c1.number_input("ef_search", 1, 4096, int(linked.get("ef_search", 16)),
+                                                  key=f"query_p_{method}_ef_search",
+                                                  help="efSearch of the study's graph (search parameter)"))
+        return linked
     spec = registry.get_method(method)
-    defaults = method_defaults(method, n, d)
+    defaults = {**method_defaults(method, n, d), **linked}
     values: dict = {}
     if not spec.params:
         st.caption(f"**{method}** has no parameters.")
@@ -112,24 +153,32 @@ def method_params(method: str) -> dict:
             values[p.name] = col.selectbox(p.name, choices, index=choices.index(defaults[p.name]), key=key,
                                            help=f"{p.help} ({kind} parameter)")
         else:
-            values[p.name] = int(col.number_input(p.name, p.low, p.high, int(defaults[p.name]), key=key,
+            value = min(max(int(defaults[p.name]), p.low), p.high)
+            values[p.name] = int(col.number_input(p.name, p.low, p.high, value, key=key,
                                                   help=f"{p.help} ({kind} parameter)"))
     return values
 
 
 # -- the query -------------------------------------------------------------------------------
-has_queries = ds.queries is not None and len(ds.queries) > 0
-modes = ([FREE_TEXT] if ds.kind == "text" else []) + ([OWN_QUERY] if has_queries else []) + [ITEM]
-mode = st.radio("Query", modes, index=url_choice("mode", modes, modes[0]), horizontal=True, key="query_mode",
+modes = ([FREE_TEXT] if full_ds.kind == "text" else []) + ([OWN_QUERY] if has_queries else []) + [ITEM]
+linked_mode = MODE_LABELS.get(state.mode) if state.mode else None
+if linked_mode is not None and linked_mode not in modes and "query_mode" not in st.session_state:
+    not_offered("mode", state.mode, [MODE_CODES[m] for m in modes], MODE_CODES[modes[0]])
+mode = st.radio("Query", modes, index=modes.index(linked_mode) if linked_mode in modes else 0, horizontal=True,
+                key="query_mode",
                 help="Free text is encoded with the workspace's encoder. A dataset query marks the documents "
                      "its relevance judgments (qrels) name. An item from the data searches with its own vector.")
 
 xq = None
 exclude_row = None
 query_id = None
+text = ""
+row = None
+exclude = state.exclude_self
 query_sig: list = [mode]
 if mode == FREE_TEXT:
-    text = st.text_input("Query text", value=url_text("q", example_query(ds)), key="query_text",
+    text = st.text_input("Query text", value=state.text if state.text is not None else example_query(full_ds),
+                         key="query_text", max_chars=300,
                          placeholder="e.g. read a file line by line", help="Press Enter (or Search) to run it.")
     if text.strip():
         try:
@@ -139,10 +188,11 @@ if mode == FREE_TEXT:
             st.error(f"Cannot encode this query: {esc(exc)}")
         query_sig.append(text.strip())
 elif mode == OWN_QUERY:
-    q = ds.queries
-    linked = url_text("query")
+    q = full_ds.queries
+    if state.query and state.query not in set(q.ids) and "query_own" not in st.session_state:
+        st.warning(f"The link's query {esc(state.query)} is not one of this dataset's queries; showing the first.")
     qi = st.selectbox(f"Query ({len(q):,}; type to filter)", range(len(q)),
-                      index=q.ids.index(linked) if linked in set(q.ids) else 0, key="query_own",
+                      index=q.ids.index(state.query) if state.query in set(q.ids) else 0, key="query_own",
                       format_func=lambda i: q.ids[i] + (f" — {snippet(q.texts[i], 100)}" if q.texts else ""))
     query_id = q.ids[qi]
     try:
@@ -159,9 +209,10 @@ elif mode == OWN_QUERY:
 else:
     s1, s2, s3 = st.columns([1, 2, 0.6])
     search_text = s1.text_input("Find an item by id, label or text", key="query_item_search",
-                                placeholder="e.g. " + snippet(ds.labels[0] if ds.labels else ds.ids[0], 30))
+                                placeholder="e.g. " + snippet(full_ds.labels[0] if full_ds.labels else full_ds.ids[0],
+                                                              30))
     if search_text.strip():
-        matches = find_items(ds.ids, ds.texts, ds.labels, search_text)
+        matches = find_items(full_ds.ids, full_ds.texts, full_ds.labels, search_text)
         if len(matches) == 0:
             s2.info("No item's id, label or text contains that text.")
         else:
@@ -170,35 +221,59 @@ else:
                          index=None, format_func=describe, key="query_item_pick", on_change=on_item_pick,
                          placeholder="pick one as the query")
     s3.button("Random item", key="query_item_random", on_click=on_random_item)
-    linked = url_text("item")
-    if linked and linked in set(ds.ids):
-        pick_item(ds.ids.index(linked))
-    elif "query_item_row" not in st.session_state:
-        pick_item(0)  # opens answered: the first item is the query until another is picked
+    if "query_item_row" not in st.session_state:
+        ids = full_ds.ids
+        if state.item and state.item in set(ids):
+            pick_item(ids.index(state.item))
+        else:
+            if state.item:
+                st.warning(f"The link's item {esc(state.item)} is not an item of {esc(full_ds.name)}; "
+                           "showing the first.")
+            pick_item(0)  # opens answered: the first item is the query until another is picked
     picked = st.session_state.get("query_item_row")
-    row = picked[1] if picked and picked[0] == ws.embeddings_key and picked[1] < n else None
-    exclude = st.checkbox("Leave the item itself out of the results", value=True, key="query_exclude_self",
-                          help="Otherwise every method returns the item itself at rank 1.")
+    row = picked[1] if picked and picked[0] == ws.embeddings_key and picked[1] < full_ds.n else None
+    exclude = st.checkbox("Leave the item itself out of the results", value=state.exclude_self,
+                          key="query_exclude_self", help="Otherwise every method returns the item itself at rank 1.")
     if row is not None:
-        st.text("Query item: " + describe(row))
-        xq = x[row : row + 1]
-        exclude_row = row if exclude else None
-        query_sig += [row, exclude]
+        position = row if base_position is None else base_position.get(row)
+        held_out = base_position is not None and position is None
+        st.text("Query item: " + describe(row) + (" (held out of the base)" if held_out else ""))
+        xq = full_x[row : row + 1]
+        exclude_row = position if exclude and position is not None else None
+        query_sig += [row, exclude, base_key]
 
 # -- the methods ------------------------------------------------------------------------------
+study_run = None
+if state.order_run is not None:
+    try:
+        study_run = RunStore().get_run(state.order_run)
+        if study_run.kind != "order" or study_run.params.get("embeddings_key") not in (None, ws.embeddings_key):
+            raise ValueError("not an insertion-order study of these embeddings")
+    except (ValueError, OverflowError):
+        st.warning(f"The link's order_run={state.order_run} is not a saved insertion-order study of this "
+                   "workspace; its build is not offered.")
+        study_run = None
 options = [m for m in registry.METHODS if m != "leanvec_ood" or has_queries]
+if study_run is not None:
+    options.append(ORDER_STUDY)
 m1, m2 = st.columns([3, 1])
-linked_methods = [m for m in url_text("methods").split(",") if m in options][:MAX_METHODS]
+linked_methods = [m for m in (state.methods or ()) if m in options][:MAX_METHODS]
+if state.methods and "query_methods" not in st.session_state:
+    dropped = [m for m in state.methods if m not in options]
+    if dropped:
+        st.warning(f"The link's methods {esc(', '.join(dropped))} are not offered here; ignored.")
 chosen = m1.multiselect(
     f"Methods ({2}–{MAX_METHODS})", options,
     default=linked_methods if len(linked_methods) >= 2 else [m for m in DEFAULT_METHODS if m in options],
     max_selections=MAX_METHODS, key="query_methods",
-    format_func=lambda m: f"{registry.display_name(m)} · {m}",
+    format_func=lambda m: "Insertion-order study build · order_study" if m == ORDER_STUDY
+    else f"{registry.display_name(m)} · {m}",
     help="Any method of the compression sweep's registry (flat is exact search); the Method parameters below "
          "set how each is built and searched.",
 )
 k_max = max(1, min(50, n - 1))
-k = int(m2.slider("Results per method (k)", 1, k_max, min(10, k_max), key="query_k")) if k_max > 1 else 1
+k_default = min(state.k if state.k is not None else 10, k_max)
+k = int(m2.slider("Results per method (k)", 1, k_max, k_default, key="query_k")) if k_max > 1 else 1
 with st.expander("Method parameters", expanded=False):
     st.caption("Build parameters change the index (built once per setting, then cached); search parameters only "
                "change how it is searched.")
@@ -215,13 +290,21 @@ intro.markdown(
     "the cut-off slider shows how many results would survive a relevance threshold."
 )
 
-keep_in_url(
-    mode=mode,
-    q=text.strip() if mode == FREE_TEXT else None,
+state = QueryState(
+    mode=MODE_CODES[mode],
+    text=text.strip() if mode == FREE_TEXT else None,
     query=query_id if mode == OWN_QUERY else None,
-    item=ds.ids[row] if mode == ITEM and row is not None else None,
-    methods=",".join(chosen),
+    item=full_ds.ids[row] if mode == ITEM and row is not None else None,
+    exclude_self=bool(exclude),
+    methods=tuple(chosen),
+    params={m: p for m, p in params.items() if p},
+    k=k,
+    cutoff=state.cutoff,
+    heldout=len(split.query_ids) if split is not None else None,
+    split_seed=state.split_seed if split is not None else 0,
+    order_run=study_run.id if study_run is not None else None,
 )
+publish_state(state)
 if len(chosen) < 2:
     st.info(f"Choose at least two methods (up to {MAX_METHODS}) to compare.")
     st.stop()
@@ -232,17 +315,25 @@ if xq is None:
     st.stop()
 
 # -- run (cached: moving the cut-off slider does not search again) ---------------------------------
-choices = [(m, *split_params(m, params[m])) for m in chosen]
-signature = json.dumps([ws.embeddings_key, query_sig, choices, k], default=str)
+external = {}
+choices = []
+for m in chosen:
+    if m == ORDER_STUDY:
+        extra, build, search = order_study_method(ws, study_run, params[m])
+        external[m] = extra
+        choices.append((m, build, search))
+    else:
+        choices.append((m, *split_params(m, params[m])))
+signature = json.dumps([base_key, query_sig, choices, k], default=str)
 last = st.session_state.get("query_last")
 if force or last is None or last["signature"] != signature:
     cache = index_cache()
-    missing = [m for m, build, _ in choices if not cache.has(ws.embeddings_key, metric, m, build)]
+    missing = [m for m, build, _ in choices if not cache.has(base_key, metric, m, build)]
     try:
         xq_train = ws.query_embeddings() if "leanvec_ood" in chosen else None
         exact = exact_reference(x, xq, k, metric, exclude_row)
         run = dict(exact=exact, exclude_row=exclude_row, relevant=relevant_rows(ds, query_id), cache=cache,
-                   embeddings_key=ws.embeddings_key, xq_train=xq_train)
+                   embeddings_key=base_key, xq_train=xq_train, external=external)
         if missing:
             with st.status(f"Building {', '.join(missing)} over {n:,} vectors (once per setting)…",
                            expanded=True) as status:
@@ -269,13 +360,15 @@ ran = [r for r in results if r.ok]
 lo, hi, default = threshold_range(exact, results)
 if st.session_state.get("query_threshold_range") != (lo, hi, signature):
     st.session_state["query_threshold_range"] = (lo, hi, signature)
-    st.session_state["query_threshold"] = default
+    linked_cut = state.cutoff
+    st.session_state["query_threshold"] = linked_cut if linked_cut is not None and lo <= linked_cut <= hi else default
 threshold = float(st.slider(
     f"Cut-off: {CUT_OFF[metric]}", lo, hi, step=(hi - lo) / 200, format="%.4f", key="query_threshold",
     help="Relevance filtering: a search always returns k results; a score cut-off keeps only those close enough, "
          "trading recall for precision. Applied to each result's exact score, so methods whose own scores are "
          "estimates (PQ) or Hamming distances (binary codes) compare fairly.",
 ))
+publish_state(state.replace(cutoff=round(threshold, 6)))
 results = with_threshold(results, threshold, metric)
 relevant = relevant_rows(ds, query_id)
 

@@ -7,7 +7,8 @@ import streamlit as st
 from core.store.compare import change_summary, compare_runs
 from core.store.runs import RunStore
 from figures.text import markdown_text as esc
-from ui.state import keep_in_url, url_choice
+from ui.page_states import RunsState
+from ui.state import index_of, page_state, publish_state
 
 st.title("Runs")
 st.markdown(
@@ -32,15 +33,17 @@ shown = frame if kind == "all" else frame[frame["kind"] == kind]
 st.dataframe(shown, hide_index=True, width="stretch")
 st.caption(f"{len(shown)} of {len(frame)} runs. A run whose process ended without finishing it shows as "
            "interrupted, with the rows it saved.")
-with st.expander("Where runs are kept"):
-    st.text(str(store.path))
 
 by_id = {r.id: r for r in runs}
 ids = list(shown["id"])
-run_id = st.selectbox("Open run", ids, index=url_choice("run", ids, ids[0]), format_func=lambda i: by_id[i].label(),
+state: RunsState = page_state(RunsState)
+if state.run is not None and state.run not in ids and "runs_open" not in st.session_state:
+    st.warning(f"The link's run={state.run} is not a saved run listed here; opening #{ids[0]}.")
+run_id = st.selectbox("Open run", ids, index=index_of(ids, state.run, ids[0]), format_func=lambda i: by_id[i].label(),
                       key="runs_open")
 run = by_id[run_id]
-keep_in_url(run=run.id)
+state = state.replace(run=run.id)
+publish_state(state.replace(other=None))
 rows = store.rows(run.id)
 
 st.subheader(run.label())
@@ -69,13 +72,15 @@ if st.session_state.get("runs_confirm_delete") == run.id:
         store.delete_run(run.id)
         st.session_state.runs_confirm_delete = None
         st.session_state.runs_flash = f"Deleted run #{run.id} and its {run.n_rows} rows."
-        keep_in_url(run=None)
+        publish_state(RunsState())
         st.rerun()
 
 same_kind = [i for i in ids if by_id[i].kind == run.kind and i != run.id]
 if same_kind:
     st.subheader("Compare with another run")
-    other_id = st.selectbox("Other run", same_kind, format_func=lambda i: by_id[i].label(), key="runs_other")
+    other_id = st.selectbox("Other run", same_kind, format_func=lambda i: by_id[i].label(), key="runs_other",
+                            index=index_of(same_kind, state.other, same_kind[0]))
+    publish_state(state.replace(other=other_id))
     try:
         table = compare_runs(rows, store.rows(other_id), f"#{run.id}", f"#{other_id}")
     except ValueError as exc:

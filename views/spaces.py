@@ -20,12 +20,14 @@ from core.workspace import Workspace
 from figures.map import map_figure
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
-from ui.state import keep_in_url, require_workspace, streamlit_progress, url_choice, url_int, workspace_spec
+from ui.page_states import SpacesState
+from ui.state import index_of, page_state, publish_state, require_workspace, streamlit_progress, workspace_spec
 
 st.title("Compare spaces")
 ws = require_workspace()
 ds = ws.dataset
 spec = workspace_spec()
+state: SpacesState = page_state(SpacesState)
 st.markdown(
     f"Do two encoders see the same neighbourhoods in **{esc(ds.name)}**? Pick two *spaces* — an encoder, or one "
     "cut to its first dimensions (Matryoshka-style) or reduced by PCA — and every one of its "
@@ -43,13 +45,20 @@ DERIVED = ["as is", "truncate", "pca"]
 
 def space_picker(side: str, default_encoder: str) -> str:
     c1, c2, c3 = st.columns([2, 1, 1])
+    s = side.lower()
+    linked_enc, linked_how, linked_dims = (getattr(state, f"{s}_{f}") for f in ("encoder", "how", "dims"))
+    if f"spaces_{side}_encoder" not in st.session_state:
+        for what, value, options in ((f"{s}_encoder", linked_enc, ENCODERS), (f"{s}_how", linked_how, DERIVED)):
+            if value is not None and value not in options:
+                st.warning(f"The link's {what}={esc(value)} is not one of {esc(', '.join(options))}; using the "
+                           "page's default.")
     enc = c1.selectbox(f"Space {side}: encoder", ENCODERS, key=f"spaces_{side}_encoder",
-                       index=url_choice(f"{side.lower()}_encoder", ENCODERS, default_encoder))
+                       index=index_of(ENCODERS, linked_enc, default_encoder))
     how = c2.selectbox("derived", DERIVED, key=f"spaces_{side}_how",
-                       index=url_choice(f"{side.lower()}_how", DERIVED, "as is"),
+                       index=index_of(DERIVED, linked_how, "as is"),
                        help="truncate: keep the first dimensions (Matryoshka-style); pca: project onto the top "
                             "principal components.")
-    dims = int(c3.number_input("to dims", 1, 4096, url_int(f"{side.lower()}_dims", 64, 1, 4096),
+    dims = int(c3.number_input("to dims", 1, 4096, linked_dims or 64,
                                key=f"spaces_{side}_dims", disabled=how == "as is"))
     return enc if how == "as is" else f"{enc}:{how}={dims}"
 
@@ -58,7 +67,7 @@ default_b = "tfidf-svd" if "tfidf-svd" in ENCODERS and ENCODERS[0] != "tfidf-svd
 a = space_picker("A", ENCODERS[0])
 b = space_picker("B", default_b if ds.kind == "text" else ENCODERS[0])
 k_max = max(1, min(100, ds.n - 1))
-k = int(st.slider("Neighbours per item (k)", 1, k_max, url_int("k", min(10, k_max), 1, k_max), key="spaces_k"))
+k = int(st.slider("Neighbours per item (k)", 1, k_max, min(state.k or 10, k_max), key="spaces_k"))
 specs = {}
 for side, text in (("A", a), ("B", b)):
     try:
@@ -66,8 +75,10 @@ for side, text in (("A", a), ("B", b)):
     except ValueError as exc:
         st.error(f"Space {side}: {esc(exc)}")
         st.stop()
-keep_in_url(a_encoder=specs["A"].encoder, a_how=specs["A"].derivation or "as is", a_dims=specs["A"].dims,
-            b_encoder=specs["B"].encoder, b_how=specs["B"].derivation or "as is", b_dims=specs["B"].dims, k=k)
+state = state.replace(a_encoder=specs["A"].encoder, a_how=specs["A"].derivation or "as is", a_dims=specs["A"].dims,
+                      b_encoder=specs["B"].encoder, b_how=specs["B"].derivation or "as is", b_dims=specs["B"].dims,
+                      k=k)
+publish_state(state)
 
 params_json = json.dumps(spec["params"], sort_keys=True)
 missing = [enc for enc in dict.fromkeys(s.encoder for s in specs.values())
@@ -173,9 +184,13 @@ worst = cmp.rows.sort_values("agreement", kind="stable").head(15)
 st.markdown(f"**The {len(worst)} items whose neighbourhoods differ most**")
 st.dataframe(worst, hide_index=True, key="spaces_worst",
              column_config={"agreement": st.column_config.NumberColumn("agreement", format="%.2f")})
-pick = st.selectbox("An item's neighbours in each space", list(worst.index) + [i for i in range(min(ds.n, 50))
-                                                                                if i not in set(worst.index)],
-                    format_func=lambda i: ds.ids[i], key="spaces_item")
+item_options = list(worst.index) + [i for i in range(min(ds.n, 50)) if i not in set(worst.index)]
+linked_item = ds.ids.index(state.item) if state.item in set(ds.ids) else None
+if linked_item is not None and linked_item not in item_options:
+    item_options.append(linked_item)
+pick = st.selectbox("An item's neighbours in each space", item_options, format_func=lambda i: ds.ids[i],
+                    index=item_options.index(linked_item) if linked_item is not None else 0, key="spaces_item")
+publish_state(state.replace(item=ds.ids[int(pick)]))
 try:
     table = neighbours_side_by_side(opened_space(spec["dataset"], params_json, a),
                                     opened_space(spec["dataset"], params_json, b), int(pick), cmp.k)

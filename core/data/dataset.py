@@ -242,3 +242,20 @@ def subsample(ds: Dataset, n: int, seed: int = 0) -> Dataset:
         params={**ds.params, "limit": n, "seed": seed},
         description=ds.description,
     )
+
+
+def take_rows(ds: Dataset, rows) -> Dataset:
+    """The items at ``rows`` (in that order) as a dataset without queries: an experiment's base after
+    some items were held out as its queries (see `core.workspace.Workspace.eval_set`)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    return Dataset(
+        name=ds.name,
+        ids=[ds.ids[i] for i in rows],
+        texts=None if ds.texts is None else [ds.texts[i] for i in rows],
+        vectors=None if ds.vectors is None else np.ascontiguousarray(ds.vectors[rows]),
+        labels=None if ds.labels is None else [ds.labels[i] for i in rows],
+        titles=None if ds.titles is None else [ds.titles[i] for i in rows],
+        metric=ds.metric,
+        params=dict(ds.params),
+        description=ds.description,
+    )

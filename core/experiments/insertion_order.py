@@ -738,8 +738,37 @@ def vs_id_sentence(rows: pd.DataFrame) -> str:
 # ------------------------------------------------------------------ per-query drill-down
 
 
-def order_drilldown(ws, run, rows: pd.DataFrame, backend: str, order: str, ef_search: int):
-    """One (backend, order, efSearch) of a saved study, query by query (recall averaged over seeds).
+def study_index(ws, run_params: dict, backend: str, order: str, seed: int | None, *,
+                progress: ProgressFn | None = None):
+    """One build of a saved insertion-order study, rebuilt exactly (same eval split, LID, insertion
+    sequence, M and efConstruction, one thread): ``(build, inputs)``, a
+    `core.analysis.insertion_order.HNSWBuild` whose search returns positions in ``inputs.xb``.
+
+    The Query page searches it for one query, so a drill-down row's per-query recall reappears there.
+    """
+    params = OrderStudyParams.from_dict(run_params)
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if order not in params.orders and not (order == "custom" and run_params.get("custom_order_sha")):
+        raise ValueError(f"the study did not build the {order!r} order; it built {', '.join(params.orders)}")
+    seed = _seed_or_none(seed) if order in SEEDED_ORDERS else None
+    custom = load_custom_order(ws, run_params.get("custom_order_sha")) if order == "custom" else None
+    if order == "custom" and custom is None:
+        raise ValueError("the study's uploaded order is no longer in the cache; upload it again on the Order page")
+    inputs = prepare_order_study(ws, params, custom_order=custom, progress=progress)
+    perm = insertion_order(order, inputs.n_base, lid=inputs.lid, labels=inputs.labels,
+                           seed=params.seeds[0] if order in SEEDED_ORDERS and seed is None else seed,
+                           custom=inputs.custom)
+    report(progress, 0, 1, f"building {backend} HNSW in {order} order")
+    build = build_hnsw(inputs.xb, perm, backend, metric=inputs.metric, M=params.M,
+                       ef_construction=params.ef_construction)
+    return build, inputs
+
+
+def order_drilldown(ws, run, rows: pd.DataFrame, backend: str, order: str, ef_search: int,
+                    seed: int | None = None):
+    """One (backend, order, efSearch) of a saved study, query by query: one build's recall when ``seed``
+    is given (seeded orders), else averaged over the run's seeds.
 
     Returns a `core.experiments.per_query.Drilldown` (its ``missed`` column is empty: the study keeps
     per-query recall, not the result ids), or ``None`` when the artifacts are no longer cached.
@@ -747,6 +776,8 @@ def order_drilldown(ws, run, rows: pd.DataFrame, backend: str, order: str, ef_se
     from core.experiments.per_query import WORST_SHOWN, Drilldown, query_texts
 
     sel = rows[(rows["backend"] == backend) & (rows["order"] == order) & (rows["ef_search"] == ef_search)]
+    if seed is not None and order in SEEDED_ORDERS:
+        sel = sel[sel["seed"] == seed]
     arrays = [a for a in (per_query_recall(ws, r) for _, r in sel.iterrows()) if a is not None]
     if sel.empty or not arrays or any(a.shape != arrays[0].shape for a in arrays):
         return None
@@ -765,6 +796,7 @@ def order_drilldown(ws, run, rows: pd.DataFrame, backend: str, order: str, ef_se
                 for q in worst_rows],
         "recall": recall[worst_rows],
     })
-    seeds = f", mean of {len(arrays)} seeds" if len(arrays) > 1 else ""
+    seeds = f", mean of {len(arrays)} seeds" if len(arrays) > 1 else (
+        f", seed {int(sel['seed'].iloc[0])}" if order in SEEDED_ORDERS and pd.notna(sel["seed"].iloc[0]) else "")
     label = f"{backend} · {order} · efSearch {ef_search}{seeds}"
     return Drilldown(recall, None, worst, int(sel["k"].iloc[0]), label, list(ev.query_ids))

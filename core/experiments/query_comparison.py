@@ -30,7 +30,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import faiss
@@ -214,6 +214,24 @@ def method_label(method: str, build: Mapping, search: Mapping) -> str:
 
 
 @dataclass
+class ExternalIndex:
+    """An index built outside the method registry (an insertion-order study's HNSW build), as
+    `compare_query` searches it: ``search(xq, k, search_params) -> D, I`` over the same base."""
+
+    n: int
+    search: Callable[[np.ndarray, int, Mapping], tuple[np.ndarray, np.ndarray]]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ExternalMethod:
+    """A non-registry method for `compare_query`: its label and how to build it (once, then cached)."""
+
+    label: str
+    build: Callable[[], ExternalIndex]
+
+
+@dataclass
 class CachedIndex:
     built: object  # core.index.spec.Built
     seconds: float
@@ -255,8 +273,11 @@ class IndexCache:
         *,
         xq_train: np.ndarray | None = None,
         seed: int = 0,
+        builder: Callable[[], object] | None = None,
     ) -> CachedIndex:
-        """The index built over ``x``: from the cache, or built now (ValueError for bad parameters)."""
+        """The index built over ``x``: from the cache, or built now (ValueError for bad parameters).
+
+        ``builder`` builds a non-registry index instead (see `ExternalMethod`)."""
         from core.index.registry import build as build_index
 
         key = self.key(embeddings_key, metric, method, build)
@@ -266,7 +287,8 @@ class IndexCache:
                 built, seconds = self._items[key]
                 return CachedIndex(built, seconds, True)
             t0 = time.perf_counter()
-            built = build_index(method, x, metric, dict(build), seed=seed, xq_train=xq_train)
+            built = builder() if builder is not None else build_index(method, x, metric, dict(build), seed=seed,
+                                                                       xq_train=xq_train)
             seconds = time.perf_counter() - t0
             self._items[key] = (built, seconds)
             while len(self._items) > self.max_entries:
@@ -336,7 +358,11 @@ def _search_one(built, xq: np.ndarray, k: int, search: Mapping, exclude_row: int
     from core.index.registry import searcher
 
     depth = min(k + (exclude_row is not None), built.n)
-    fn = searcher(built, depth, dict(search))
+    if isinstance(built, ExternalIndex):
+        def fn(q):
+            return built.search(q, depth, dict(search))
+    else:
+        fn = searcher(built, depth, dict(search))
     ms = median_latency_ms(fn, xq, repeats)
     D, I = fn(xq)
     keep = I[0] >= 0
@@ -361,6 +387,7 @@ def compare_query(
     xq_train: np.ndarray | None = None,
     repeats: int = 5,
     progress: ProgressFn | None = None,
+    external: Mapping[str, ExternalMethod] | None = None,
 ) -> list[MethodResult]:
     """Search one query with each chosen method and mark the results against exact search.
 
@@ -378,6 +405,7 @@ def compare_query(
         xq_train: query sample for query-aware methods (leanvec_ood).
         repeats: single-query searches timed per method (median reported).
         progress: ``progress(done, total, message)`` before each index is built.
+        external: methods outside the registry, by name (their build params key the cache).
 
     Returns one `MethodResult` per choice, in order; a method that cannot run (bad
     parameters, too few vectors to train) carries ``error`` instead of results.
@@ -398,8 +426,9 @@ def compare_query(
     results = []
     for method, build, search in choices:
         build, search = dict(build), dict(search)
+        extra = (external or {}).get(method)
         try:
-            label = method_label(method, build, search)
+            label = extra.label if extra is not None else method_label(method, build, search)
         except (ValueError, KeyError) as exc:
             results.append(MethodResult(method, method, k, build, search, error=_message(exc)))
             continue
@@ -409,7 +438,8 @@ def compare_query(
                 message = f"building {method} ({label}) over {x.shape[0]:,} vectors"
                 report(progress, built_so_far, len(to_build), message)
                 built_so_far += 1
-            entry = cache.get_or_build(embeddings_key, x, metric, method, build, xq_train=xq_train)
+            entry = cache.get_or_build(embeddings_key, x, metric, method, build, xq_train=xq_train,
+                                       builder=None if extra is None else extra.build)
             rows, scores, ms = _search_one(entry.built, xq, k, search, exclude_row, repeats)
         except (ValueError, RuntimeError) as exc:
             result.error = _message(exc)
@@ -530,3 +560,37 @@ def summary_line(result: MethodResult, threshold_text: str = "") -> str:
     if result.survivors is not None:
         parts.append(f"{result.survivors} of {result.rows.size} pass the cut-off{threshold_text}")
     return " · ".join(parts)
+
+
+# ------------------------------------------------------------------ an insertion-order study's build
+
+#: The Query page's name for "one build of a saved insertion-order study" (see `order_study_method`).
+ORDER_STUDY = "order_study"
+
+
+def order_study_method(ws, run, params: Mapping) -> tuple[ExternalMethod, dict, dict]:
+    """One build of a saved insertion-order ``run`` as a `compare_query` method: ``(method, build, search)``.
+
+    ``params``: ``backend``, ``order``, ``seed`` (seeded orders) and ``ef_search``. The graph is rebuilt
+    exactly as the study built it (`core.experiments.insertion_order.study_index`), over the study's base.
+    """
+    from core.experiments.insertion_order import study_index
+
+    backend, order = str(params.get("backend", "faiss")), str(params.get("order", "original"))
+    seed = params.get("seed")
+    ef = int(params.get("ef_search", 16))
+    M, efc = run.params.get("M"), run.params.get("ef_construction")
+    seeded = f", seed {int(seed)}" if seed is not None and order in ("random", "category") else ""
+    label = (f"HNSW{M} ({backend}, {order} order{seeded}, efConstruction={efc}, study run #{run.id}), "
+             f"ef_search={ef}")
+
+    def build() -> ExternalIndex:
+        built, inputs = study_index(ws, run.params, backend, order, None if seed is None else int(seed))
+
+        def search(xq: np.ndarray, k: int, sp: Mapping) -> tuple[np.ndarray, np.ndarray]:
+            return built.search(xq, k, int(sp.get("ef_search", ef)))
+
+        return ExternalIndex(inputs.n_base, search, note=f"inserted one at a time in {order} order, one thread")
+
+    build_params = {"run": int(run.id), "backend": backend, "order": order, "seed": seed}
+    return ExternalMethod(label, build), build_params, {"ef_search": ef}
