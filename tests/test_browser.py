@@ -493,3 +493,103 @@ def test_a_120k_word_map_draws_whole_as_a_density_then_as_points_that_hover_and_
     assert word and f"Selected: {word}" in page.locator("[data-testid=stMain]").inner_text()
     assert_no_exception(page)
     shot(page, "map-20k-selected")
+
+
+# -- one view state per page (issue 18): a page's own URL reopens the same numbers in a fresh browser ------------
+
+#: What carries each page's numbers: metrics, plus the sentences matching these patterns.
+NUMBER_LINES = {
+    "query": r"each method found|At the cut-off",
+    "compression": r"^Shown: recall|^Under .* B/vector|queries below 50%|mean recall@",
+    "order": r"hardest queries|queries .* recall|efSearch",
+    "map": r"finds \d+ of them|Selected:",
+    "intrinsic": r"use about|LID",
+    "spaces": r"Agreement of this item|Neighbour agreement: on average",
+    "runs": r"^#\d+|Run #\d+|#\d+ ·",
+}
+
+
+def _numbers_shown(pg, page_name: str) -> list[str]:
+    import re
+
+    pattern = re.compile(NUMBER_LINES[page_name])
+    main = pg.locator("[data-testid=stMain]")
+    metrics = [m.strip() for m in main.locator("[data-testid=stMetric]").all_inner_texts()]
+    lines = [line.strip() for line in main.inner_text().splitlines() if pattern.search(line)]
+    timing = re.compile(r"\d+(\.\d+)? ?(ms|s)\b|computed|cached|latency")
+    return metrics + [line for line in lines if not timing.search(line)]
+
+
+def _tour_states(ws) -> dict:
+    """A non-default value for every field of each page's state, on the tour workspace's saved runs."""
+    from core.experiments.intrinsic import lid_for_workspace
+    from core.store.runs import RunStore
+    from ui.page_states import (
+        CompressionState,
+        IntrinsicState,
+        MapState,
+        OrderState,
+        QueryState,
+        RunsState,
+        SpacesState,
+    )
+
+    store = RunStore()
+    ds = ws.dataset
+    mine = [r for r in store.list_runs() if r.params.get("embeddings_key") == ws.embeddings_key]
+    sweep = next(r for r in mine if r.kind == "sweep")
+    order = next(r for r in mine if r.kind == "order")
+    sweep_rows, order_rows = store.rows(sweep.id), store.rows(order.id)
+    ok_labels = list(sweep_rows[sweep_rows["status"] == "ok"]["label"])
+    lid_for_workspace(ws, 15)  # the Intrinsic page shows a cached estimate at once
+    same_kind = [r.id for r in store.list_runs() if r.kind == sweep.kind and r.id != sweep.id]
+    return {
+        "query": QueryState(mode="query", query=ds.queries.ids[2], methods=("flat", "ivf_flat", "binary"),
+                            params={"ivf_flat": {"nlist": 8, "nprobe": 2}, "binary": {"center": True, "rerank": 0}},
+                            k=7, cutoff=0.25, exclude_self=False),
+        "compression": CompressionState(run=sweep.id, recall="ties", quality="mrr", bytes="index", budget=100.0,
+                                        min_recall=0.8, drill=ok_labels[-1]),
+        "order": OrderState(run=order.id, backend=str(order_rows["backend"].iloc[-1]),
+                            ef=int(sorted(order_rows["ef_search"].unique())[-1]),
+                            order=str(order_rows["order"].iloc[0])),
+        "map": MapState(projection="pca", colour="norm", budget=5_000, draw="points", seed=3, point=ds.ids[7],
+                        compare="ivf_flat", compare_params={"ivf_flat": {"nlist": 8, "nprobe": 1}}, k=6),
+        "intrinsic": IntrinsicState(k=15, pca_threshold=0.95),
+        "spaces": SpacesState(a_encoder="tfidf-svd", a_how="truncate", a_dims=32, b_encoder="glove-avg", b_how="as is",
+                              k=5, item=ds.ids[3]),
+        "runs": RunsState(run=order.id, other=None) if not same_kind else RunsState(run=sweep.id, other=same_kind[0]),
+    }
+
+
+@pytest.mark.parametrize("page_name", list(NUMBER_LINES))
+def test_a_pages_own_url_reopens_the_same_numbers_in_a_fresh_browser(app_url, tour_workspace, browser, page_name):
+    from urllib.parse import parse_qsl, urlsplit
+
+    dataset, encoder, params = TOUR_SPEC
+    state = _tour_states(tour_workspace)[page_name]
+    link = app_url + state.link({"dataset": dataset, "encoder": encoder, "params": params})
+    seen = []
+    url = link
+    for visit in range(2):
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1400})
+        pg = ctx.new_page()
+        try:
+            pg.goto(url)
+            wait_app_idle(pg, timeout=180_000)
+            pg.wait_for_timeout(1500)
+            wait_app_idle(pg, timeout=180_000)
+            assert_no_exception(pg)
+            assert pg.locator("[data-testid=stAlert]", has_text="The link's").count() == 0
+            seen.append(_numbers_shown(pg, page_name))
+            url = pg.url  # the URL the page wrote: what a person copies
+            if visit == 0:
+                shot(pg, f"state-{page_name}")
+        finally:
+            ctx.close()
+    written = dict(parse_qsl(urlsplit(url).query))
+    back, warnings = type(state).from_query(written)
+    assert not warnings, warnings
+    for f in type(state).url_fields():  # every setting the link made is in the URL the page wrote
+        if getattr(state, f.name) not in (None, f.default):
+            assert getattr(back, f.name) == getattr(state, f.name), (f.name, written)
+    assert seen[0] and seen[0] == seen[1], seen

@@ -221,10 +221,25 @@ def upload_options(info) -> dict:
     else:
         options["text_column"] = pick_column(c1, "Text shown beside each vector", [c for c in columns if c != vector],
                                              info.text_column, "upload_text_col")
-    options["label_column"] = pick_column(c2, "Category column (optional)", columns, None, "upload_label_col")
+    options["label_column"] = pick_column(c2, "Category column (optional)", columns, info.label_column,
+                                          "upload_label_col")
     options["id_column"] = pick_column(c3, "Id column (optional)", columns, info.id_column, "upload_id_col",
                                        help="Unique ids, needed when a qrels file names the documents by id.")
     return options
+
+
+#: The upload form's questions about one file; a new file asks them again, from its own guesses.
+FILE_WIDGETS = ("upload_array", "upload_vector_col", "upload_text_col", "upload_label_col", "upload_id_col",
+                "upload_metric")
+
+
+def forget_previous_file(up) -> None:
+    """Drop the answers given for another file, so this one's detected columns are offered afresh."""
+    token = (getattr(up, "file_id", None), up.name, up.size)
+    if st.session_state.get("upload_form_for") != token:
+        for key in FILE_WIDGETS:
+            st.session_state.pop(key, None)
+        st.session_state["upload_form_for"] = token
 
 
 def upload_section() -> None:
@@ -240,6 +255,7 @@ def upload_section() -> None:
         return
     from core.data.uploads import save_upload
 
+    forget_previous_file(up)
     inspected = inspect_upload(up)
     if inspected is None:
         return

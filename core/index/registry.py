@@ -73,6 +73,15 @@ def divides(param: str, what: str) -> Callable[[Params, int, int], str | None]:
     return check
 
 
+def rotation_trainable(p: Params, n: int, d: int) -> str | None:
+    """OPQ learns a d x d rotation from the training vectors; faiss 1.15.1 corrupts memory (the process
+    aborts: ``munmap_chunk(): invalid pointer``) when it trains on fewer vectors than dimensions."""
+    if n < d:
+        return (f"OPQ learns a {d} x {d} rotation and needs at least d={d} training vectors; the base has n={n} "
+                "(faiss aborts the process below that)")
+    return None
+
+
 def nprobe_within_nlist(p: Params, n: int, d: int) -> str | None:
     if p["nprobe"] > p["nlist"]:
         return f"nprobe={p['nprobe']} is larger than nlist={p['nlist']} (it would scan every list)"
@@ -224,7 +233,7 @@ METHODS: dict[str, MethodSpec] = {
             "opq", "pq", "PQ after a learned rotation (OPQ) that balances variance across sub-vectors.",
             factory=fmt("OPQ{m},PQ{m}x8np"), build_params=(PQ_M, OPQ_NITER), search_params=(),
             code_bytes=lambda p, d: float(p["m"]), configure=configure_opq,
-            centroids=lambda p: PQ_CENTROIDS, constraints=(divides("m", "OPQ"),),
+            centroids=lambda p: PQ_CENTROIDS, constraints=(divides("m", "OPQ"), rotation_trainable),
         ),
         faiss_spec(
             "pq_fastscan", "pq", "4-bit PQ searched with SIMD look-up tables held in registers (fast scan).",
