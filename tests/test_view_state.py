@@ -253,3 +253,25 @@ def test_a_copied_query_link_reopens_every_setting(home):
 def test_workspace_query_keeps_the_params():
     assert workspace_query(SPEC)["params"] == '{"dim":32,"intrinsic_dim":12,"n":1200,"n_clusters":4,"noise":0.05,' \
                                               '"seed":0}'
+
+
+def test_a_view_too_long_to_link_is_saved_under_a_short_id(home):
+    long_text = "深層学習による検索 " * 30  # 299 characters, about 2.5 kB as a URL
+    state = QueryState(mode="text", text=long_text.strip(), methods=("flat", "binary"), k=5)
+    spec = {"dataset": "stdlib-docs", "params": {"limit": 120, "seed": 0}, "encoder": "tfidf-svd"}
+    assert len(state.link(spec)) > MAX_LINK_CHARS
+    from core.workspace import Workspace
+
+    Workspace.open("stdlib-docs", "tfidf-svd", dataset_params=spec["params"]).embeddings()
+    at = open_link(state.link(spec))
+    assert any("more than 2,000" in c.value for c in at.caption), [c.value for c in at.caption] + [w.value for w in at.warning]
+    at.button(key="save_view_query").click().run()
+    saved = [s.value for s in ok(at).success if "Saved as view" in s.value]
+    assert saved, [s.value for s in at.success]
+    short = re.search(r"(/query\?\S+)", saved[0].replace("\\", "")).group(1)
+    assert len(short) < 200 and "view=" in short
+    again = open_link(short)
+    assert again.text_input(key="query_text").value == long_text.strip()
+    assert again.multiselect(key="query_methods").value == ["flat", "binary"] and again.slider(key="query_k").value == 5
+    bad = open_link(short.replace(re.search(r"view=\d+", short).group(0), "view=999999"))
+    assert any("not a saved view" in w.value for w in bad.warning)

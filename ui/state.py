@@ -258,11 +258,50 @@ def page_state(cls):
     ss = st.session_state
     key = f"view_state_{cls.PAGE}"
     if key not in ss:
-        state, warnings = cls.from_query({k: st.query_params.get(k) for k in cls.url_keys()})
+        query = {k: st.query_params.get(k) for k in cls.url_keys()}
+        saved = st.query_params.get("view")
+        if saved is not None:
+            query = saved_view_query(cls.PAGE, saved) or query
+        state, warnings = cls.from_query(query)
         ss[key] = state
         for warning in warnings:
             st.warning(markdown_text(warning))
     return ss[key]
+
+
+def saved_view_query(page: str, raw: str) -> dict | None:
+    """The URL values of a saved view (``?view=N``), or ``None`` after saying it does not exist."""
+    from core.store.views import load_view
+    from ui.view_state import BadValue, Int
+
+    try:
+        view_id, _ = Int(1, 2**53, clip=False).parse(raw)
+        return load_view(view_id, page)
+    except (BadValue, ValueError):
+        st.warning(f"The link's view={markdown_text(raw[:40])} is not a saved view of this page; showing the "
+                   "link's other values.")
+        return None
+
+
+def offer_saved_view(state) -> None:
+    """Under a view whose link is too long to share safely, say so and offer a short saved link."""
+    from ui.view_state import MAX_LINK_CHARS, link_too_long
+
+    link = state.link(workspace_spec())
+    if not link_too_long(link):
+        return
+    st.caption(f"This view's link is {len(link):,} characters long, more than {MAX_LINK_CHARS:,}: chat tools and "
+               "mail may cut it. **Save view** keeps it under a short id.")
+    if st.button("Save view", key=f"save_view_{state.PAGE}"):
+        from urllib.parse import urlencode
+
+        from core.store.views import save_view
+        from ui.view_state import workspace_query
+
+        spec = workspace_spec()
+        view_id = save_view(state.PAGE, {**workspace_query(spec), **state.to_query()})
+        short = f"/{state.PAGE}?" + urlencode({**workspace_query(spec), "view": view_id})
+        st.success(f"Saved as view #{view_id}. Share this link: {markdown_text(short)}")
 
 
 def publish_state(state) -> None:

@@ -14,9 +14,7 @@ from core.analysis.insertion_order import (
     ef_search_note,
 )
 from core.experiments.insertion_order import (
-    VS_ID_KIND,
     OrderStudyParams,
-    RecallVsIDParams,
     check_order_inputs,
     estimate_build_seconds,
     estimate_study_seconds,
@@ -24,7 +22,6 @@ from core.experiments.insertion_order import (
     gap_sentence,
     hub_table,
     latest_order_run,
-    latest_vs_id_run,
     load_custom_order,
     load_order_run,
     never_returned_table,
@@ -36,14 +33,19 @@ from core.experiments.insertion_order import (
     prepare_order_study,
     probe_build_seconds,
     read_order_column,
-    recall_vs_id_study,
     recall_vs_lid_table,
     study_workers,
     summarize_order_rows,
+)
+from core.experiments.intrinsic import DEFAULT_LID_K
+from core.experiments.recall_vs_id import (
+    VS_ID_KIND,
+    RecallVsIDParams,
+    latest_vs_id_run,
+    recall_vs_id_study,
     vs_id_sentence,
     vs_id_table,
 )
-from core.experiments.intrinsic import DEFAULT_LID_K
 from core.store.runs import RunStore
 from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_id_figure, recall_vs_lid_figure
 from figures.per_query import per_query_recall_figure

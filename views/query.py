@@ -39,7 +39,14 @@ from core.store.runs import RunStore
 from figures.query import score_curves_figure
 from figures.text import markdown_text as esc
 from ui.page_states import MODE_LABELS, QueryState
-from ui.state import not_offered, page_state, publish_state, require_embeddings, require_workspace
+from ui.state import (
+    not_offered,
+    offer_saved_view,
+    page_state,
+    publish_state,
+    require_embeddings,
+    require_workspace,
+)
 
 st.title("Query comparison")
 
@@ -305,6 +312,7 @@ state = QueryState(
     order_run=study_run.id if study_run is not None else None,
 )
 publish_state(state)
+offer_saved_view(state)
 if len(chosen) < 2:
     st.info(f"Choose at least two methods (up to {MAX_METHODS}) to compare.")
     st.stop()

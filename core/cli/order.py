@@ -120,7 +120,7 @@ def cmd_order(args: argparse.Namespace) -> int:
 
 
 def _vs_id(args: argparse.Namespace) -> int:
-    from core.experiments.insertion_order import (
+    from core.experiments.recall_vs_id import (
         VS_ID_KIND,
         RecallVsIDParams,
         recall_vs_id_study,

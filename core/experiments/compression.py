@@ -16,6 +16,12 @@ Memory: a configuration whose `core.analysis.sweep.estimate_memory_bytes` exceed
 free when the sweep is planned (``MemAvailable`` of ``/proc/meminfo``, else psutil)
 becomes a ``skipped`` row whose reason shows the estimate; when none fits, the sweep
 is refused before anything runs (`MemoryRefusal`, a ValueError).
+
+Why this module stays whole (about 600 lines): it is one experiment's life -- plan, run, drill into,
+read back, summarise -- and every part works on the same `SweepPlan` and the same saved-row columns.
+Each part is short (planning ~200 lines, running ~70, drill-down ~50, reading and summary sentences
+~130) and none is used without the others; the insertion-order module, by contrast, held a second,
+workspace-free study (recall against intrinsic dimension), now `core.experiments.recall_vs_id`.
 """
 
 from __future__ import annotations

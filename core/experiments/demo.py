@@ -83,7 +83,7 @@ def _sweep(ws, progress: ProgressFn | None) -> str:
 
 
 def _vs_id(ws, progress: ProgressFn | None) -> str:
-    from core.experiments.insertion_order import VS_ID_KIND, RecallVsIDParams, latest_vs_id_run, recall_vs_id_study
+    from core.experiments.recall_vs_id import VS_ID_KIND, RecallVsIDParams, latest_vs_id_run, recall_vs_id_study
     from core.store.runs import RunStore
 
     latest = latest_vs_id_run()
