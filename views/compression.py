@@ -92,7 +92,11 @@ def method_label(name: str) -> str:
 
 
 # -- settings ------------------------------------------------------------------------------------
-_, default_nq, query_source = eval_sizes(ws, None)
+try:
+    _, default_nq, query_source = eval_sizes(ws, None)
+except ValueError as exc:
+    st.error(f"The compression sweep cannot run here: {esc(exc)}. Pick a dataset with more items in the sidebar.")
+    st.stop()
 max_nq = len(ds.queries) if ds.queries is not None and len(ds.queries) else n - 1
 problems: list[str] = []
 with st.container(border=True):

@@ -116,7 +116,8 @@ def encoding_section(ws) -> None:
             + "."
         )
         with st.expander("Internals"):
-            st.text(f"Artifact: {ws.embeddings_path()}")
+            st.text(f"Embeddings artifact key: {ws.embeddings_key} (the server's operator finds the file with "
+                    "`densescope encode`; its path is not shown here)")
     else:
         n = ds.n
         st.info(f"Not encoded yet: {n:,} passages; "

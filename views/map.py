@@ -290,7 +290,7 @@ query = s1.text_input("Find a point by id, label or text", key="map_search",
 if query.strip():
     matches = find_items(ds.ids, ds.texts, ds.labels, query)
     if len(matches) == 0:
-        s2.info(f"No item's id, label or text contains {query!r}.")
+        s2.info(f"No item's id, label or text contains {esc(repr(query))}.")
     else:
 
         def describe(i: int) -> str:

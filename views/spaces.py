@@ -66,7 +66,11 @@ def space_picker(side: str, default_encoder: str) -> str:
 default_b = "tfidf-svd" if "tfidf-svd" in ENCODERS and ENCODERS[0] != "tfidf-svd" else ENCODERS[-1]
 a = space_picker("A", ENCODERS[0])
 b = space_picker("B", default_b if ds.kind == "text" else ENCODERS[0])
-k_max = max(1, min(100, ds.n - 1))
+if ds.n < 3:
+    st.error(f"Comparing neighbourhoods needs at least 3 items (each item's neighbours exclude itself); "
+             f"{esc(ds.name)} has {ds.n}. Pick a dataset with more items in the sidebar.")
+    st.stop()
+k_max = max(2, min(100, ds.n - 1))
 k = int(st.slider("Neighbours per item (k)", 1, k_max, min(state.k or 10, k_max), key="spaces_k"))
 specs = {}
 for side, text in (("A", a), ("B", b)):
