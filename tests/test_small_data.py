@@ -54,7 +54,7 @@ def test_a_link_to_a_one_or_two_item_glove_says_so_on_every_page(small_home, pag
     at = AppTest.from_file(str(VIEWS / f"{page}.py"), default_timeout=120)
     at.query_params["dataset"] = "glove-6b-50d"
     at.query_params["encoder"] = "given-vectors"
-    at.query_params["params"] = '{"limit": %s}' % limit
+    at.query_params["params"] = f'{{"limit": {limit}}}'
     at.run()
     assert not at.exception, (page, limit, [e.value for e in at.exception])
     assert page_text(at).strip()
