@@ -49,7 +49,7 @@ from figures.map import (
     png_export_status,
 )
 from figures.text import markdown_text as esc
-from ui.background import get_job, start_job
+from ui.background import cancel_job, get_job, max_running, queue_position, start_job
 from ui.page_states import MAP_APPROX, MapState
 from ui.state import index_of, page_state, publish_state, require_embeddings, require_workspace, streamlit_progress
 
@@ -219,19 +219,31 @@ shown_method = method
 if (method == "umap" and min(n, budget) > projection.UMAP_BACKGROUND_POINTS
         and not projection_is_cached(ws, "umap", dims, budget=budget, seed=seed, params=params)):
     # a long layout: computed in a server thread shared by every session asking for it; PCA meanwhile
-    job_key = f"umap:{ws.embeddings_key}:{dims}:{budget}:{seed}:{sorted(params.items())}"
+    # the key is what is computed: a budget of n or more draws all n points, so it is one map
+    job_key = projection.layout_job_key(ws.embeddings_key, "umap", dims, budget, n, seed, params)
     job = start_job(job_key, "umap", lambda progress: project(ws, "umap", dims, budget=budget, seed=seed,
                                                               params=params, progress=progress))
     if job.error is not None:
         st.error(f"The UMAP map could not be computed: {esc(job.error)}. Showing PCA; pick UMAP again to retry.")
     else:
+        def stop_umap() -> None:
+            cancel_job(job_key)
+            st.session_state["map_method"] = "pca"
+
         @st.fragment(run_every=2.0)
         def umap_progress() -> None:
             current = get_job(job_key)
             if current is None or not current.running:
                 st.rerun()
-            st.progress(current.fraction, text=f"UMAP of {min(n, budget):,} points in the background: "
-                        f"{current.message or 'starting'} ({current.seconds:.0f} s so far)")
+            ahead = queue_position(job_key)
+            if ahead is not None:
+                st.progress(0.0, text=f"UMAP of {min(n, budget):,} points is queued: {ahead + 1} background job(s) "
+                            f"before it (at most {max_running()} run at once on this server)")
+            else:
+                st.progress(current.fraction, text=f"UMAP of {min(n, budget):,} points in the background: "
+                            f"{current.message or 'starting'} ({current.seconds:.0f} s so far)")
+            st.button("Stop this UMAP", key="map_umap_stop", on_click=stop_umap,
+                      help="Stops the background layout for everyone waiting for it and shows PCA.")
 
         st.info(f"UMAP of {min(n, budget):,} points takes minutes here (all 400k GloVe words: ~18 min on 2 "
                 "cores), so it runs in the background for everyone who asks; the page switches to it when "

@@ -37,7 +37,7 @@ from core.experiments.insertion_order import (
     study_workers,
     summarize_order_rows,
 )
-from core.experiments.intrinsic import DEFAULT_LID_K
+from core.experiments.intrinsic import DEFAULT_LID_K, MAX_NEIGHBOURS
 from core.experiments.recall_vs_id import (
     VS_ID_KIND,
     RecallVsIDParams,
@@ -160,7 +160,8 @@ with st.container(border=True):
     _, default_nq, _ = eval_sizes(ws, None)
     n_queries = int(b4.number_input("Queries", 1, max(default_nq, min(n - 1, 10_000)), default_nq,
                                     key="order_queries"))
-    lid_k = int(b5.number_input("LID k", 2, max(2, n - 1), min(DEFAULT_LID_K, n - 1), key="order_lid_k",
+    lid_k = int(b5.number_input("LID k", 2, max(2, min(n - 1, MAX_NEIGHBOURS)), min(DEFAULT_LID_K, n - 1),
+                                key="order_lid_k",
                                 help="Neighbours per item for the LID orders (Elliott & Clark: 100)."))
 
 # -- validate and estimate -------------------------------------------------------------------------

@@ -399,6 +399,13 @@ def resolve_params(method: str, params: dict | None, seed: int = 0) -> dict:
     return out
 
 
+def layout_job_key(embeddings_key: str, method: str, dims: int, budget: int, n: int, seed: int,
+                   params: dict | None) -> str:
+    """The key of one background layout: what it computes, so asking for it twice is one job. A point
+    budget of ``n`` or more draws all ``n`` points, so every such budget is the same layout."""
+    return f"{method}:{embeddings_key}:{dims}:{min(int(budget), int(n))}:{int(seed)}:{sorted((params or {}).items())}"
+
+
 def projection_key(ws, method: str, dims: int, params: dict, rows: np.ndarray) -> str:
     return artifact_key("projection", ws.embeddings_key, ws.metric, method, dims, params, _rows_digest(rows))
 

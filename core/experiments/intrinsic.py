@@ -29,12 +29,22 @@ DEFAULT_LB_K = 20
 DUPLICATE_TOL = 1e-2
 
 
+#: Neighbours per point an estimate may use: LID estimators use 10-100 (Elliott & Clark: 100); the kNN
+#: graph costs n x k x 12 bytes, so 399,999 neighbours of 400k GloVe words would need 1.9 TB.
+MAX_NEIGHBOURS = 1_000
+
+
 def check_neighbours(k: int, n: int, what: str = "k") -> int:
-    """``k`` as int if ``2 <= k <= n - 1`` (neighbours exclude the point itself), else ValueError."""
+    """``k`` as int if ``2 <= k <= min(n - 1, MAX_NEIGHBOURS)`` (neighbours exclude the point itself), else
+    ValueError."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise ValueError(f"{what} must be an integer, got {k!r}")
     if k < 2:
         raise ValueError(f"{what}={k}: the LID estimate needs at least 2 neighbours per point")
+    if k > MAX_NEIGHBOURS:
+        raise ValueError(f"{what}={k:,} is above {MAX_NEIGHBOURS:,} neighbours per point (LID estimators use "
+                         f"10–100; the neighbour graph would take {n * k * 12 / 2**30:,.1f} GiB); choose {what} "
+                         f"<= {MAX_NEIGHBOURS:,}")
     if k >= n:
         raise ValueError(
             f"{what}={k} neighbours needs at least {k + 1} items (each item's neighbours exclude itself), "
