@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from core.data.limits import check_array_size
+
 #: Rows per record batch read from a Parquet file.
 BATCH_ROWS = 65_536
 #: Row numbers (1-based) quoted in a message about bad vectors.
@@ -63,6 +65,17 @@ class ArrowSource:
     @property
     def columns(self) -> list[str]:
         return list(self.schema.names)
+
+    def declared_values(self, column: str) -> int | None:
+        """How many leaf values a Parquet list column holds, from the file's metadata (nothing decoded);
+        ``None`` for Arrow files (memory-mapped) or a column the metadata does not describe."""
+        if self._table is not None:
+            return None
+        meta = self._parquet.metadata
+        leaves = [i for i in range(meta.num_columns) if meta.schema.column(i).path.split(".")[0] == column]
+        if len(leaves) != 1:
+            return None
+        return sum(int(meta.row_group(g).column(leaves[0]).num_values) for g in range(meta.num_row_groups))
 
     def text_columns(self) -> list[str]:
         import pyarrow as pa
@@ -220,6 +233,12 @@ def read_vector_column(source: ArrowSource, column: str, n: int, as_vector) -> n
             yield col if is_list else col.to_pylist()
 
     d = int(ftype.list_size) if pa.types.is_fixed_size_list(ftype) else None
+    if is_list:  # what the file declares, before a row group is decoded
+        values = source.declared_values(column)
+        if d is not None:
+            check_array_size(n, d, f"{name} (column {column!r})")
+        elif values is not None and source.num_rows:
+            check_array_size(n, max(1, -(-values // source.num_rows)), f"{name} (column {column!r})")
     return vectors_from_batches(columns(), n, d, as_vector, name, column, ftype=ftype if is_list else None)
 
 
@@ -237,6 +256,7 @@ def vectors_from_batches(batches, n: int, d: int | None, as_vector, name: str, c
         m = len(col)
         if out is None:
             d = d or _first_batch_dim(col, ftype is not None, as_vector, name, column)
+            check_array_size(n, d, f"{name} (column {column!r})")  # before the (n, d) block is allocated
             out = np.empty((n, d), dtype=np.float32)
         block = out[start : start + m]
         lengths = _fill_block(block, col, ftype, d, as_vector)

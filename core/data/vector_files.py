@@ -3,6 +3,8 @@ ann-benchmarks HDF5 (base, test queries, neighbours as qrels)."""
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import numpy as np
 
 from core.data.dataset import Dataset, Queries, check_vectors
 from core.data.file_info import FileInfo
+from core.data.limits import check_array_size, check_bytes
 
 #: big-ann-benchmarks binary formats: header ``uint32 n, uint32 d``, then ``n*d`` values of this type.
 BIN_DTYPES: dict[str, str] = {"fbin": "<f4", "ibin": "<i4", "u8bin": "u1", "i8bin": "i1"}
@@ -18,7 +21,6 @@ NPZ_BASE_NAMES: tuple[str, ...] = ("embeddings", "vectors", "base", "train", "xb
 NPZ_QUERY_NAMES: tuple[str, ...] = ("queries", "query", "test", "xq")
 NPZ_NEIGHBOR_NAMES: tuple[str, ...] = ("neighbors", "neighbours", "gt", "ground_truth", "knn")
 #: Largest total a ``.npz`` may unpack to (its members are compressed; the archive is checked first).
-NPZ_MAX_UNPACKED_BYTES = 16 * 2**30
 
 #: ann-benchmarks ``distance`` attribute -> densescope metric.
 HDF5_DISTANCES: dict[str, str] = {
@@ -109,9 +111,21 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
+def _rows_kept(n: int, max_rows: int | None) -> int:
+    return n if max_rows is None else min(n, max(0, int(max_rows)))
+
+
+def _check_shape(shape, max_rows: int | None, filename: str, what: str = "vectors") -> None:
+    """The memory gate (`core.data.limits`) on a declared shape, for the rows that will be kept."""
+    if len(shape) >= 1:
+        dim = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        check_array_size(_rows_kept(int(shape[0]), max_rows), dim, filename, what)
+
+
 def _read_npy(path: Path, max_rows: int | None) -> np.ndarray:
     """The array (its first ``max_rows`` rows), memory-mapped so only those rows are read."""
     shape, _ = _npy_header(path)
+    _check_shape(shape, max_rows, path.name)
     try:
         array = np.load(path, mmap_mode="r" if all(shape) else None, allow_pickle=False)
         return np.array(array[:max_rows] if array.ndim >= 1 else array)
@@ -133,6 +147,7 @@ def _read_fvecs(path: Path, max_rows: int | None) -> np.ndarray:
             f"{path.name}: size {size} bytes is not a multiple of (d+1)*4 = {row_bytes} bytes "
             f"(d = {dim} from the first header); the file is truncated or not .fvecs"
         )
+    check_array_size(_rows_kept(size // row_bytes, max_rows), dim, path.name)
     rows = np.memmap(path, dtype="<i4", mode="r", shape=(size // row_bytes, dim + 1))[:max_rows]
     bad = np.flatnonzero(rows[:, 0] != dim)
     if bad.size:
@@ -164,6 +179,7 @@ def bin_header(path: Path, fmt: str) -> tuple[int, int]:
 def read_bin(path: Path, fmt: str, max_rows: int | None = None) -> np.ndarray:
     """The first ``max_rows`` rows of a .fbin/.ibin/.u8bin/.i8bin file, memory-mapped (only those are read)."""
     n, d = bin_header(path, fmt)
+    check_array_size(_rows_kept(n, max_rows), d, path.name)
     rows = np.memmap(path, dtype=BIN_DTYPES[fmt], mode="r", offset=8, shape=(n, d))
     return np.array(rows[:max_rows])
 
@@ -179,9 +195,7 @@ def _npz_members(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     members: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
     with archive:
         total = sum(info.file_size for info in archive.infolist())
-        if total > NPZ_MAX_UNPACKED_BYTES:
-            raise ValueError(f"{path.name} would unpack to {total / 2**30:.1f} GiB, over the "
-                             f"{NPZ_MAX_UNPACKED_BYTES / 2**30:.0f} GiB limit; save a subset")
+        check_bytes(total, path.name)
         for info in archive.infolist():
             if not info.filename.endswith(".npy"):
                 continue
@@ -232,11 +246,18 @@ def _read_npz(path: Path, max_rows: int | None, array: str | None):
                              "to be unpickled -- that can run arbitrary code, so it is refused")
     query_name = _npz_pick({k: v for k, v in members.items() if k != base_name}, NPZ_QUERY_NAMES)
     neighbor_name = _npz_pick({k: v for k, v in members.items() if k != base_name}, NPZ_NEIGHBOR_NAMES)
+    base_shape = members[base_name][0]
+    if len(base_shape) != 2:
+        raise ValueError(f"{path.name}: array {base_name!r} has shape {tuple(base_shape)}; vectors must be 2-D (n, d)")
+    _check_shape(base_shape, None, f"{path.name} ({base_name})")  # np.load unpacks the whole member
+    for other in (query_name, neighbor_name):
+        if other:
+            _check_shape(members[other][0], None, f"{path.name} ({other})", "rows")
     with np.load(path, allow_pickle=False) as npz:
         try:
             full = npz[base_name]
-        except ValueError as e:
-            raise ValueError(f"{path.name}: cannot read array {base_name!r} ({e})") from None
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise ValueError(f"{path.name}: cannot read array {base_name!r} ({e}); is the file damaged?") from None
         if full.ndim != 2:
             raise ValueError(f"{path.name}: array {base_name!r} has shape {full.shape}; vectors must be 2-D (n, d)")
         n_base = full.shape[0]
@@ -274,10 +295,22 @@ def _read_hdf5(
                 f"{path.name} has no 'train' dataset (found: {', '.join(f.keys()) or 'nothing'}); "
                 "ann-benchmarks files hold base vectors in 'train' and queries in 'test'"
             )
-        n_train = int(f["train"].shape[0])
-        base = np.asarray(f["train"][:max_rows])
-        queries = np.asarray(f["test"][:]) if "test" in f else None
-        neighbors = np.asarray(f["neighbors"][:]) if "neighbors" in f and queries is not None else None
+        train = _hdf5_matrix(f, "train", path.name)
+        test = _hdf5_matrix(f, "test", path.name) if "test" in f else None
+        n_train = int(train.shape[0])
+        _check_shape(train.shape, max_rows, path.name)
+        if test is not None:
+            _check_shape(test.shape, None, f"{path.name} (test)", "queries")
+        try:
+            base = np.asarray(train[:max_rows])
+            queries = np.asarray(test[:]) if test is not None else None
+            neighbors = None
+            if "neighbors" in f and queries is not None:
+                nb = _hdf5_matrix(f, "neighbors", path.name)
+                _check_shape(nb.shape, None, f"{path.name} (neighbors)", "rows")
+                neighbors = np.asarray(nb[:])
+        except (OSError, ValueError, TypeError) as e:
+            raise ValueError(f"{path.name}: cannot read its arrays ({e}); is the file truncated?") from None
         declared = _declared_metric(f.attrs.get("distance"), path.name)
     extra: dict[str, Any] = {"distance": declared}
     qrels = None
@@ -287,6 +320,20 @@ def _read_hdf5(
         else:
             qrels = _neighbor_qrels(neighbors, n_train, len(queries), path.name)
     return base, queries, qrels, declared, extra
+
+
+def _hdf5_matrix(f, name: str, filename: str):
+    """The HDF5 dataset ``name`` when it is a 2-D numeric array, else a ValueError saying what it is."""
+    import h5py
+
+    node = f[name]
+    if not isinstance(node, h5py.Dataset):
+        raise ValueError(f"{filename}: '{name}' is a group, not an array; ann-benchmarks files hold a 2-D array "
+                         f"(n, d) in '{name}'")
+    if len(node.shape) != 2 or node.dtype.kind not in "fiub":
+        raise ValueError(f"{filename}: '{name}' has shape {tuple(node.shape)} and type {node.dtype}; expected a 2-D "
+                         "numeric array (n, d)")
+    return node
 
 
 def _declared_metric(distance: Any, filename: str) -> str | None:
@@ -343,8 +390,8 @@ def _inspect_hdf5(path: Path) -> FileInfo:
     with f:
         if "train" not in f:
             raise ValueError(f"{path.name} has no 'train' dataset (found: {', '.join(f.keys()) or 'nothing'})")
-        shape = tuple(int(s) for s in f["train"].shape)
-        n_queries = int(f["test"].shape[0]) if "test" in f else None
+        shape = tuple(int(s) for s in _hdf5_matrix(f, "train", path.name).shape)
+        n_queries = int(_hdf5_matrix(f, "test", path.name).shape[0]) if "test" in f else None
         metric = _declared_metric(f.attrs.get("distance"), path.name)
     dims = (shape[0], shape[1]) if len(shape) == 2 else None
     return FileInfo(

@@ -41,15 +41,15 @@ def check_neighbours(k: int, n: int, what: str = "k") -> int:
         raise ValueError(f"{what} must be an integer, got {k!r}")
     if k < 2:
         raise ValueError(f"{what}={k}: the LID estimate needs at least 2 neighbours per point")
-    if k > MAX_NEIGHBOURS:
-        raise ValueError(f"{what}={k:,} is above {MAX_NEIGHBOURS:,} neighbours per point (LID estimators use "
-                         f"10–100; the neighbour graph would take {n * k * 12 / 2**30:,.1f} GiB); choose {what} "
-                         f"<= {MAX_NEIGHBOURS:,}")
     if k >= n:
         raise ValueError(
             f"{what}={k} neighbours needs at least {k + 1} items (each item's neighbours exclude itself), "
             f"but there are {n}; choose {what} <= {n - 1}"
         )
+    if k > MAX_NEIGHBOURS:
+        raise ValueError(f"{what}={k:,} is above {MAX_NEIGHBOURS:,} neighbours per point (LID estimators use "
+                         f"10–100; the neighbour graph would take {n * k * 12 / 2**30:,.1f} GiB); choose {what} "
+                         f"<= {MAX_NEIGHBOURS:,}")
     return int(k)
 
 
