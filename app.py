@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.store.runs import RunStoreDamaged
 from ui.sidebar import workspace_picker
 
 ROOT = Path(__file__).parent
@@ -42,5 +43,8 @@ navigation = {
 
 page = st.navigation(navigation)
 st.sidebar.markdown("**densescope** · dense embeddings & vector search lab")
-workspace_picker()
-page.run()
+try:
+    workspace_picker()
+    page.run()
+except RunStoreDamaged as exc:  # said once, without the server's paths; the file is left untouched
+    st.error(exc.visitor_message)

@@ -38,7 +38,7 @@ def show_runs_in_progress(dataset: str) -> None:
     """One compact info box naming the workspace's runs in progress; nothing when there are none."""
     try:
         runs = running_runs(dataset)
-    except (sqlite3.Error, OSError):
+    except (sqlite3.Error, OSError, ValueError):  # ValueError: RunStoreDamaged
         return  # the header never breaks a page: the Runs page says what is wrong with the store
     if runs:
         st.info("  \n".join(run_line(r) for r in runs), icon=":material/hourglass_top:")

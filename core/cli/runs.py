@@ -30,6 +30,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print("no runs yet")
         else:
             print(df.to_string(index=False))
+        print(f"(runs are kept in {store.path})")  # the operator's view; the app never shows server paths
         return 0
     if args.run_id is None:
         raise UserError(f"`runs {args.action}` needs a run number, e.g. `runs {args.action} 1`")

@@ -152,12 +152,58 @@ def _dumps(obj: object) -> str:
     return json.dumps(_clean(obj), default=_json_default, allow_nan=False)
 
 
+class RunStoreDamaged(ValueError):
+    """The run store's file is not a readable SQLite database (truncated, overwritten, corrupted).
+
+    ``str(exc)`` is for the operator (it names the file); ``visitor_message`` says the same without any
+    server path. The file is never written to once it is found damaged.
+    """
+
+    def __init__(self, path: Path, detail: str) -> None:
+        self.path, self.detail = path, detail
+        super().__init__(
+            f"the run store {path} is damaged ({detail}); it was left as it is. Move it aside (for example "
+            f"`mv {path} {path}.damaged`) to start a new one, or restore it from a backup; "
+            "saved artifacts (embeddings, indexes) are not affected")
+        self.visitor_message = (
+            f"The saved runs cannot be read: the run store is damaged ({detail}). It was left untouched; the "
+            "server's operator can move it aside or restore it (`densescope runs` says where it is). Pages that "
+            "do not need saved runs keep working.")
+
+
+def check_store_file(path: Path) -> None:
+    """Raise `RunStoreDamaged` when ``path`` exists, is not empty and is not a sound SQLite database.
+
+    Opened read-only (``mode=ro``), so a damaged file is never changed by the check.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return  # a new or empty store: SQLite creates the tables
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60.0)
+        try:
+            result = con.execute("PRAGMA quick_check").fetchone()
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return  # busy or locked (a writer holds it): not damage; the real connection waits for it
+    except sqlite3.DatabaseError as exc:
+        raise RunStoreDamaged(path, str(exc)) from None
+    if not result or result[0] != "ok":
+        raise RunStoreDamaged(path, f"integrity check: {result[0] if result else 'no answer'}")
+
+
 class RunStore:
-    """SQLite-backed store of runs. Cheap to create; one connection per call."""
+    """SQLite-backed store of runs. Cheap to create; one connection per call.
+
+    Raises `RunStoreDamaged` (a ValueError) when the file is damaged, before anything writes to it.
+    """
+
+    _checked: set[tuple[str, float, int]] = set()  # (path, mtime, size) found sound in this process
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else config.store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check()
         with self._connect() as con:
             # WAL is a property of the database file: set once, every later connection uses it.
             if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -167,6 +213,18 @@ class RunStore:
             for name, kind in OWNER_COLUMNS:
                 if name not in have:
                     con.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+
+    def _check(self) -> None:
+        """The integrity check, once per version of the file in this process (it reads every page)."""
+        try:
+            st = self.path.stat()
+            stamp = (str(self.path), st.st_mtime, st.st_size)
+        except OSError:
+            return
+        if stamp in RunStore._checked:
+            return
+        check_store_file(self.path)
+        RunStore._checked.add(stamp)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
