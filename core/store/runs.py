@@ -192,13 +192,15 @@ def check_store_file(path: Path) -> None:
         raise RunStoreDamaged(path, f"integrity check: {result[0] if result else 'no answer'}")
 
 
+#: (path, mtime, size) of store files found sound in this process: the check reads every page, once.
+_SOUND_FILES: set[tuple[str, float, int]] = set()
+
+
 class RunStore:
     """SQLite-backed store of runs. Cheap to create; one connection per call.
 
     Raises `RunStoreDamaged` (a ValueError) when the file is damaged, before anything writes to it.
     """
-
-    _checked: set[tuple[str, float, int]] = set()  # (path, mtime, size) found sound in this process
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else config.store_path()
@@ -221,10 +223,10 @@ class RunStore:
             stamp = (str(self.path), st.st_mtime, st.st_size)
         except OSError:
             return
-        if stamp in RunStore._checked:
+        if stamp in _SOUND_FILES:
             return
         check_store_file(self.path)
-        RunStore._checked.add(stamp)
+        _SOUND_FILES.add(stamp)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
