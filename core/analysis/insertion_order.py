@@ -539,8 +539,23 @@ def _worker_spawning():
 _WORKER: dict = {}
 
 
+#: How often a worker checks that the process that started it is still there.
+PARENT_CHECK_S = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: end this process as soon as its parent is gone (killed with SIGKILL, say, which
+    runs no clean-up): the orphan is re-parented, so ``getppid`` changes."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _init_worker(xb, xq, gt_I, gt_D, cfg: _StudySettings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the pool
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="densescope-parent-watch",
+                     daemon=True).start()
     faiss.omp_set_num_threads(1)
     _WORKER.update(xb=xb, xq=xq, gt_I=gt_I, gt_D=gt_D, cfg=cfg)
 

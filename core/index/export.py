@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -178,9 +180,31 @@ def write_export(folder: str | Path, built: Built, search_params: dict, k: int, 
     (dataset fingerprint, encoder, seeds, versions, measured recall).
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     if len(ids) != built.n:
         raise ValueError(f"{len(ids)} ids for an index of {built.n} vectors")
+    # Written into a temporary sibling, then renamed: a killed export leaves no folder that looks
+    # complete (a search.py beside a missing or truncated manifest), only a hidden ".partial" one.
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = folder.parent / f".{folder.name}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        out = _write_files(partial, built, search_params, k, ids, manifest)
+        if folder.exists():
+            old = folder.parent / f".{folder.name}.old-{os.getpid()}"
+            folder.rename(old)
+            partial.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            partial.rename(folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return out
+
+
+def _write_files(folder: Path, built: Built, search_params: dict, k: int, ids: list[str],
+                 manifest: dict | None) -> dict:
     kind = _kind(built)
     if kind == "faiss":
         faiss.write_index(built.index, str(folder / "index.faiss"))
