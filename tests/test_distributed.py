@@ -115,9 +115,11 @@ def test_session_is_local_with_two_cpus_and_its_files_under_home(ray_home):
 def test_nested_session_reuses_the_running_instance(ray_home):
     import ray
 
+    _, outer, _ = ray_home
     with ray_session() as inner:
-        assert not inner.started
-    assert ray.is_initialized()
+        assert inner is outer  # the one shared connection of this process
+        assert ray_session_module.ray_users() == 2
+    assert ray.is_initialized() and ray_session_module.ray_users() == 1  # the outer run still has Ray
 
 
 def test_long_home_falls_back_to_a_short_temp_folder(monkeypatch, tmp_path):

@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,13 +166,28 @@ def _quiet_ray_data() -> None:
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
 
 
+#: The one Ray connection this process made, shared by every run in it (app sessions are threads of one
+#: process, and `ray.shutdown` would pull Ray from under a run still using it: Ray then aborts the process).
+_SHARED_LOCK = threading.Lock()
+_SHARED: dict[str, Any] = {"users": 0, "session": None, "owner": None}
+
+
+def ray_users() -> int:
+    """How many runs of this process are inside `ray_session` on the shared connection now."""
+    with _SHARED_LOCK:
+        return int(_SHARED["users"])
+
+
 @contextlib.contextmanager
 def ray_session(
     address: str | None = None, num_cpus: int | None = None, *, object_store_memory: int | None = None
 ) -> Iterator[RaySession]:
     """Connect to Ray for the duration of a ``with`` block.
 
-    - Ray already initialised in this process (a caller's session, a test fixture):
+    - One connection per process, shared: a second run (another app session, another thread) that
+      enters while one is open uses the same instance; the connection is closed only when the last
+      run using it leaves (so no run ever loses Ray to another run's end).
+    - Ray already initialised in this process by someone else (a caller's session, a test fixture):
       reused as it is, and left running.
     - ``address`` given (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``): connect
       to that cluster; on exit only this driver disconnects, the cluster keeps running.
@@ -179,12 +195,86 @@ def ray_session(
       and so does a failed connection (``ConnectionError`` from Ray).
     - Otherwise start a local instance with ``num_cpus`` CPUs (default: all), quiet:
       no dashboard, usage stats off, auth token off, logs not sent to this process,
-      temp folder `ray_temp_dir`; it is shut down on exit.
+      temp folder `ray_temp_dir`; it is shut down when its last user leaves.
     """
     ray = _import_ray()
-    if ray.is_initialized():
+    with _SHARED_LOCK:
+        shared = _SHARED["session"]
+        if shared is None and ray.is_initialized():
+            foreign = True
+        else:
+            foreign = False
+            if shared is None:
+                owner = _RayOwner(ray, address, num_cpus, object_store_memory)
+                shared = owner.start_and_wait()
+                _SHARED.update(session=shared, owner=owner)
+            elif address is not None and shared.address != address:
+                raise ValueError(f"this process is already using Ray at {shared.address or 'a local instance'}; "
+                                 f"a run on {address} must wait until the runs there have finished")
+            _SHARED["users"] += 1
+    if foreign:
         yield RaySession(address, started=False, info=describe_cluster())
         return
+    try:
+        yield shared
+    finally:
+        with _SHARED_LOCK:
+            _SHARED["users"] -= 1
+            if _SHARED["users"] == 0:
+                owner = _SHARED["owner"]
+                _SHARED.update(session=None, owner=None)
+                owner.close()
+
+
+class _RayOwner(threading.Thread):
+    """The thread that starts Ray and lives until it is shut down.
+
+    Ray's processes are started with a parent-death signal, which Linux sends when the *thread* that
+    started them ends: a local instance started in an app session's script thread would be killed when
+    that script run finished, under another session still using it. So Ray is started, and shut down, in
+    this thread of its own, which lives as long as the shared connection.
+    """
+
+    def __init__(self, ray, address, num_cpus, object_store_memory) -> None:
+        super().__init__(name="densescope-ray-owner", daemon=True)
+        self.ray, self.args = ray, (address, num_cpus, object_store_memory)
+        self.ready, self.stop, self.stopped = threading.Event(), threading.Event(), threading.Event()
+        self.session: RaySession | None = None
+        self.session_dir: Path | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.session, self.session_dir = _connect(self.ray, *self.args)
+        except BaseException as exc:  # handed to the caller of start_and_wait
+            self.error = exc
+            self.ready.set()
+            self.stopped.set()
+            return
+        self.ready.set()
+        self.stop.wait()
+        try:
+            self.ray.shutdown()  # on a cluster started elsewhere this only disconnects the driver
+            if self.session.note and self.session.temp_dir is not None:
+                _remove_session(self.session.temp_dir, self.session_dir)
+        finally:
+            self.stopped.set()
+
+    def start_and_wait(self) -> RaySession:
+        self.start()
+        self.ready.wait()
+        if self.error is not None:
+            raise self.error
+        return self.session
+
+    def close(self, timeout_s: float = 120.0) -> None:
+        self.stop.set()
+        self.stopped.wait(timeout_s)
+
+
+def _connect(ray, address: str | None, num_cpus: int | None, object_store_memory: int | None
+             ) -> tuple[RaySession, Path | None]:
+    """``ray.init`` as `ray_session` describes; returns the session and its folder (local instances)."""
     kwargs: dict[str, Any] = dict(
         include_dashboard=False,
         logging_level=logging.WARNING,
@@ -216,12 +306,8 @@ def ray_session(
     if temp_dir is not None:
         with contextlib.suppress(Exception):
             session_dir = Path(ray._private.worker._global_node.get_session_dir_path())
-    try:
-        yield RaySession(address, started=address is None, temp_dir=temp_dir, note=note, info=describe_cluster())
-    finally:
-        ray.shutdown()  # on a cluster started elsewhere this only disconnects the driver
-        if note and temp_dir is not None:
-            _remove_session(temp_dir, session_dir)
+    session = RaySession(address, started=address is None, temp_dir=temp_dir, note=note, info=describe_cluster())
+    return session, session_dir
 
 
 def check_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
