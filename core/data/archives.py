@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 #: Largest total an archive may unpack to, and most members it may hold.
@@ -53,8 +54,15 @@ def unpack(path: Path, dest: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> Path:
                 continue
             target = dest.joinpath(*PurePosixPath(info.filename.replace("\\", "/")).parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    out.write(chunk)
+            try:
+                with archive.open(info) as src, open(target, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        out.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+                # a bad CRC, damaged deflate data, a name that differs between header and directory,
+                # an unsupported compression or encryption: the archive is damaged, nothing is kept
+                target.unlink(missing_ok=True)
+                raise ValueError(f"{path.name}: member {info.filename!r} cannot be unpacked ({e}); the archive is "
+                                 "damaged or uses a method this reader lacks. Zip the folder again and retry") from None
     entries = [p for p in dest.iterdir() if p.name != "__MACOSX"]
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest

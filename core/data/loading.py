@@ -38,6 +38,7 @@ wrong, where (line, row, byte offset, column names) and what to do about it.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -234,14 +235,56 @@ def inspect_upload(data: bytes, filename: str) -> FileInfo:
     return info
 
 
+#: Unpacked archives kept under ``<home>/unpacked`` (the least recently used beyond this are removed).
+KEEP_UNPACKED = 8
+
+
 @contextlib.contextmanager
 def _unpacked(path: Path) -> Iterator[Path]:
-    """The dataset folder inside a checked ``.zip``, unpacked into a temporary folder removed on exit."""
-    with tempfile.TemporaryDirectory(prefix="densescope-unzip-") as folder:
-        root = unpack(path, Path(folder))
-        if not root.is_dir() or file_format(root) not in ("beir", "vdbbench"):
-            raise ValueError(f"{path.name} holds neither a BEIR folder nor a VectorDBBench folder")
-        yield root
+    """The dataset folder inside a checked ``.zip``: unpacked once per archive content (kept under
+    ``<home>/unpacked/<content hash>``, written to a temporary sibling and renamed when complete), then
+    reused by every later open of the same archive."""
+    import hashlib
+    import shutil
+
+    from core import config
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    store = config.home() / "unpacked"
+    store.mkdir(parents=True, exist_ok=True)
+    folder = store / h.hexdigest()[:24]
+    if not (folder / ".complete").exists():
+        partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=store))
+        try:
+            unpack(path, partial)
+            (partial / ".complete").write_text(path.name, encoding="utf-8")
+            try:
+                partial.rename(folder)
+            except OSError:  # another process unpacked it meanwhile (or a stale one is in the way)
+                if not (folder / ".complete").exists():
+                    shutil.rmtree(folder, ignore_errors=True)
+                    partial.rename(folder)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+        _prune_unpacked(store, keep=folder)
+    os.utime(folder)  # most recently used
+    entries = [p for p in folder.iterdir() if p.name not in ("__MACOSX", ".complete")]
+    root = entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
+    if not root.is_dir() or file_format(root) not in ("beir", "vdbbench"):
+        raise ValueError(f"{path.name} holds neither a BEIR folder nor a VectorDBBench folder")
+    yield root
+
+
+def _prune_unpacked(store: Path, keep: Path) -> None:
+    import shutil
+
+    done = sorted((p for p in store.iterdir() if p.is_dir() and (p / ".complete").exists() and p != keep),
+                  key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in done[KEEP_UNPACKED - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager

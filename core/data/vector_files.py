@@ -366,6 +366,8 @@ def inspect_vectors(path: Path, fmt: str) -> FileInfo:
         members = _npz_members(path)
         name = npz_base_name(path, members, None)
         shape = tuple(int(s) for s in members[name][0])
+        if len(shape) != 2:
+            raise ValueError(f"{path.name}: array {name!r} has shape {shape}; vectors must be 2-D (n, d)")
         query = _npz_pick({k: v for k, v in members.items() if k != name}, NPZ_QUERY_NAMES)
         return FileInfo(path=str(path), format=fmt, kind="vectors", n_rows=shape[0], shape=(shape[0], shape[1]),
                         columns=list(members), vector_column=name,
