@@ -593,3 +593,43 @@ def test_a_pages_own_url_reopens_the_same_numbers_in_a_fresh_browser(app_url, to
         if getattr(state, f.name) not in (None, f.default):
             assert getattr(back, f.name) == getattr(state, f.name), (f.name, written)
     assert seen[0] and seen[0] == seen[1], seen
+
+
+def test_a_second_upload_gets_its_own_detected_columns(app_url, page, tmp_path):
+    """Issue 18: the form forgets the previous file; a Parquet of vectors after a CSV of texts shows its
+    own vector and label columns, not the CSV's choices."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    csv = tmp_path / "first-notes.csv"
+    csv.write_text("body,label\n" + "".join(f"note {i} about topic {i % 3},t{i % 3}\n" for i in range(30)))
+    table = tmp_path / "second-vectors.parquet"
+    x = np.random.default_rng(0).standard_normal((30, 8)).astype(np.float32)
+    pq.write_table(pa.table({"doc_id": [f"d{i}" for i in range(30)], "embedding": x.tolist(),
+                             "passage": [f"passage {i}" for i in range(30)],
+                             "category": [f"c{i % 2}" for i in range(30)]}), table)
+    page.goto(app_url + "/data")
+    wait_app_idle(page, timeout=120_000)
+    uploader = page.locator("[data-testid=stFileUploaderDropzoneInput]").first
+    uploader.set_input_files(str(csv))
+    wait_app_idle(page, timeout=60_000)
+
+    def chosen(label: str) -> str:
+        return page.locator(f"[data-testid=stMain] input[role=combobox][aria-label^='{label}']").first.input_value()
+
+    assert chosen("Vector column") == "(none)" and chosen("Category column") == "label"
+    vector_box = page.locator("[data-testid=stMain] input[role=combobox][aria-label^='Vector column']")
+    page.locator("[data-testid=stFileChipDeleteBtn] button").first.click()  # remove the CSV, then add the Parquet
+    vector_box.first.wait_for(state="detached", timeout=60_000)
+    wait_app_idle(page, timeout=60_000)
+    uploader.set_input_files(str(table))
+    vector_box.first.wait_for(timeout=60_000)
+    wait_app_idle(page, timeout=60_000)
+    state = page.evaluate("() => [...document.querySelectorAll('[data-testid=stMain] input[role=combobox]')]"
+                          ".map(i => i.getAttribute('aria-label') + '=' + i.value)")
+    alerts = page.locator("[data-testid=stMain] [data-testid=stAlert]").all_inner_texts()
+    assert chosen("Vector column") == "embedding", (state, alerts)
+    assert chosen("Category column") == "category" and chosen("Id column") == "doc_id"
+    assert_no_exception(page)
+    shot(page, "upload-second-file")
