@@ -114,3 +114,30 @@ def test_a_zip_is_unpacked_once_however_often_it_is_opened(tmp_path, fresh_home)
         again = load_file(path)
     assert again.ids == first.ids and len(unpacked) == 1
     assert (unpacked[0] / ".complete").stat().st_mtime_ns == stamp  # reused, not written again
+
+
+def test_uploads_share_a_stated_quota_and_a_visitor_can_delete_their_own(fresh_home, monkeypatch):
+    from core.data import uploads
+
+    monkeypatch.setenv("DENSESCOPE_UPLOAD_QUOTA_MB", "0.01")  # 10 KB for all uploads
+    small = ("body,topic\n" + "".join(f"note {i} about things,t{i % 2}\n" for i in range(40))).encode()
+    name = uploads.save_upload(small, "first.csv", {"text_column": "body"})
+    assert uploads.uploads_bytes() > len(small)
+    big = ("body\n" + "".join(f"another note number {i}\n" for i in range(600))).encode()
+    with pytest.raises(ValueError, match="quota"):
+        uploads.save_upload(big, "second.csv", {"text_column": "body"})
+    assert uploads.list_user_datasets() == [name]  # nothing half-stored
+    assert uploads.save_upload(small, "first.csv", {"text_column": "body"}) == name  # the same file again fits
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "views" / "data.py"), default_timeout=300)
+    at.session_state["ws_spec"] = {"dataset": name, "params": {}, "encoder": "tfidf-svd", "encoder_options": {}}
+    at.run()
+    assert not at.exception and not [b for b in at.button if b.key == "upload_delete"]  # not this visitor's
+    at.session_state["my_uploads"] = {name}
+    at.run()
+    at.button(key="upload_delete").click().run()
+    at.button(key="upload_delete_yes").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert uploads.list_user_datasets() == []

@@ -7,17 +7,22 @@ import streamlit as st
 
 from core import config
 from core.data.describe import category_table, norm_summary, query_table, sample_table, vector_norms
-from core.data.uploads import PREFIX
+from core.data.uploads import PREFIX, upload_quota_bytes, uploads_bytes
 from core.experiments.relevance import exact_relevance
 from core.workspace import encode_time_text, load_time_for_encoder, measured_rate_for_encoder
 from figures.data import category_bar, norm_histogram
 from figures.text import markdown_text as esc
+from ui.page_states import DataState
 from ui.state import (
+    DEFAULT_DATASET,
+    DEFAULT_ENCODER,
     confirm,
     current_workspace,
     encode_with_progress,
     execution_picker,
     needs_confirmation,
+    page_state,
+    publish_state,
     show_cache_notices,
     streamlit_progress,
     switch_dataset,
@@ -25,6 +30,7 @@ from ui.state import (
 )
 
 st.title("Data")
+publish_state(page_state(DataState))  # the URL holds the workspace only
 st.markdown(
     "What is in the current corpus, and how its items became vectors. Encode it here once; "
     "every other page reuses the cached embeddings. You can also add your own file below."
@@ -243,13 +249,35 @@ def forget_previous_file(up) -> None:
         st.session_state["upload_form_for"] = token
 
 
+def delete_own_upload() -> None:
+    """An upload this visitor added in this session can be deleted again (with a confirmation)."""
+    spec = workspace_spec()
+    name = spec["dataset"]
+    if name not in st.session_state.get("my_uploads", set()):
+        return
+    if st.button("Delete this upload", key="upload_delete",
+                 help="Removes the file you uploaded from this server (its cached embeddings go with the cache)."):
+        st.session_state["upload_delete_confirm"] = name
+    if st.session_state.get("upload_delete_confirm") == name:
+        st.warning(f"Delete {esc(name.removeprefix(PREFIX))} from this server? Links to it stop working.")
+        if st.button("Yes, delete it", key="upload_delete_yes", type="primary"):
+            from core.data.uploads import delete_user_dataset
+
+            delete_user_dataset(name)
+            st.session_state["my_uploads"].discard(name)
+            st.session_state.pop("upload_delete_confirm", None)
+            switch_dataset(DEFAULT_DATASET, DEFAULT_ENCODER, f"Deleted {name.removeprefix(PREFIX)}.")
+            st.rerun()
+
+
 def upload_section() -> None:
     st.subheader("Add your own data")
     st.markdown(
         "Text as **CSV/TSV/JSONL/Parquet/Arrow/TXT** (pick the text column and an optional category column); "
         "your own embeddings as a **table with a vector column** (its texts and labels come along), "
         "**.npy/.npz/.fvecs/.fbin/.u8bin/.i8bin/.ibin** or ann-benchmarks **HDF5**; a **BEIR or VectorDBBench "
-        f"folder as .zip**. Limit: **{config.MAX_UPLOAD_MB} MB** per file."
+        f"folder as .zip**. Limit: **{config.MAX_UPLOAD_MB} MB** per file; all uploads on this server share "
+        f"**{upload_quota_bytes() / 2**20:,.0f} MB** ({uploads_bytes() / 2**20:,.0f} MB used)."
     )
     up = st.file_uploader("File", type=UPLOAD_TYPES, key="upload_file")
     if up is None:
@@ -281,6 +309,7 @@ def upload_section() -> None:
         except ValueError as exc:
             st.error(esc(f"{up.name} was not added: {exc}"))
             return
+        st.session_state.setdefault("my_uploads", set()).add(name)  # this visitor may delete it again
         spec = workspace_spec()
         switch_dataset(name, spec["encoder"] if spec["encoder"] != "given-vectors" else "minilm",
                        f"Added {name.removeprefix(PREFIX)}; it is now the current dataset.")
@@ -295,4 +324,5 @@ else:
         st.subheader(esc(ws.dataset.name))
         dataset_card(ws)
         encoding_section(ws)
+delete_own_upload()
 upload_section()

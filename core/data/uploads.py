@@ -19,6 +19,36 @@ from core import config
 from core.data.dataset import Dataset, subsample
 
 PREFIX = "upload:"
+#: All uploads together may take at most this much disk (``DENSESCOPE_UPLOAD_QUOTA_MB``), stated on the Data page.
+DEFAULT_QUOTA_MB = 2_000
+
+
+def upload_quota_bytes() -> int:
+    import os
+
+    try:
+        mb = float(os.environ.get("DENSESCOPE_UPLOAD_QUOTA_MB", DEFAULT_QUOTA_MB))
+    except ValueError:
+        mb = DEFAULT_QUOTA_MB
+    return int(max(mb, 0.001) * 2**20)
+
+
+def uploads_bytes() -> int:
+    """Disk taken by the stored uploads (their files, not the caches derived from them)."""
+    total = 0
+    for folder in uploads_dir().iterdir():
+        if folder.is_dir() and not folder.name.startswith("."):
+            total += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return total
+
+
+def check_quota(new_bytes: int) -> None:
+    """ValueError when storing ``new_bytes`` more would pass the uploads' quota."""
+    used, quota = uploads_bytes(), upload_quota_bytes()
+    if used + new_bytes > quota:
+        raise ValueError(f"uploads on this server take {used / 2**20:,.0f} MB of their {quota / 2**20:,.0f} MB quota; "
+                         f"this one ({new_bytes / 2**20:,.1f} MB) does not fit. Delete an upload you added (Data page, "
+                         "'Delete this upload'), or ask the operator to raise DENSESCOPE_UPLOAD_QUOTA_MB")
 
 
 def uploads_dir() -> Path:
@@ -58,6 +88,8 @@ def save_upload(data: bytes, filename: str, options: dict | None = None,
             check_upload_size(len(attachments[role][0]))
             h.update(role.encode() + attachments[role][0])
     name = f"{_slug(filename)}-{h.hexdigest()[:10]}"
+    if not (uploads_dir() / name).exists():  # the same content again replaces itself: no new space
+        check_quota(len(data) + sum(len(c) for c, _ in attachments.values()))
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=uploads_dir()))
     try:
         record = {"file": _safe_name(filename), "options": options, "uploaded": time.time(), "bytes": len(data)}
