@@ -106,9 +106,9 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     assert drill.recall_ties.mean() == pytest.approx(row["recall_at_k_ties"], abs=1e-12)
     assert "find fewer than half of their exact top-10" in drill.sentence()
     # both recall definitions: the choice is stated
-    at.radio(key="sweep_recall_def").set_value("by distance (ties)").run()
+    at.radio(key="sweep_recall_def").set_value("by distance (ann-benchmarks)").run()
     ok(at)
-    assert "Shown: recall by distance (ties)." in page_text(at)
+    assert "Shown: recall by distance (ann-benchmarks)." in page_text(at)
 
 
 def test_with_qrels_the_page_plots_task_quality_against_memory_and_prices_the_budget_answer():

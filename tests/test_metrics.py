@@ -171,3 +171,60 @@ def test_recall_by_distance_counts_a_tied_duplicate_and_by_id_does_not():
     assert recall_by_distance_per_query(worse, xb, xq, gt, 2, "cosine").tolist() == [0.0]
     repeated = np.array([[0, 0]])  # an index that repeats one id gets it counted once
     assert recall_by_distance_per_query(repeated, xb, xq, gt, 2, "ip").tolist() == [0.5]
+
+
+def _ann_benchmarks_recall(true_distances, run_distances, count, epsilon=1e-3):
+    """ann-benchmarks' get_recall_values with knn_threshold, as it is written there (per query)."""
+    out = []
+    for truth, run in zip(true_distances, run_distances, strict=True):
+        t = truth[count - 1] + epsilon  # knn_threshold(data, count, epsilon)
+        out.append(sum(1 for d in run[:count] if d <= t) / count)
+    return np.array(out)
+
+
+def test_recall_by_distance_is_ann_benchmarks_knn_rule_on_a_near_tie():
+    from core.index.metrics import recall_by_distance_per_query
+
+    # query on the x axis; the exact 2nd neighbour is at angle a, the returned one slightly further
+    def at(deg):
+        r = np.deg2rad(deg)
+        return [np.cos(r), np.sin(r)]
+
+    xb = np.array([at(0), at(10), at(12.5), at(40)], dtype=np.float32)
+    xq = np.array([at(0)], dtype=np.float32)
+    gt = np.array([[0, 1]])
+    # 1 - cos(10°) = 0.01519; 1 - cos(12.5°) = 0.02370: 0.0085 further, beyond the 1e-3 slack
+    assert recall_by_distance_per_query(np.array([[0, 2]]), xb, xq, gt, 2, "cosine").tolist() == [0.5]
+    # 11° is 1 - cos = 0.01837, 0.0032 further: still out; 10.3° is 0.01612, 0.0009 further: counted
+    xb2 = np.array([at(0), at(10), at(10.3), at(40)], dtype=np.float32)
+    assert recall_by_distance_per_query(np.array([[0, 2]]), xb2, xq, gt, 2, "cosine").tolist() == [1.0]
+    # euclidean: |a - b|, not squared (squared would be 0.0277 vs 0.0305 there, within no slack either)
+    xl = np.array([[0.0, 0], [1.0, 0], [1.0009, 0], [5, 0]], dtype=np.float32)
+    q = np.array([[0.0, 0]], dtype=np.float32)
+    assert recall_by_distance_per_query(np.array([[0, 2]]), xl, q, np.array([[0, 1]]), 2, "l2").tolist() == [1.0]
+    xl[2, 0] = 1.0011
+    assert recall_by_distance_per_query(np.array([[0, 2]]), xl, q, np.array([[0, 1]]), 2, "l2").tolist() == [0.5]
+
+
+def test_recall_by_distance_matches_ann_benchmarks_definition_on_random_results():
+    from core.index.exact import exact_search
+    from core.index.metrics import ann_benchmarks_distance, recall_by_distance_per_query
+
+    rng = np.random.default_rng(0)
+    for metric in ("cosine", "l2"):
+        xb = rng.standard_normal((400, 8)).astype(np.float32)
+        if metric == "cosine":
+            xb /= np.linalg.norm(xb, axis=1, keepdims=True)
+        xq = xb[:30] + 0.05 * rng.standard_normal((30, 8)).astype(np.float32)
+        if metric == "cosine":
+            xq /= np.linalg.norm(xq, axis=1, keepdims=True)
+        _, gt = exact_search(xb, xq, 10, metric)
+        # an "index" that returns the true top-10 with a few swapped for near and far items
+        run = gt.copy()
+        run[:, 7:] = rng.integers(0, 400, size=(30, 3))
+        run = np.array([list(dict.fromkeys(r)) + [-1] * (10 - len(set(r))) for r in run])
+        true_d = ann_benchmarks_distance(xb[gt], xq[:, None, :], metric)
+        run_d = [[ann_benchmarks_distance(xb[i], xq[q], metric) for i in r if i >= 0] for q, r in enumerate(run)]
+        expected = _ann_benchmarks_recall(true_d, run_d, 10)
+        got = recall_by_distance_per_query(run, xb, xq, gt, 10, metric)
+        assert np.allclose(got, expected), metric

@@ -190,7 +190,7 @@ def test_a_compression_drill_down_link_opens_its_rows_configuration_with_the_sam
             page = open_link(item["open"])
             found, k = found_on_query_page(page, row["method"])
             assert k == 10
-            assert found / k == pytest.approx(item["recall_ties"]), (row["label"], item["query"])
+            assert found / k == pytest.approx(item["recall"]), (row["label"], item["query"])
             assert "held out of the base" in "\n".join(t.value for t in page.text)
             checked += 1
             recalls.append(found / k)

@@ -60,7 +60,7 @@ TABLE_COLUMNS = [
     "build_s", "factory", "threads", "reason", "note",
 ]
 BY_ID = "by id"
-RECALL_LABELS = dict(zip(RECALL_DEFINITIONS, [BY_ID, "by distance (ties)"], strict=True))
+RECALL_LABELS = dict(zip(RECALL_DEFINITIONS, [BY_ID, "by distance (ann-benchmarks)"], strict=True))
 QUALITY_LABELS = dict(zip(QUALITY_METRICS, ["nDCG@10", "MRR@10"], strict=True))
 QUALITY_COLUMNS = {"ndcg": "ndcg_at_10", "mrr": "mrr_at_10"}
 BYTES_LABELS = dict(zip(BYTES_MODES, ["index + float vectors kept for re-ranking", "the index alone"], strict=True))
@@ -209,9 +209,11 @@ recall_def = st.radio(
     "Recall counts", [RECALL_LABELS[o] for o in recall_options],
     index=recall_options.index(state.recall) if state.recall in recall_options else 0,
     horizontal=True, key="sweep_recall_def",
-    help="By id: the share of the exact top-k ids a method returns. By distance: a returned item also counts "
-         "when it is exactly as close as the k-th exact neighbour (ann-benchmarks' rule); the two differ only "
-         "where items tie at that distance, as duplicates do.")
+    help="By id: the share of the exact top-k ids a method returns. By distance: ann-benchmarks' k-nn recall "
+         "(its knn_threshold rule): a returned item counts when its distance to the query is at most the k-th true "
+         "neighbour's plus 1e-3, in ann-benchmarks' units (angular 1 − cos; euclidean |a − b|, not squared), "
+         "recomputed from the vectors. The two differ where items lie within 1e-3 of the k-th distance "
+         "(duplicates, near-ties).")
 recall_mode = {v: c for c, v in RECALL_LABELS.items()}[recall_def]
 state = state.replace(run=run.id, bytes=counted_mode, recall=recall_mode)
 publish_state(state)
@@ -220,8 +222,9 @@ if recall_def != BY_ID:
     rows = rows.assign(recall_at_k=rows["recall_at_k_ties"])
 differ = int((by_id_rows["recall_at_k_ties"] - by_id_rows["recall_at_k"]).abs().gt(1e-9).sum()) if has_ties else 0
 st.caption(f"Shown: recall {recall_def}. " + (
-    f"{differ} configuration(s) score differently by distance: this data has items tied at the k-th distance."
-    if differ else "Both definitions give the same numbers here (no ties at the k-th distance)."
+    f"{differ} configuration(s) score differently by distance: this data has items within 1e-3 of the k-th "
+    "distance (ann-benchmarks counts them)."
+    if differ else "Both definitions give the same numbers here (no item within 1e-3 of the k-th distance)."
     if has_ties else "This run was saved before recall by distance was measured."))
 ok = rows[rows["status"] == "ok"]
 intro.markdown(
@@ -401,7 +404,7 @@ if choices:
         c1, c2, c3 = st.columns(3)
         c1.metric(f"mean recall@{drill.k}", f"{drill.mean:.3f}")
         c2.metric("queries below 50%", f"{drill.share_below_half:.1%}")
-        c3.metric("mean by distance", f"{drill.recall_ties.mean():.3f}")
+        c3.metric("mean by distance (ann-benchmarks)", f"{drill.recall_ties.mean():.3f}")
         st.plotly_chart(per_query_recall_figure(drill.recall, k=drill.k), key="sweep_drill_chart")
         st.caption(esc(drill.sentence()))
         worst = drill.worst.copy()
@@ -412,10 +415,12 @@ if choices:
         worst["open"] = [state_link(drill_query_state(run, row, q, drill)) for q in worst["query"]]
         st.dataframe(worst, hide_index=True, key="sweep_worst", column_config={
             "recall": st.column_config.NumberColumn(f"recall@{drill.k}", format="%.2f",
-                                                    help="by id: the share of the exact top-k ids returned"),
-            "recall_ties": st.column_config.NumberColumn("by distance", format="%.2f",
-                                                         help="ties with the k-th exact score count (the Query "
-                                                              "page counts this way)"),
+                                                    help="by id: the share of the exact top-k ids returned; the "
+                                                         "Query page's 'found' is this number (items tied exactly "
+                                                         "with the k-th score also count there)"),
+            "recall_ties": st.column_config.NumberColumn("ann-benchmarks", format="%.2f",
+                                                         help="ann-benchmarks' k-nn recall: within 1e-3 of the "
+                                                              "k-th true distance counts"),
             "lid": st.column_config.NumberColumn("LID", format="%.1f"),
             "open": st.column_config.LinkColumn("on the Query page", display_text="open"),
         })

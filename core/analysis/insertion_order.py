@@ -278,8 +278,9 @@ def recall_at_k(
     By ids alone, among exact ties (duplicate vectors) only the tie listed in ``gt_I``
     counts, so a corpus with duplicates cannot reach recall 1. Give the result scores ``D``
     and the exact scores ``gt_D`` (faiss convention for ``metric``: inner product, or
-    squared L2) to also count a result whose score ties the k-th exact one (relative
-    1e-5), as ann-benchmarks does.
+    squared L2) to also count a result whose score ties the k-th exact one (within a relative
+    1e-5: exact ties such as duplicates; ann-benchmarks' looser 1e-3 distance rule is
+    `core.index.metrics.recall_by_distance_per_query`).
     """
     I, gt_I = np.asarray(I), np.asarray(gt_I)
     if I.ndim != 2 or gt_I.ndim != 2:

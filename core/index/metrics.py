@@ -40,15 +40,38 @@ def recall_at_k(I: np.ndarray, gt_I: np.ndarray, k: int | None = None) -> float:
     return float(recall_per_query(I, gt_I, I.shape[1] if k is None else k).mean())
 
 
-def recall_by_distance_per_query(
-    I: np.ndarray, xb: np.ndarray, xq: np.ndarray, gt_I: np.ndarray, k: int, metric: str, rtol: float = 1e-5
-) -> np.ndarray:
-    """Tie-aware recall@k per query ``(nq,)``: a returned item counts when its *exact* score is at least
-    as close as the k-th exact neighbour's (within ``rtol``), as ann-benchmarks counts it.
+#: ann-benchmarks' slack on the k-th true distance (``knn_threshold``: ``data[count - 1] + epsilon``).
+ANN_BENCHMARKS_EPSILON = 1e-3
 
-    Differs from `recall_per_query` (by id) only where items tie at the k-th distance, e.g. duplicates:
-    returning either copy of a duplicated neighbour is then right. Scores are recomputed from the float
-    vectors: inner product for ``cosine``/``ip`` (larger is closer), squared L2 for ``l2``.
+
+def ann_benchmarks_distance(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """Distances in ann-benchmarks' own units, float64, row by row of ``a`` ``(..., d)`` and ``b``.
+
+    ``cosine`` is its "angular" distance ``1 - a.b / (|a| |b|)``; ``l2`` its "euclidean" ``|a - b|`` (not
+    squared). ann-benchmarks has no inner-product metric: ``ip`` uses ``-a.b`` (larger products closer).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if metric == "l2":
+        return np.sqrt(np.maximum(((a - b) ** 2).sum(axis=-1), 0.0))
+    dot = (a * b).sum(axis=-1)
+    if metric == "ip":
+        return -dot
+    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    return 1.0 - dot / np.where(norms > 0, norms, 1.0)
+
+
+def recall_by_distance_per_query(
+    I: np.ndarray, xb: np.ndarray, xq: np.ndarray, gt_I: np.ndarray, k: int, metric: str,
+    epsilon: float = ANN_BENCHMARKS_EPSILON,
+) -> np.ndarray:
+    """ann-benchmarks' k-nn recall per query ``(nq,)``: a returned item counts when its distance to the
+    query is at most the k-th true neighbour's distance plus ``epsilon`` (1e-3), both recomputed from the
+    vectors in ann-benchmarks' units (`ann_benchmarks_distance`: angular ``1 - cos``, euclidean ``|a - b|``).
+
+    This is ``get_recall_values(..., knn_threshold, epsilon=1e-3)`` of ann-benchmarks'
+    ``plotting/metrics.py``; it differs from `recall_per_query` (by id) where items lie within 1e-3 of the
+    k-th distance (duplicates, near-ties). One difference, stated: an id an index returns twice counts once
+    (ann-benchmarks would count both; no faiss index returns repeats). Missing results (``-1``) never count.
     """
     I = np.asarray(I)[:, :k]
     gt = np.asarray(gt_I)[:, :k]
@@ -56,15 +79,9 @@ def recall_by_distance_per_query(
         raise ValueError(f"results {I.shape} and ground truth {gt.shape} must have the same queries and k={k}")
     valid = I >= 0
     rows = np.where(valid, I, 0)
-    cand = xb[rows]  # (nq, k, d)
-    if metric == "l2":
-        score = ((cand - xq[:, None, :]) ** 2).sum(axis=2)
-        kth = ((xb[gt[:, -1]] - xq) ** 2).sum(axis=1)
-        ok = score <= kth[:, None] + rtol * np.maximum(np.abs(kth[:, None]), 1e-12)
-    else:
-        score = np.einsum("qkd,qd->qk", cand, xq)
-        kth = np.einsum("qd,qd->q", xb[gt[:, -1]], xq)
-        ok = score >= kth[:, None] - rtol * np.maximum(np.abs(kth[:, None]), 1e-12)
+    dist = ann_benchmarks_distance(xb[rows], xq[:, None, :], metric)  # (nq, k)
+    kth = ann_benchmarks_distance(xb[gt[:, -1]], xq, metric)  # (nq,)
+    ok = dist <= kth[:, None] + epsilon
     # an id an index repeats in one row is counted once: mark every repeat after its first place
     order = np.argsort(I, axis=1, kind="stable")
     sorted_ids = np.take_along_axis(I, order, axis=1)
