@@ -7,8 +7,9 @@ top-k is compared with the exact ranking of the whole base:
 
 * each returned row's **exact score** (its true similarity to the query) and its
   **exact rank** (1 = the exact nearest neighbour; ties share the best rank);
-* whether it is **in the exact top-k** (tie-aware: a result whose exact score
-  equals the k-th best counts, as ann-benchmarks does with its epsilon);
+* whether it is **in the exact top-k** (tie-aware: a result whose exact score equals the
+  k-th best within a relative 1e-6 counts -- exact ties such as duplicates; without ties this is
+  recall by id, the Compression drill-down's number);
 * **recall@k for this query**, the **overlap** ``|A ∩ B| / k`` with every other
   method, the measured single-query **latency**;
 * how many results **survive a score threshold** (relevance filtering: ANN always
