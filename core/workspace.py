@@ -32,7 +32,8 @@ class EvalSet:
         xq: float32 ``(nq, d)`` query vectors.
         base_rows: ``(nb,)`` row of each base vector in the dataset.
         query_ids: one id per query (dataset query ids, or ids of held-out items).
-        qrels: per query, the base positions (into ``xb``) judged relevant, or ``None``.
+        qrels: per query, ``{base position (into xb): grade}`` of the documents judged relevant (grade > 0),
+            or ``None``; `relevant_positions` gives the positions alone.
         source: ``"dataset queries"`` or ``"held-out sample (seed s)"``.
     """
 
@@ -47,6 +48,12 @@ class EvalSet:
     @property
     def key(self) -> str:
         return artifact_key(self.source, self.query_ids, int(self.xb.shape[0]))
+
+
+def relevant_positions(entry) -> np.ndarray:
+    """The base positions of one query's judgments (a ``{position: grade}`` dict or a sequence), int64."""
+    keys = list(entry.keys()) if isinstance(entry, dict) else list(entry)
+    return np.asarray(sorted(int(k) for k in keys), dtype=np.int64)
 
 
 def default_n_queries(n: int) -> int:
@@ -406,9 +413,9 @@ class Workspace:
             qrels = None
             if self.dataset.qrels:
                 pos = {doc: i for i, doc in enumerate(self.dataset.ids)}
+                # graded: {base position: grade} per query (grades > 0), so nDCG keeps 0/1/2 judgments apart
                 qrels = [
-                    np.array(sorted(pos[d] for d, r in self.dataset.qrels.get(q, {}).items()
-                                    if r > 0 and d in pos), dtype=np.int64)
+                    {pos[d]: int(r) for d, r in self.dataset.qrels.get(q, {}).items() if r > 0 and d in pos}
                     for q in ids
                 ]
             return EvalSet(x, xq, np.arange(x.shape[0]), list(ids), qrels, "dataset queries")

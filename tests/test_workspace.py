@@ -52,7 +52,7 @@ def test_qrels_map_to_base_positions(tmp_path):
                  queries=Queries(["q1"], vectors=np.array([[0, 0, 1, 0]], dtype=np.float32)),
                  qrels={"q1": {"c": 1, "a": 0}})
     ev = Workspace(ds, cache=ArtifactCache(tmp_path)).eval_set()
-    assert ev.qrels[0].tolist() == [2]
+    assert ev.qrels[0] == {2: 1}  # position 2 ("c"), grade 1; "a" (grade 0) is not relevant
 
 
 def test_knn_graph_excludes_self_and_slices(tmp_path):

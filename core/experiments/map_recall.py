@@ -18,6 +18,7 @@ import pandas as pd
 from core.analysis.projection import MapColour, Projection
 from core.experiments.insertion_order import OrderRun, latest_order_run, load_order_run, per_query_recall
 from core.progress import ProgressFn
+from core.workspace import relevant_positions
 
 RECALL_COLOUR = "per-query recall"
 NO_RUN_MESSAGE = "run the HNSW insertion order study first"
@@ -121,7 +122,7 @@ def item_recall(ws, order_run: OrderRun, backend: str, order: str, ef_search: in
         n_q = len(target)
     elif ev.qrels is not None:
         base_rows = np.asarray(ev.base_rows, dtype=np.int64)
-        mapping, target = "relevant", [base_rows[np.asarray(q, dtype=np.int64)] for q in ev.qrels]
+        mapping, target = "relevant", [base_rows[relevant_positions(q)] for q in ev.qrels]
         n_q = len(target)
     else:
         raise ValueError(f"{ws.dataset.name}'s queries have no relevance judgements, so their recall "

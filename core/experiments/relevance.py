@@ -14,6 +14,7 @@ import numpy as np
 from core.data.builtin import relevance_task
 from core.index.metrics import mrr_at_k, ndcg_at_k
 from core.progress import ProgressFn
+from core.workspace import relevant_positions
 
 K = 10
 #: Fewer queries than this and the page says the sample is small.
@@ -54,7 +55,7 @@ def exact_relevance(ws, progress: ProgressFn | None = None) -> RelevanceResult |
     if not judged:
         return None
     I, qrels = I[judged], [ev.qrels[i] for i in judged]
-    hits = [bool(np.isin(row, rel).any()) for row, rel in zip(I, qrels, strict=True)]
+    hits = [bool(np.isin(row, relevant_positions(rel)).any()) for row, rel in zip(I, qrels, strict=True)]
     return RelevanceResult(
         mrr_at_10=mrr_at_k(I, qrels, K),
         ndcg_at_10=ndcg_at_k(I, qrels, K),

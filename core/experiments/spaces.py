@@ -34,6 +34,7 @@ from core.index.exact import exact_search, knn_graph
 from core.index.metrics import mrr_at_k, ndcg_at_k
 from core.progress import ProgressFn, report
 from core.store.artifacts import artifact_key
+from core.workspace import relevant_positions
 
 KIND = "compare"
 DERIVATIONS = ("truncate", "pca")
@@ -279,7 +280,7 @@ def _retrieval(space: Space, qrels: list[np.ndarray] | None) -> Retrieval | None
     _, I = exact_search(space.x, xq, min(10, space.x.shape[0]), space.ws.metric)
     rr = np.zeros(I.shape[0])
     for q, (row, rel) in enumerate(zip(I, qrels, strict=True)):
-        hits = np.flatnonzero(np.isin(row, rel))
+        hits = np.flatnonzero(np.isin(row, relevant_positions(rel)))
         rr[q] = 1.0 / (hits[0] + 1) if hits.size else 0.0
     judged = [q for q, rel in enumerate(qrels) if len(rel)]
     return Retrieval(mrr_at_k(I[judged], [qrels[q] for q in judged], 10),
