@@ -69,6 +69,11 @@ BYTES_COLUMNS = {"total": "total_bytes_per_vector", "index": "bytes_per_vector"}
 WARN_SECONDS = 60
 
 
+def code_of(labels: dict[str, str], label: str) -> str:
+    """The view-state code of a radio's label (the radios show labels; the state and URL hold codes)."""
+    return next(code for code, text in labels.items() if text == label)
+
+
 def drill_query_state(run, row: dict, query_id: str, drill) -> QueryState:
     """The Query page showing one query of a drill-down: the row's method with every build and search
     parameter, the run's k and the base its queries were searched in (held-out items removed)."""
@@ -201,7 +206,7 @@ counted = st.radio("Bytes per vector count", list(BYTES_LABELS.values()), index=
                    horizontal=True, key="sweep_bytes",
                         help="Methods that re-rank a shortlist keep the float32 vectors too (in memory or on disk). "
                              "Count them to compare what must stay in RAM.")
-counted_mode = {v: c for c, v in BYTES_LABELS.items()}[counted]
+counted_mode = code_of(BYTES_LABELS, counted)
 bytes_col = BYTES_COLUMNS[counted_mode]
 has_ties = "recall_at_k_ties" in rows and rows["recall_at_k_ties"].notna().any()
 recall_options = list(RECALL_DEFINITIONS) if has_ties else ["id"]
@@ -214,7 +219,7 @@ recall_def = st.radio(
          "neighbour's plus 1e-3, in ann-benchmarks' units (angular 1 − cos; euclidean |a − b|, not squared), "
          "recomputed from the vectors. The two differ where items lie within 1e-3 of the k-th distance "
          "(duplicates, near-ties).")
-recall_mode = {v: c for c, v in RECALL_LABELS.items()}[recall_def]
+recall_mode = code_of(RECALL_LABELS, recall_def)
 state = state.replace(run=run.id, bytes=counted_mode, recall=recall_mode)
 publish_state(state)
 by_id_rows = rows
@@ -259,7 +264,7 @@ if has_quality:
                              horizontal=True, key="sweep_quality",
                             help="Both are scored against the dataset's relevance judgments (qrels), "
                                  "not against exact search.")
-    quality_mode = {v: c for c, v in QUALITY_LABELS.items()}[quality_label]
+    quality_mode = code_of(QUALITY_LABELS, quality_label)
     quality = QUALITY_COLUMNS[quality_mode]
     state = state.replace(quality=quality_mode)
     st.markdown(

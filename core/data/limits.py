@@ -15,15 +15,20 @@ MEMORY_SHARE = 0.25
 FLOOR_BYTES = 256 * 2**20
 
 
-def machine_memory_bytes(meminfo: str = "/proc/meminfo") -> int | None:
+def meminfo_bytes(field: str, meminfo: str = "/proc/meminfo") -> int | None:
+    """One ``/proc/meminfo`` field (``MemTotal``, ``MemAvailable`` ...) in bytes; ``None`` when unknown."""
     try:
         with open(meminfo) as f:
             for line in f:
-                if line.startswith("MemTotal:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def machine_memory_bytes(meminfo: str = "/proc/meminfo") -> int | None:
+    return meminfo_bytes("MemTotal", meminfo)
 
 
 def max_array_bytes() -> int:

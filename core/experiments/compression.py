@@ -69,13 +69,11 @@ def available_memory_bytes(meminfo: str = "/proc/meminfo") -> int | None:
     """Memory the system can give a new allocation without swapping: ``MemAvailable`` of
     ``/proc/meminfo``, else ``psutil.virtual_memory().available``; ``None`` when unknown."""
 
-    try:
-        with open(meminfo) as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    from core.data.limits import meminfo_bytes
+
+    available = meminfo_bytes("MemAvailable", meminfo)
+    if available is not None:
+        return available
     try:
         import psutil
     except ImportError:
