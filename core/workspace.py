@@ -44,6 +44,7 @@ class EvalSet:
     qrels: list[np.ndarray] | None
     source: str
     query_rows: np.ndarray | None = None  # dataset rows of held-out queries
+    given_neighbors: list[np.ndarray] | None = None  # a benchmark file's true neighbours (base positions)
 
     @property
     def key(self) -> str:
@@ -410,15 +411,20 @@ class Workspace:
             if n_queries is not None and n_queries < len(ids):
                 sel = np.sort(np.random.default_rng(seed).choice(len(ids), n_queries, replace=False))
                 xq, ids = xq[sel], [ids[i] for i in sel]
-            qrels = None
-            if self.dataset.qrels:
+            qrels, given = None, None
+            if self.dataset.qrels and self.dataset.qrels_are_neighbors:
+                # ground truth the file brought: kept apart, checked against exact search, never a judgment
+                pos = {doc: i for i, doc in enumerate(self.dataset.ids)}
+                given = [np.asarray([pos[d] for d in self.dataset.qrels.get(q, {}) if d in pos], dtype=np.int64)
+                         for q in ids]
+            elif self.dataset.qrels:
                 pos = {doc: i for i, doc in enumerate(self.dataset.ids)}
                 # graded: {base position: grade} per query (grades > 0), so nDCG keeps 0/1/2 judgments apart
                 qrels = [
                     {pos[d]: int(r) for d, r in self.dataset.qrels.get(q, {}).items() if r > 0 and d in pos}
                     for q in ids
                 ]
-            return EvalSet(x, xq, np.arange(x.shape[0]), list(ids), qrels, "dataset queries")
+            return EvalSet(x, xq, np.arange(x.shape[0]), list(ids), qrels, "dataset queries", given_neighbors=given)
         n = x.shape[0]
         if n < 2:
             raise ValueError("need at least 2 items to hold some out as queries")

@@ -26,6 +26,7 @@ from core.experiments.compression import (
     task_quality_costs,
 )
 from core.experiments.export import config_from_row, export_configuration, search_snippet_of, zip_folder
+from core.experiments.relevance import given_neighbors_check
 from core.index.metrics import best_under_budget, get_metric, pareto_frontier, quality_cost, reference_row
 from core.index.registry import METHODS, display_name
 from core.store.runs import RunStore
@@ -279,6 +280,13 @@ if has_quality:
     st.caption("Training-time quantizers (JPQ, RepCONC, Distill-VQ) learn the encoder and the codes together, so "
                "they can keep more of the task at the same code size; they are outside what a post-hoc sweep over "
                "fixed embeddings measures. Their post-hoc baselines are here: PQ, OPQ and IVF-PQ.")
+if not has_quality and ds.qrels_are_neighbors:
+    try:
+        check = given_neighbors_check(ws)
+    except ValueError:
+        check = None
+    if check is not None:
+        st.caption(esc(check.sentence()))
 st.caption("Diamonds re-rank a shortlist with the float vectors. Queries per second are measured with all queries in "
            f"one batch on {int(ok['threads'].max()) if 'threads' in ok and len(ok) else '?'} thread(s); p50/p99 "
            "latency in the table, one query at a time on one thread.")

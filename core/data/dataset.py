@@ -104,7 +104,14 @@ class Dataset:
 
     @property
     def has_qrels(self) -> bool:
-        return bool(self.qrels) and self.queries is not None and len(self.queries) > 0
+        """Whether the dataset has relevance judgments (not a file's ground-truth neighbours)."""
+        return bool(self.qrels) and self.queries is not None and len(self.queries) > 0 and not self.qrels_are_neighbors
+
+    @property
+    def qrels_are_neighbors(self) -> bool:
+        """The "qrels" are a benchmark file's true nearest neighbours (ann-benchmarks ``neighbors``,
+        VectorDBBench ``neighbors.parquet``): ground truth for recall, not relevance judgments."""
+        return self.params.get("qrels_from") == "neighbors"
 
     def fingerprint(self) -> str:
         """Content hash of items, labels, queries, qrels and metric (hex, 16 chars)."""

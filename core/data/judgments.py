@@ -116,8 +116,10 @@ def attach_judgments(ds: Dataset, queries: Queries | None = None,
             params["qrels_dropped"] = (f"{dropped_docs:,} judgments on documents not in the dataset and "
                                        f"{dropped_queries:,} queries not in the query file were dropped")
         qrels = kept
+        params.pop("qrels_from", None)  # a qrels file holds relevance judgments, whatever the base file had
     elif ds.qrels is not None and queries is not ds.queries:
         qrels = None  # the dataset's judgments were for its own queries
+        params.pop("qrels_from", None)
     else:
         qrels = ds.qrels
     return replace(ds, queries=queries, qrels=qrels, params=params, _fingerprint=None)

@@ -94,7 +94,8 @@ def load_vdbbench(folder: Path, *, name: str, metric: str | None, max_rows: int 
         else:
             qrels = _neighbor_qrels(ArrowSource(neighbors, "parquet"), set(query_ids), set(ids))
     params = {"path": str(folder), "format": "vdbbench", "max_rows": max_rows, "train_files": [p.name for p in files],
-              "rows": n_total, **({"neighbors_dropped": note} if note else {})}
+              "rows": n_total, **({"neighbors_dropped": note} if note else {}),
+              **({"qrels_from": "neighbors"} if qrels else {})}
     return Dataset(
         name=name, ids=ids, vectors=base, queries=Queries(ids=query_ids, vectors=xq), qrels=qrels, metric=metric,
         params=params,

@@ -276,6 +276,7 @@ def _read_npz(path: Path, max_rows: int | None, array: str | None):
         else:
             qrels = _neighbor_qrels(neighbors, n_base, len(queries), f"{path.name}: {neighbor_name}")
             extra["neighbors_array"] = neighbor_name
+            extra["qrels_from"] = "neighbors"
     return base, queries, qrels, extra
 
 
@@ -319,6 +320,7 @@ def _read_hdf5(
             extra["neighbors_dropped"] = "max_rows keeps a subset, so the stored neighbours no longer apply"
         else:
             qrels = _neighbor_qrels(neighbors, n_train, len(queries), path.name)
+            extra["qrels_from"] = "neighbors"
     return base, queries, qrels, declared, extra
 
 

@@ -63,3 +63,42 @@ def exact_relevance(ws, progress: ProgressFn | None = None) -> RelevanceResult |
         n_queries=len(judged),
         task=relevance_task(ws.dataset),
     )
+
+
+@dataclass(frozen=True)
+class GivenNeighbors:
+    """A benchmark file's ground-truth neighbours checked against exact search on the same vectors.
+
+    ``agreement`` is the mean over queries of ``|file's top-k ∩ exact top-k| / k`` (1.0: they agree).
+    """
+
+    agreement: float
+    k: int
+    n_queries: int
+    n_differ: int  # queries whose top-k sets differ
+
+    def sentence(self) -> str:
+        head = (f"The file lists each query's true nearest neighbours: ground truth for recall, not relevance "
+                f"judgments, so nDCG@10 and MRR@10 are not computed (every neighbour would count as relevant). "
+                f"Recall is measured against exact search on these vectors; the file's top-{self.k} ")
+        if self.n_differ == 0:
+            return head + f"agree with it for all {self.n_queries:,} queries."
+        return head + (f"differ from it for {self.n_differ:,} of {self.n_queries:,} queries (mean overlap "
+                       f"{self.agreement:.3f}): the file was made with another metric, other vectors, or "
+                       "an approximate search.")
+
+
+def given_neighbors_check(ws, k: int = K, progress: ProgressFn | None = None) -> GivenNeighbors | None:
+    """`GivenNeighbors` of a workspace whose file brought its own neighbours, else ``None``."""
+    if not ws.dataset.qrels_are_neighbors:
+        return None
+    ev = ws.eval_set(progress=progress)
+    if not ev.given_neighbors:
+        return None
+    k = int(min(k, ev.xb.shape[0], min((len(g) for g in ev.given_neighbors), default=0)))
+    if k < 1:
+        return None
+    _, I = ws.ground_truth(ev, k, progress=progress)
+    overlap = np.array([len(set(g[:k].tolist()) & set(row[:k].tolist())) / k
+                        for g, row in zip(ev.given_neighbors, I, strict=True)])
+    return GivenNeighbors(float(overlap.mean()), k, len(overlap), int((overlap < 1.0).sum()))
