@@ -238,10 +238,11 @@ def upload_options(info) -> dict:
     else:
         options["text_column"] = pick_column(c1, "Text shown beside each vector", [c for c in columns if c != vector],
                                              info.text_column, "upload_text_col")
+    # "(none)" is kept for these two (core.data.table_files.NO_COLUMN): else the loader finds them by name
     options["label_column"] = pick_column(c2, "Category column (optional)", columns, info.label_column,
-                                          "upload_label_col")
+                                          "upload_label_col") or NONE
     options["id_column"] = pick_column(c3, "Id column (optional)", columns, info.id_column, "upload_id_col",
-                                       help="Unique ids, needed when a qrels file names the documents by id.")
+                                       help="Unique ids, needed when a qrels file names the documents by id.") or NONE
     return options
 
 

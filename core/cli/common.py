@@ -28,8 +28,12 @@ def add_workspace_args(p: argparse.ArgumentParser, *, encoder: bool = True) -> N
     p.add_argument("--dataset", default=None, help="built-in dataset name (see `datasets`); default stdlib-docs")
     p.add_argument("--path", default=None, help="a user file or BEIR folder instead of a built-in dataset")
     p.add_argument("--text-column", default=None, help="text column of a table file")
-    p.add_argument("--label-column", default=None, help="category column of a table file")
-    p.add_argument("--id-column", default=None, help="id column of a table file (default: row numbers)")
+    p.add_argument("--label-column", default=None,
+                   help="category column of a table file (default: one named label, category, class, topic ...; "
+                        "'none' for no categories)")
+    p.add_argument("--id-column", default=None,
+                   help="id column of a table file (default: one named id, _id, doc_id ... when its values are "
+                        "unique, else row numbers; 'none' for row numbers)")
     p.add_argument("--vector-column", default=None,
                    help="column of a table file holding one vector per row (default: one named embedding, "
                         "vector, emb ...); its vectors are used as given and the texts shown beside them")
@@ -74,6 +78,13 @@ def _judgments(args: argparse.Namespace):
     return (read_queries(queries_path) if queries_path else None, read_qrels(qrels_path) if qrels_path else None)
 
 
+def _column(value: str | None) -> str | None:
+    """A --label-column/--id-column value: ``none`` means no such column (not one found by name)."""
+    from core.data.table_files import NO_COLUMN
+
+    return NO_COLUMN if value is not None and value.strip().lower() in ("none", "(none)") else value
+
+
 def open_workspace(args: argparse.Namespace, progress=None):
     from core.data.judgments import attach_judgments
     from core.workspace import Workspace
@@ -83,8 +94,8 @@ def open_workspace(args: argparse.Namespace, progress=None):
         from core.data.loading import load_file
 
         ds = load_file(
-            args.path, text_column=args.text_column, label_column=args.label_column, metric=args.metric,
-            id_column=getattr(args, "id_column", None),
+            args.path, text_column=args.text_column, label_column=_column(args.label_column), metric=args.metric,
+            id_column=_column(getattr(args, "id_column", None)),
             vector_column=getattr(args, "vector_column", None), array=getattr(args, "array", None),
         )
         ds = attach_judgments(ds, queries, qrels)

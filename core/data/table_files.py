@@ -270,10 +270,26 @@ def load_text_table(
         _require_column(vector_column, columns, "vector column", path.name)
     elif fmt != "txt":
         vector_column = _named_column(columns, VECTOR_COLUMN_NAMES)
+    found: list[str] = []
+    if fmt != "txt":  # label and id columns found by name unless given (NO_COLUMN: none wanted)
+        taken = {c for c in (text_column, vector_column) if c}
+        if label_column is None:
+            label_column = _named_column([c for c in columns if c not in taken], LABEL_COLUMN_NAMES)
+            if label_column:
+                found.append(f"label column {label_column!r}")
+        if id_column is None:
+            guess = _named_column([c for c in columns if c not in taken | {label_column}], ID_COLUMN_NAMES)
+            values = (source.pylist(guess) if fmt in ARROW_FORMATS else table.data[guess]) if guess else None
+            if guess and _usable_ids(values):
+                id_column = guess
+                found.append(f"id column {guess!r}")
+    label_column = None if label_column == NO_COLUMN else label_column
+    id_column = None if id_column == NO_COLUMN else id_column
     if vector_column is not None:
-        return load_vector_table(path, fmt, source if fmt in ARROW_FORMATS else table, name=name,
+        ds = load_vector_table(path, fmt, source if fmt in ARROW_FORMATS else table, name=name,
                                  vector_column=vector_column, text_column=text_column,
                                  label_column=label_column, id_column=id_column, metric=metric, max_rows=max_rows)
+        return _say_found(ds, found)
     text_column = _pick_text_column(columns, text_cols, text_column, label_column, id_column, path.name)
     if fmt in ARROW_FORMATS:
         table = _read_arrow(path, fmt, [c for c in columns if c in {text_column, label_column, id_column}])
@@ -290,7 +306,7 @@ def load_text_table(
         "rows": table.n_rows,
         "dropped_empty": dropped,
     }
-    return Dataset(
+    return _say_found(Dataset(
         name=name,
         ids=_ids(table, id_column, rows, path.name),
         texts=[str(table.data[text_column][i]).strip() for i in rows],
@@ -298,7 +314,7 @@ def load_text_table(
         metric=metric or "cosine",
         params=params,
         description=f"{len(rows)} passages from {path.name}" + (f" ({dropped} empty dropped)" if dropped else ""),
-    )
+    ), found)
 
 
 def _non_empty_rows(values: list[Any], max_rows: int | None) -> tuple[list[int], int]:
@@ -310,6 +326,26 @@ def _non_empty_rows(values: list[Any], max_rows: int | None) -> tuple[list[int],
 
 def _label(value: Any) -> str:
     return MISSING_LABEL if _is_missing(value) or str(value).strip() == "" else str(value).strip()
+
+
+#: A label or id column option meaning "none", so a column is not found by name (``--label-column "(none)"``).
+NO_COLUMN = "(none)"
+
+
+def _usable_ids(values) -> bool:
+    """Whether a column found by name can be the ids: every value present and unique."""
+    if values is None:
+        return False
+    texts = [None if _is_missing(v) else str(v).strip() for v in values]
+    return all(texts) and len(set(texts)) == len(texts)
+
+
+def _say_found(ds: Dataset, found: list[str]) -> Dataset:
+    """Note in the dataset which columns were found by their names (the Data page and the CLI say it)."""
+    if found:
+        ds.params["columns_found_by_name"] = ", ".join(found)
+        ds.description += f"; found by name: {', '.join(found)}"
+    return ds
 
 
 def _ids(table: _Table, id_column: str | None, rows: list[int], filename: str) -> list[str]:
