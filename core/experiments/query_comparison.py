@@ -184,7 +184,8 @@ def recall_for_query(in_exact: np.ndarray, k: int) -> float:
 
 def relevant_rows(dataset, query_id: str | None) -> dict[int, int]:
     """``{row: relevance}`` of the documents the dataset's qrels judge relevant (> 0) to ``query_id``."""
-    if query_id is None or not dataset.has_qrels or query_id not in dataset.qrels:
+    if (query_id is None or not dataset.qrels or getattr(dataset, "qrels_are_neighbors", False)
+            or query_id not in dataset.qrels):  # a file's ground-truth neighbours are not judgments
         return {}
     pos = {doc: i for i, doc in enumerate(dataset.ids)}
     return {pos[d]: int(r) for d, r in dataset.qrels[query_id].items() if r > 0 and d in pos}
