@@ -113,3 +113,23 @@ def test_order_accepts_jobs_and_rejects_zero(fresh_home, capsys):
     assert main(["order", *data, *study, "--jobs", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: --jobs must be at least 1, got 0"
+
+
+def test_output_cut_short_by_a_reader_exits_quietly(tmp_path):
+    """`densescope runs show N --manifest | head` (issue 20): no BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from core.store.runs import RunStore
+
+    env = {**os.environ, "DENSESCOPE_HOME": str(tmp_path / "home")}
+    store = RunStore(tmp_path / "home" / "runs.sqlite")
+    run_id = store.start_run("sweep", "d", "e", {"pad": ["x" * 100] * 2000}, environment={})  # ~200 kB of JSON
+    store.finish_run(run_id)
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(f"{sys.executable} -m core runs show {run_id} --manifest | head -c 100", shell=True,
+                          cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert len(done.stdout) == 100
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

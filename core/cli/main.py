@@ -7,6 +7,7 @@ one line on stderr (no traceback); progress bars go to stderr, results to stdout
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from core import config
@@ -64,7 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = COMMANDS[args.command][0]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # here, so a reader that stopped early (`| head`) is handled below
+        return code
+    except BrokenPipeError:
+        # the reader of our output went away (`densescope runs show 3 --manifest | head`): stop quietly,
+        # and keep Python from complaining while it flushes stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (UserError, ValueError, FileNotFoundError, KeyError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
