@@ -414,7 +414,7 @@ def test_own_embeddings_table_with_queries_and_qrels_uploads_and_opens(app_url, 
     wait_app_idle(page, timeout=120_000)
     page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(table))
     wait_app_idle(page, timeout=60_000)
-    page.get_by_text("Queries and relevance judgments (optional)").click()
+    page.get_by_text("Queries, relevance judgments and labels (optional)").click()
     uploads = page.locator("[data-testid=stFileUploaderDropzoneInput]")
     uploads.nth(1).set_input_files(str(queries))
     wait_app_idle(page, timeout=60_000)

@@ -303,7 +303,7 @@ def upload_section() -> None:
     options = upload_options(info)
     options["metric"] = st.selectbox("Metric", ["cosine", "ip", "l2"], key="upload_metric",
                                      index=["cosine", "ip", "l2"].index(info.metric or "cosine"))
-    with st.expander("Queries and relevance judgments (optional)"):
+    with st.expander("Queries, relevance judgments and labels (optional)"):
         st.caption("A query file (texts for a text dataset: a table with id and text columns, BEIR's "
                    "queries.jsonl or one query per line; vectors of the same dimension for a vector dataset) and "
                    "a qrels file (TREC 'qid 0 docid rel' or BEIR's TSV). Recall is always measured against exact "
@@ -312,9 +312,12 @@ def upload_section() -> None:
         qfile = q1.file_uploader("Query file", type=[t for t in UPLOAD_TYPES if t not in ("zip", "hdf5", "h5")],
                                  key="upload_queries")
         rfile = q2.file_uploader("Qrels file", type=["txt", "tsv", "qrels", "trec"], key="upload_qrels")
+        lfile = st.file_uploader("Labels file (for bare vectors: one label per line, or id,label)",
+                                 type=["txt", "csv", "tsv"], key="upload_labels")
     if st.button("Add dataset", key="upload_add", type="primary"):
         attachments = {"queries": (qfile.getvalue(), qfile.name) if qfile else None,
-                       "qrels": (rfile.getvalue(), rfile.name) if rfile else None}
+                       "qrels": (rfile.getvalue(), rfile.name) if rfile else None,
+                       "labels": (lfile.getvalue(), lfile.name) if lfile else None}
         try:
             name = save_upload(data, up.name, options, attachments)
         except ValueError as exc:

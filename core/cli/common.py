@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Handler, Callable[[argparse.ArgumentParser], None], str]] = {}
@@ -38,6 +39,9 @@ def add_workspace_args(p: argparse.ArgumentParser, *, encoder: bool = True) -> N
                    help="column of a table file holding one vector per row (default: one named embedding, "
                         "vector, emb ...); its vectors are used as given and the texts shown beside them")
     p.add_argument("--array", default=None, help="array of an .npz file holding the base vectors")
+    p.add_argument("--labels", default=None, metavar="FILE",
+                   help="categories for a --path file from a separate file: one label per line in the items' "
+                        "order, or two columns id,label")
     p.add_argument("--query-file", default=None, metavar="FILE",
                    help="queries to use instead of the dataset's: texts (a table with id and text columns, BEIR "
                         "queries.jsonl, .txt) for a text dataset, vectors of its dimension for a vector dataset")
@@ -98,6 +102,10 @@ def open_workspace(args: argparse.Namespace, progress=None):
             id_column=_column(getattr(args, "id_column", None)),
             vector_column=getattr(args, "vector_column", None), array=getattr(args, "array", None),
         )
+        if getattr(args, "labels", None):
+            from core.data.judgments import attach_labels, read_labels
+
+            ds = attach_labels(ds, *read_labels(args.labels), filename=Path(args.labels).name)
         ds = attach_judgments(ds, queries, qrels)
         if args.limit:
             from core.data.dataset import subsample

@@ -123,3 +123,61 @@ def attach_judgments(ds: Dataset, queries: Queries | None = None,
     else:
         qrels = ds.qrels
     return replace(ds, queries=queries, qrels=qrels, params=params, _fingerprint=None)
+
+
+# ------------------------------------------------------------------------------ a labels file
+
+#: Header names of a labels file's two columns (``id,label``).
+LABEL_HEADERS = ("label", "labels", "category", "class", "topic")
+ID_HEADERS = ("id", "_id", "doc_id", "docid")
+
+
+def read_labels(path: str | Path) -> tuple[list[str] | None, list[str]]:
+    """A labels file beside bare vectors: ``(ids or None, labels)``.
+
+    One column (one label per line, in the vectors' order; a header line named like a label is skipped),
+    or two comma/tab-separated columns ``id,label`` (a header line is allowed). ValueError naming the line.
+    """
+    import csv
+    import io
+
+    from core.data.table_files import read_utf8
+
+    path = Path(path)
+    text = read_utf8(path)
+    sample = text[:4096]
+    delimiter = "\t" if "\t" in sample else ","
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)]
+    if not rows:
+        raise ValueError(f"{path.name} holds no labels")
+    widths = {len(r) for r in rows}
+    if len(widths) != 1 or widths.pop() not in (1, 2):
+        bad = next(i for i, r in enumerate(rows, start=1) if len(r) != len(rows[0]) or len(r) > 2)
+        raise ValueError(f"{path.name}: line {bad} has {len(rows[bad - 1])} fields; a labels file has one column "
+                         "(a label per line) or two (id,label)")
+    head = [c.strip().lower() for c in rows[0]]
+    if len(head) == 1:
+        if head[0] in LABEL_HEADERS:
+            rows = rows[1:]
+        return None, [r[0].strip() for r in rows]
+    if head[0] in ID_HEADERS and head[1] in LABEL_HEADERS:
+        rows = rows[1:]
+    ids = [r[0].strip() for r in rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{path.name}: the id column repeats ids; each item needs one label")
+    return ids, [r[1].strip() for r in rows]
+
+
+def attach_labels(ds: Dataset, ids: list[str] | None, labels: list[str], filename: str = "labels file") -> Dataset:
+    """``ds`` with one label per item from a labels file (see `read_labels`); ValueError on a mismatch."""
+    if ids is None:
+        if len(labels) != ds.n:
+            raise ValueError(f"{filename} has {len(labels):,} labels but {ds.name} has {ds.n:,} items; one label per "
+                             "line, in the items' order (or two columns id,label)")
+        return replace(ds, labels=list(labels), _fingerprint=None)
+    by_id = dict(zip(ids, labels, strict=True))
+    missing = [i for i in ds.ids if i not in by_id]
+    if missing:
+        raise ValueError(f"{filename} has no label for {len(missing):,} of {ds.n:,} items (for example "
+                         f"{missing[0]!r}; the items' ids look like {ds.ids[0]!r})")
+    return replace(ds, labels=[by_id[i] for i in ds.ids], _fingerprint=None)

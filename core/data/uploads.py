@@ -63,7 +63,7 @@ def _slug(filename: str) -> str:
 
 
 #: Files that can be attached to an upload: queries (texts or vectors) and relevance judgments.
-ATTACHMENTS: tuple[str, ...] = ("queries", "qrels")
+ATTACHMENTS: tuple[str, ...] = ("queries", "qrels", "labels")
 
 
 def save_upload(data: bytes, filename: str, options: dict | None = None,
@@ -123,6 +123,11 @@ def _load_record(folder: Path, record: dict) -> Dataset:
     ds = load_file(folder / record["file"], **record.get("options", {}))
     queries = read_queries(folder / record["queries"]) if record.get("queries") else None
     qrels = read_qrels(folder / record["qrels"]) if record.get("qrels") else None
+    if record.get("labels"):
+        from core.data.judgments import attach_labels, read_labels
+
+        name = record["labels"].removeprefix("labels-")
+        ds = attach_labels(ds, *read_labels(folder / record["labels"]), filename=name)
     ds = attach_judgments(ds, queries, qrels)
     ds.params["path"] = record["file"]  # the uploaded name, never the server's folder
     return ds
