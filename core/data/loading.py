@@ -100,8 +100,29 @@ def file_format(path: str | Path) -> str:
 
     path = Path(path)
     if path.is_dir():
+        if path.suffix.lower() == ".lance" or (path / "_versions").is_dir():
+            return "lance"
+        tables = lancedb_tables(path)
+        if tables:
+            if len(tables) == 1:
+                return "lancedb"
+            raise ValueError(f"{path.name} is a LanceDB database with {len(tables)} tables "
+                             f"({', '.join(t.name for t in tables[:10])}); give the path of one of them")
         return "vdbbench" if is_vdbbench_folder(path) else "beir"
     return _format_from_name(path.name)
+
+
+def lancedb_tables(folder: Path) -> list[Path]:
+    """The ``*.lance`` table folders of a LanceDB database folder, by name."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and p.suffix.lower() == ".lance")
+    except OSError:
+        return []
+
+
+def _lance_table(path: Path, fmt: str) -> tuple[Path, str]:
+    """A LanceDB database folder of one table is that table."""
+    return (lancedb_tables(path)[0], "lance") if fmt == "lancedb" else (path, fmt)
 
 
 def _format_from_name(filename: str) -> str:
@@ -127,7 +148,7 @@ def inspect_file(path: str | Path) -> FileInfo:
     Tables report their columns and a few preview rows; vector files their shape.
     """
     path = _existing(path)
-    fmt = file_format(path)
+    path, fmt = _lance_table(path, file_format(path))
     if fmt == "zip":
         with _unpacked(path) as folder:
             info = inspect_file(folder)
@@ -177,7 +198,7 @@ def load_file(
         ValueError: the file is missing, empty, malformed, or the options do not fit it.
     """
     path = _existing(path)
-    fmt = file_format(path)
+    path, fmt = _lance_table(path, file_format(path))
     _check_metric(metric)
     _check_max_rows(max_rows)
     name = name or path.stem or path.name
@@ -190,7 +211,7 @@ def load_file(
             dataset = load_file(folder, name=name, metric=metric, max_rows=max_rows)
         dataset.params["path"] = str(path)
         return dataset
-    if fmt in TABLE_FORMATS.values():
+    if fmt in TABLE_FORMATS.values() or fmt == "lance":
         return load_text_table(path, fmt, name=name, metric=metric, max_rows=max_rows, vector_column=vector_column,
                                **columns)
     refuse_columns(fmt, {**columns, "vector_column": vector_column})
@@ -273,8 +294,12 @@ def _unpacked(path: Path) -> Iterator[Path]:
     os.utime(folder)  # most recently used
     entries = [p for p in folder.iterdir() if p.name not in ("__MACOSX", ".complete")]
     root = entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
-    if not root.is_dir() or file_format(root) not in ("beir", "vdbbench"):
-        raise ValueError(f"{path.name} holds neither a BEIR folder nor a VectorDBBench folder")
+    try:
+        kind = file_format(root) if root.is_dir() else None
+    except ValueError as exc:  # a LanceDB database of several tables
+        raise ValueError(f"{path.name}: {exc}") from None
+    if kind not in ("beir", "vdbbench", "lance", "lancedb"):
+        raise ValueError(f"{path.name} holds neither a BEIR folder, a VectorDBBench folder nor a Lance table")
     yield root
 
 

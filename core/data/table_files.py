@@ -23,7 +23,7 @@ ID_COLUMN_NAMES: tuple[str, ...] = ("id", "_id", "doc_id", "docid", "uid")
 #: A column of vectors (one list of floats per row), found by name: its vectors are used as given.
 VECTOR_COLUMN_NAMES: tuple[str, ...] = ("embedding", "embeddings", "vector", "vectors", "emb", "vec")
 #: Table formats read through Arrow: columns by name, in record batches.
-ARROW_FORMATS: tuple[str, ...] = ("parquet", "arrow")
+ARROW_FORMATS: tuple[str, ...] = ("parquet", "arrow", "lance")
 MISSING_LABEL = "(none)"
 
 
