@@ -236,3 +236,19 @@ def test_unloadable_folder_errors(tmp_path):
     enc = TransformerEncoder(tmp_path)
     with pytest.raises(ValueError, match="cannot load the model in"):
         enc.encode(["a text"])
+
+
+def test_a_generic_model_folder_is_named_by_the_model_it_holds(tmp_path):
+    from core.encode.transformer import local_model_name
+
+    named = tmp_path / "bge-small-en"
+    named.mkdir()
+    assert local_model_name(named) == "bge-small-en"
+    generic = tmp_path / "pkg" / "model"
+    generic.mkdir(parents=True)
+    (generic / "README.md").write_text("# all-MiniLM-L6-v2\nmodel = SentenceTransformer('sentence-transformers/x-y')\n")
+    assert local_model_name(generic) == "sentence-transformers/x-y"
+    (generic / "README.md").write_text("---\ntags: []\n---\n# e5-base\nText.\n")
+    assert local_model_name(generic) == "e5-base"
+    (generic / "README.md").unlink()
+    assert local_model_name(generic) == "pkg"

@@ -3,6 +3,8 @@ label, id), a LanceDB database folder with one table opens it, with several the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -46,6 +48,6 @@ def test_a_zipped_lance_table_uploads(tmp_path, fresh_home):
 
     lance.write_dataset(table(), str(tmp_path / "docs.lance"))
     archive = shutil.make_archive(str(tmp_path / "docs"), "zip", tmp_path, "docs.lance")
-    name = save_upload(open(archive, "rb").read(), "docs.zip")
+    name = save_upload(Path(archive).read_bytes(), "docs.zip")
     ds = load_user_dataset(name)
     assert ds.n == 60 and ds.kind == "vectors" and ds.labels[:2] == ["t0", "t1"]

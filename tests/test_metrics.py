@@ -228,3 +228,15 @@ def test_recall_by_distance_matches_ann_benchmarks_definition_on_random_results(
         expected = _ann_benchmarks_recall(true_d, run_d, 10)
         got = recall_by_distance_per_query(run, xb, xq, gt, 10, metric)
         assert np.allclose(got, expected), metric
+
+
+def test_a_cost_counted_without_the_rerank_floats_says_both():
+    from core.index.metrics import quality_cost
+
+    ref = pd.Series({"label": "flat", "ndcg_at_10": 0.8, "bytes_per_vector": 1536.0, "total_bytes_per_vector": 1536.0,
+                     "rerank_bytes_per_vector": 0.0})
+    binary = pd.Series({"label": "binary rerank=100", "ndcg_at_10": 0.79, "bytes_per_vector": 152.0,
+                        "total_bytes_per_vector": 1688.0, "rerank_bytes_per_vector": 1536.0})
+    text = quality_cost(binary, ref, bytes_col="bytes_per_vector")
+    assert "10.1× less memory for the index (0.9× counting the 1,536 B/vector of float vectors" in text
+    assert "counting" not in quality_cost(binary, ref, bytes_col="total_bytes_per_vector")

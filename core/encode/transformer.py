@@ -152,6 +152,29 @@ def token_budget_batches(lengths: np.ndarray, max_rows: int, max_tokens: int) ->
     return batches
 
 
+#: Folder names that say nothing about the model inside (packages ship their weights as ``model/``).
+GENERIC_FOLDER_NAMES = {"model", "models", "weights", "checkpoint", "snapshot", "files", "hf", "transformer"}
+
+
+def local_model_name(folder: Path) -> str:
+    """A name for a local model folder that says which model it is: the folder's name, or for a generic
+    one (``model/``) the hub id its model card loads (``SentenceTransformer('org/name')``), its card's
+    title, or its parent folder's name."""
+    import re
+
+    if folder.name.lower() not in GENERIC_FOLDER_NAMES:
+        return folder.name
+    try:
+        card = (folder / "README.md").read_text(encoding="utf-8", errors="replace")[:20_000]
+    except OSError:
+        card = ""
+    hub = re.search(r"""(?:SentenceTransformer|from_pretrained)\(\s*['"]([\w.-]+/[\w.-]+)['"]""", card)
+    if hub:
+        return hub.group(1)
+    title = re.search(r"^#\s+(\S+)\s*$", card, re.M)
+    return title.group(1) if title else folder.parent.name
+
+
 class TransformerEncoder(Encoder):
     """A Hugging Face encoder model with mean or CLS pooling.
 
@@ -190,7 +213,7 @@ class TransformerEncoder(Encoder):
         _check_transformer_options(pooling, max_length, batch_size, max_tokens, dtype)
         self.folder = resolve_model_folder(model)
         is_local = Path(model).expanduser().exists()
-        self.model_id = self.folder.name if is_local else str(model)
+        self.model_id = local_model_name(self.folder) if is_local else str(model)
         self.name = name or self.model_id
         self.pooling = read_pooling_mode(self.folder) if pooling == "auto" else pooling
         self.normalize = bool(normalize)

@@ -42,7 +42,8 @@ class ExportResult:
         if self.row_recall is not None:
             same = (" (the sweep row: the same)" if abs(self.recall - self.row_recall) < 1e-9
                     else f" (the sweep row: {self.row_recall:.4f}; {m.get('determinism', 'rebuilt')})")
-        return (f"Exported {m['method_name']} ({m['factory']}) for {m['n']:,} vectors: {len(m['files'])} files, "
+        return (f"Exported {m['method_name']} ({m['factory']}) for {m['n']:,} vectors: {len(m['files']) + 1} files "
+                "with the manifest, "
                 f"{size / 2**20:.1f} MiB; recall@{m['k']} of this build {self.recall:.4f}{same}.")
 
 

@@ -215,8 +215,8 @@ def _write_files(folder: Path, built: Built, search_params: dict, k: int, ids: l
     else:
         np.save(folder / "codes.npy", built.arrays["codes"])
         np.save(folder / "scales.npy", built.arrays["scales"])
-        if "mean" in built.arrays:
-            np.save(folder / "mean.npy", built.arrays["mean"])
+        if "mean" in built.arrays and built.metric == "l2":  # search.py reads it for L2 only (a constant per
+            np.save(folder / "mean.npy", built.arrays["mean"])  # query otherwise: it cannot change a ranking)
     if int(search_params.get("rerank", 0)):
         if built.xb is None:
             raise ValueError(f"{built.method}: a re-rank needs the float base vectors, which this build did not keep")

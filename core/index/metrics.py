@@ -291,6 +291,12 @@ def quality_cost(row: pd.Series, reference: pd.Series, *, col: str = "ndcg_at_10
     ratio = float(reference[bytes_col]) / float(row[bytes_col]) if float(row[bytes_col]) > 0 else float("inf")
     change = f"{delta:+.1f}".replace("-", "−") if abs(delta) >= 0.05 else "±0.0"
     memory = f"{ratio:.1f}× less memory" if ratio >= 1 else f"{1 / ratio:.1f}× more memory"
+    rerank = float(row.get("rerank_bytes_per_vector", 0) or 0) if hasattr(row, "get") else 0.0
+    if bytes_col == "bytes_per_vector" and rerank > 0 and "total_bytes_per_vector" in row:
+        total = float(row["total_bytes_per_vector"])
+        whole = float(reference.get("total_bytes_per_vector", reference[bytes_col])) / total if total > 0 else 0.0
+        memory += (f" for the index ({whole:.1f}× counting the {rerank:,.0f} B/vector of float vectors it keeps to "
+                   "re-rank)")
     return f"{describe(row)}: {change} points of {get_metric(col).label} for {memory}"
 
 
