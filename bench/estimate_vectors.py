@@ -60,8 +60,9 @@ def measure(n: int, d: int, nq: int) -> None:
             measured[row["method"]] = measured.get(row["method"], 0.0) + now - last
             last = now
         total = time.perf_counter() - t0
-        print(f"\n{n:,} x {d}, {plan.nq:,} queries, {len(plan.configs)} configurations: estimate {plan.estimate_s:.1f} s, "
-              f"measured {total:.1f} s, ratio {plan.estimate_s / total:.2f} (target 0.5-2.0)")
+        print(f"\n{n:,} x {d}, {plan.nq:,} queries, {len(plan.configs)} configurations: "
+              f"estimate {plan.estimate_s:.1f} s, measured {total:.1f} s, ratio {plan.estimate_s / total:.2f} "
+              "(target 0.5-2.0)")
         print(f"{'method':18s} {'estimate s':>10s} {'measured s':>10s} {'ratio':>6s}")
         for method, seconds in measured.items():
             est = estimated.get(method, 0.0)
