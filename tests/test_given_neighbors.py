@@ -67,3 +67,21 @@ def test_a_qrels_file_attached_to_it_is_judgments_again(tmp_path):
     ws = open_ws(ann_file(tmp_path / "ann.hdf5"), tmp_path)
     judged = attach_judgments(ws.dataset, None, {"q0": {"0": 2, "5": 1}})
     assert judged.has_qrels and not judged.qrels_are_neighbors
+
+
+def test_the_data_page_says_the_files_neighbours_are_ground_truth(tmp_path, fresh_home):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from core.data.uploads import save_upload
+
+    path = ann_file(tmp_path / "ann.hdf5", wrong=True)
+    name = save_upload(path.read_bytes(), "ann.hdf5")
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "views" / "data.py"), default_timeout=300)
+    at.session_state["ws_spec"] = {"dataset": name, "params": {}, "encoder": "given-vectors", "encoder_options": {}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = "\n".join(c.value for c in at.caption)
+    assert "ground truth for recall, not relevance judgments" in said and "differ from it for 5 of 30" in said
+    assert not [m for m in at.metric if m.label == "nDCG@10"]

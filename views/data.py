@@ -102,6 +102,7 @@ def encoding_section(ws) -> None:
         )
         st.plotly_chart(norm_histogram(raw, title="Norms of the vectors as given"), key="norms")
         st.caption(f"Norms: min {ns['min']:.3g}, median {ns['median']:.3g}, max {ns['max']:.3g}.")
+        relevance_section(ws)  # vectors given with queries: their judgments, or the file's ground truth
         return
     st.markdown(f"Encoder **{esc(ws.encoder_name)}**")
     try:
