@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.store.runs import RunStoreDamaged
 from ui.sidebar import workspace_picker
+from ui.state import show_late_cache_notices
 
 ROOT = Path(__file__).parent
 
@@ -48,3 +49,5 @@ try:
     page.run()
 except RunStoreDamaged as exc:  # said once, without the server's paths; the file is left untouched
     st.error(exc.visitor_message)
+finally:  # also when a page stopped early (st.stop)
+    show_late_cache_notices()

@@ -133,3 +133,31 @@ def test_output_cut_short_by_a_reader_exits_quietly(tmp_path):
                           cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert len(done.stdout) == 100
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_every_command_says_which_cached_files_it_recomputed(tmp_path):
+    """Issue 19: a corrupt artifact found by any command (not only `encode`) is reported."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DENSESCOPE_HOME": str(tmp_path / "home")}
+    base = tmp_path / "base.npy"
+    np.save(base, np.random.default_rng(0).standard_normal((300, 8)).astype(np.float32))
+    cmd = [sys.executable, "-m", "core", "id", "--path", str(base)]
+    first = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-1500:]
+    assert "note: cached" not in first.stderr
+    corrupted = 0
+    for artifact in (tmp_path / "home" / "artifacts").rglob("*.npy"):
+        with open(artifact, "r+b") as f:
+            f.truncate(max(1, artifact.stat().st_size // 2))
+        corrupted += 1
+    assert corrupted
+    again = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-1500:]
+    assert "note: cached" in again.stderr and "deleted and recomputed" in again.stderr, again.stderr[-1500:]

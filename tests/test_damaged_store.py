@@ -76,3 +76,33 @@ def test_an_empty_store_file_reads_as_no_runs_yet(fresh_home):
     done = subprocess.run([sys.executable, "-m", "core", "runs"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and "no runs yet" in done.stdout
+
+
+def test_a_page_says_which_cached_files_it_found_corrupt_and_recomputed(fresh_home):
+    from core.experiments.intrinsic import DEFAULT_LID_K, lid_for_workspace
+    from core.workspace import Workspace
+
+    spec = {"dataset": "synthetic", "params": {"n": 400, "dim": 16, "seed": 0}, "encoder": "given-vectors",
+            "encoder_options": {}}
+    ws = Workspace.open("synthetic", "given-vectors", dataset_params=spec["params"])
+    ws.embeddings()
+    lid_for_workspace(ws, DEFAULT_LID_K)  # what the page shows at once
+    damaged = 0
+    for artifact in (Path(fresh_home) / "artifacts").rglob("*.npy"):
+        if artifact.parent.name != "embeddings":  # the LID and its kNN graph, not the vectors
+            with open(artifact, "r+b") as f:
+                f.truncate(max(1, artifact.stat().st_size // 2))
+            damaged += 1
+    assert damaged
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["ws_spec"] = spec
+    at.run()
+    at.switch_page("views/intrinsic.py").run()
+    if not any("were corrupt" in w.value for w in at.warning):  # the estimate runs on request
+        at.button(key="id_estimate").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    dirs = sorted({p.parent.name for p in (Path(fresh_home) / "artifacts").rglob("*.npy")})
+    cache = at.session_state["_open_cache"] if "_open_cache" in at.session_state else None
+    assert any("were corrupt" in w.value and "recomputed" in w.value for w in at.warning), (
+        [w.value for w in at.warning], dirs, cache and cache.notices, [c.value for c in at.caption][:5])

@@ -114,6 +114,7 @@ def current_workspace() -> Workspace | None:
                 json.dumps(spec["encoder_options"], sort_keys=True),
             )
             ws.summary()  # opens the encoder's configuration: a bad one fails here, not on a page
+            st.session_state["_open_cache"] = ws.cache  # its recompute notices are said when the page ends
             return ws
     except (ValueError, FileNotFoundError, OSError) as exc:
         st.error(f"Cannot open workspace {markdown_text(spec['dataset'])} · {markdown_text(spec['encoder'])}: "
@@ -143,6 +144,14 @@ def require_workspace() -> Workspace:
                     "the estimate and start it.")
         st.stop()
     return ws
+
+
+def show_late_cache_notices() -> None:
+    """At the end of every page: what was found corrupt and recomputed after the embeddings were loaded
+    (a kNN graph, ground truth, LID ...), said once."""
+    cache = st.session_state.get("_open_cache")
+    for notice in cache.take_notices() if cache is not None else []:
+        st.warning(markdown_text(notice[0].upper() + notice[1:]) + ".")
 
 
 def show_cache_notices(ws: Workspace) -> None:

@@ -58,6 +58,14 @@ def stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
+def _report_recomputed() -> None:
+    """Say which cached files were found corrupt and recomputed while the command ran (every command)."""
+    from core.store.artifacts import take_process_notices
+
+    for notice in take_process_notices():
+        print(f"note: {notice}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     config.offline_hub()
     stop_on_sigterm()
@@ -66,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS[args.command][0]
     try:
         code = handler(args)
+        _report_recomputed()
         sys.stdout.flush()  # here, so a reader that stopped early (`| head`) is handled below
         return code
     except BrokenPipeError:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,19 @@ def sweep_stale_temp_files(root: Path, max_age_s: float = STALE_TEMP_S) -> int:
     return removed
 
 
+#: Every notice of this process not yet taken, for a command to print when it ends (`take_process_notices`).
+_PROCESS_NOTICES: list[str] = []
+_NOTICES_LOCK = threading.Lock()
+
+
+def take_process_notices() -> list[str]:
+    """What went wrong with cached files anywhere in this process and was not reported yet, cleared."""
+    with _NOTICES_LOCK:
+        out = list(_PROCESS_NOTICES)
+        _PROCESS_NOTICES.clear()
+    return out
+
+
 class ArtifactCache:
     """Arrays keyed by (kind, key) under one folder.
 
@@ -88,8 +102,12 @@ class ArtifactCache:
             sweep_stale_temp_files(self.root)
 
     def take_notices(self) -> list[str]:
-        """The notices collected so far, cleared."""
+        """The notices collected so far, cleared (here and in `take_process_notices`)."""
         out, self.notices = self.notices, []
+        with _NOTICES_LOCK:
+            for notice in out:
+                if notice in _PROCESS_NOTICES:
+                    _PROCESS_NOTICES.remove(notice)
         return out
 
     def _paths(self, kind: str, key: str) -> tuple[Path, Path]:
@@ -160,7 +178,10 @@ class ArtifactCache:
                 raise ValueError("shape/dtype differ from the record")
         except Exception as exc:
             reason = str(exc) if isinstance(exc, ValueError) and exc.args else "unreadable"
-            self.notices.append(f"cached {kind} were corrupt ({reason}); deleted and recomputed")
+            notice = f"cached {kind} were corrupt ({reason}); deleted and recomputed"
+            self.notices.append(notice)
+            with _NOTICES_LOCK:
+                _PROCESS_NOTICES.append(notice)
             self.delete(kind, key)
             return None
         return array, record.get("meta", {})
