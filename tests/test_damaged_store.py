@@ -102,7 +102,4 @@ def test_a_page_says_which_cached_files_it_found_corrupt_and_recomputed(fresh_ho
     if not any("were corrupt" in w.value for w in at.warning):  # the estimate runs on request
         at.button(key="id_estimate").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    dirs = sorted({p.parent.name for p in (Path(fresh_home) / "artifacts").rglob("*.npy")})
-    cache = at.session_state["_open_cache"] if "_open_cache" in at.session_state else None
-    assert any("were corrupt" in w.value and "recomputed" in w.value for w in at.warning), (
-        [w.value for w in at.warning], dirs, cache and cache.notices, [c.value for c in at.caption][:5])
+    assert any("were corrupt" in w.value and "recomputed" in w.value for w in at.warning), [w.value for w in at.warning]
