@@ -105,6 +105,8 @@ def test_relevant_rows_from_qrels():
 
 def test_method_defaults_fit_the_data():
     assert method_defaults("binary", 60, 16)["rerank"] == 60  # 100 capped at n
+    ivf = method_defaults("ivf_pq", 2648, 384)  # the demo: a query opens answered, not on nprobe 1
+    assert ivf["nprobe"] == max(1, round(ivf["nlist"] / 8)) and ivf["nprobe"] > 1
     assert 48 % method_defaults("pq", 1000, 48)["m"] == 0
 
 

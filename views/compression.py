@@ -19,6 +19,7 @@ from core.experiments.compression import (
     param_choices,
     parse_param_values,
     plan_sweep,
+    smallest_answered_budget,
     smallest_near_best,
     summary_sentence,
     sweep_for_workspace,
@@ -295,8 +296,10 @@ st.caption("Diamonds re-rank a shortlist with the float vectors. Queries per sec
 st.subheader("Which method fits my budget?")
 b1, b2 = st.columns(2)
 float_bytes = 4.0 * d
+# opens on a budget that has an answer: the smallest configuration reaching the recall asked (else float32 / 8)
+default_budget = smallest_answered_budget(ok, bytes_col, float(state.min_recall), fallback=round(float_bytes / 8, 1))
 budget = float(b1.number_input("At most this many bytes per vector", min_value=0.5, max_value=1e6,
-                               value=float(state.budget if state.budget is not None else round(float_bytes / 8, 1)),
+                               value=float(state.budget if state.budget is not None else default_budget),
                                step=8.0, key="sweep_budget_bytes",
                                help=f"float32 takes {float_bytes:,.0f} B per vector here; counted as chosen above "
                                     f"({counted})."))

@@ -101,6 +101,8 @@ n, d = x.shape
 
 #: A free-text query that the docstring corpora answer well, so the page opens answered.
 EXAMPLE_QUERIES = {"stdlib-docs": "read a file line by line", "pydocs": "read a file line by line"}
+#: The item a vector dataset opens on when it has no free text (GloVe's first word is "the").
+EXAMPLE_ITEMS = {"glove-6b-50d": "king"}
 
 
 def example_query(dataset) -> str:
@@ -236,7 +238,8 @@ else:
             if state.item:
                 st.warning(f"The link's item {esc(state.item)} is not an item of {esc(full_ds.name)}; "
                            "showing the first.")
-            pick_item(0)  # opens answered: the first item is the query until another is picked
+            example = EXAMPLE_ITEMS.get(full_ds.name)
+            pick_item(ids.index(example) if example in set(ids) else 0)  # opens answered on a telling item
     picked = st.session_state.get("query_item_row")
     row = picked[1] if picked and picked[0] == ws.embeddings_key and picked[1] < full_ds.n else None
     exclude = st.checkbox("Leave the item itself out of the results", value=state.exclude_self,

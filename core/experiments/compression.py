@@ -542,6 +542,15 @@ def size_versus_float32(ratio: float) -> str:
     return f"{1 / ratio:.1f}× larger than float32"
 
 
+def smallest_answered_budget(rows: pd.DataFrame, bytes_col: str, min_recall: float, *, fallback: float) -> float:
+    """A bytes-per-vector budget the budget question can answer: the smallest ``bytes_col`` of the rows
+    whose recall reaches ``min_recall``, rounded up to 0.1 B (``fallback`` when none does)."""
+    reached = rows[(rows["recall_at_k"] >= min_recall) & rows[bytes_col].notna()] if len(rows) else rows
+    if reached.empty:
+        return float(fallback)
+    return math.ceil(float(reached[bytes_col].min()) * 10 - 1e-9) / 10
+
+
 def smallest_near_best(rows: pd.DataFrame, bytes_col: str = "bytes_per_vector", within: float = 0.01):
     """The smallest configuration (by ``bytes_col``) whose recall is within ``within`` of the best one
     that ran (ties: the higher recall), or ``None`` when none ran."""

@@ -196,6 +196,8 @@ def method_defaults(method: str, n: int, d: int) -> dict:
     from core.index.defaults import approx_defaults
 
     params = approx_defaults(method, n, d)
+    if "nprobe" in params:  # the map shows misses with nprobe 1; one query here should open answered:
+        params["nprobe"] = max(1, min(int(params["nlist"]), round(int(params["nlist"]) / 8)))  # 1/8 of the lists
     for name, value in QUERY_DEFAULTS.get(method, {}).items():
         if name == "rerank":
             value = min(int(value), n)
