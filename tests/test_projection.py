@@ -283,6 +283,17 @@ def test_find_items():
     assert find_items(ids, None, None, "re.").tolist() == [2]
 
 
+def test_find_items_ranks_the_word_before_words_that_contain_it():
+    """Issue 21: "king" on the GloVe map listed making, working, taking before king."""
+    ids = ["the", "making", "working", "taking", "king", "burger_king", "kingdom", "kings"]
+    texts = ["a", "b", "c", "d", "e", "f", "g", "the king's speech"]
+    assert find_items(ids, None, None, "king").tolist() == [4, 5, 6, 7, 1, 2, 3]
+    assert find_items(ids, None, None, "king", limit=3).tolist() == [4, 5, 6]
+    labels = ["x"] * 7 + ["royal"]
+    assert find_items(ids, texts, labels, "royal").tolist() == [7]  # a label match
+    assert find_items(["a", "b"], ["one thing", "the king"], None, "king").tolist() == [1]  # a text match
+
+
 # ------------------------------------------------------------------ figures
 
 

@@ -106,24 +106,41 @@ def closeness_label(metric: str) -> str:
 # ------------------------------------------------------------------ finding items
 
 
+#: Where a word starts inside an id (``os.path.join``, ``read_file``, ``two words``).
+WORD_STARTS = (" ", ".", "_", "-", "/", ":")
+
+
 def find_items(ids: list[str], texts: list[str] | None, labels: list[str] | None, query: str,
                limit: int = 50) -> np.ndarray:
-    """Rows whose id, label or text contains ``query`` (case-insensitive), id/label matches first.
+    """Rows whose id, label or text contains ``query`` (case-insensitive), best matches first: the id
+    itself, then ids where it starts a word (``king`` → king, kingdom, Burger_King), ids that merely
+    contain it (making), labels, then texts.
 
     Returns int64 row numbers, at most ``limit``; empty for an empty query.
     """
     q = query.strip().lower()
     if not q:
         return np.zeros(0, dtype=np.int64)
-    first, second = [], []
+    exact: list[int] = []
+    tiers: list[list[int]] = [[], [], [], []]  # word start in the id, inside the id, label, text
     for i, item_id in enumerate(ids):
-        if q in item_id.lower() or (labels is not None and q in str(labels[i]).lower()):
-            first.append(i)
-        elif texts is not None and q in texts[i].lower():
-            second.append(i)
-        if len(first) >= limit:
-            break
-    return np.asarray((first + second)[:limit], dtype=np.int64)
+        low = item_id.lower()
+        if low == q:
+            exact.append(i)
+        elif low.startswith(q) or any(sep + q in low for sep in WORD_STARTS):
+            tiers[0].append(i)
+        elif q in low:
+            if len(tiers[1]) < limit:
+                tiers[1].append(i)
+        elif labels is not None and q in str(labels[i]).lower():
+            if len(tiers[2]) < limit:
+                tiers[2].append(i)
+        elif texts is not None and len(tiers[3]) < limit and q in texts[i].lower():
+            tiers[3].append(i)
+        if exact and len(tiers[0]) >= limit:
+            break  # ids are unique: nothing can rank higher now
+    ranked = exact + [i for tier in tiers for i in tier]
+    return np.asarray(ranked[:limit], dtype=np.int64)
 
 
 def neighbour_table(dataset, scores: np.ndarray, ids: np.ndarray, missed: list | None = None,
