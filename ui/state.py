@@ -122,6 +122,18 @@ def current_workspace() -> Workspace | None:
         return None
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _given_neighbors(embeddings_key: str, _ws):
+    from core.experiments.relevance import given_neighbors_check
+
+    return given_neighbors_check(_ws)
+
+
+def given_neighbors_of(ws: Workspace):
+    """`core.experiments.relevance.given_neighbors_check`, once per embeddings (not on every rerun)."""
+    return _given_neighbors(ws.embeddings_key, ws)
+
+
 # -- shared page helpers ------------------------------------------------------------
 def streamlit_progress(label: str):
     """A core ProgressFn drawing an st.progress bar; returns (fn, bar)."""

@@ -27,7 +27,6 @@ from core.experiments.compression import (
     task_quality_costs,
 )
 from core.experiments.export import config_from_row, export_configuration, search_snippet_of, zip_folder
-from core.experiments.relevance import given_neighbors_check
 from core.index.metrics import best_under_budget, get_metric, pareto_frontier, quality_cost, reference_row
 from core.index.registry import METHODS, display_name
 from core.store.runs import RunStore
@@ -38,6 +37,7 @@ from figures.text import markdown_text as esc
 from ui.page_states import BYTES_MODES, QUALITY_METRICS, RECALL_DEFINITIONS, CompressionState, QueryState
 from ui.state import (
     execution_picker,
+    given_neighbors_of,
     page_state,
     publish_state,
     require_embeddings,
@@ -283,7 +283,7 @@ if has_quality:
                "fixed embeddings measures. Their post-hoc baselines are here: PQ, OPQ and IVF-PQ.")
 if not has_quality and ds.qrels_are_neighbors:
     try:
-        check = given_neighbors_check(ws)
+        check = given_neighbors_of(ws)
     except ValueError:
         check = None
     if check is not None:

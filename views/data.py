@@ -8,7 +8,7 @@ import streamlit as st
 from core import config
 from core.data.describe import category_table, norm_summary, query_table, sample_table, vector_norms
 from core.data.uploads import PREFIX, upload_quota_bytes, uploads_bytes
-from core.experiments.relevance import exact_relevance, given_neighbors_check
+from core.experiments.relevance import exact_relevance
 from core.workspace import encode_time_text, load_time_for_encoder, measured_rate_for_encoder
 from figures.data import category_bar, norm_histogram
 from figures.text import markdown_text as esc
@@ -20,6 +20,7 @@ from ui.state import (
     current_workspace,
     encode_with_progress,
     execution_picker,
+    given_neighbors_of,
     needs_confirmation,
     page_state,
     publish_state,
@@ -149,12 +150,12 @@ def relevance_section(ws) -> None:
     if ws.dataset.qrels_are_neighbors:
         st.markdown("**Ground truth from the file**")
         try:
-            check = given_neighbors_check(ws)
+            check = given_neighbors_of(ws)
         except ValueError as exc:
             st.warning(f"The file's neighbours cannot be checked: {esc(exc)}")
             return
         if check is not None:
-            st.caption(check.sentence())
+            st.caption(esc(check.sentence()))
         return
     if not ws.dataset.has_qrels:
         return
