@@ -258,9 +258,16 @@ class Workspace:
                 "embeddings_key": self.embeddings_key}
 
     def encoder_config(self) -> dict:
+        """The encoder's configuration, as fitted on this corpus; an encoder that must be fitted is not
+        fitted for it (asking whether embeddings are cached costs no TF-IDF + SVD fit)."""
         if self.dataset.kind == "vectors":
             return {"name": GIVEN_VECTORS, "normalize": self.dataset.metric == "cosine"}
-        return self.encoder.config()
+        if "encoder" in self.__dict__:  # already built (and fitted)
+            return self.encoder.config()
+        from core.encode.registry import make_encoder
+
+        enc = make_encoder(self.encoder_name, **self.encoder_options)
+        return enc.config_for(self.dataset.texts) if getattr(enc, "needs_fit", False) else enc.config()
 
     @property
     def metric(self) -> str:

@@ -170,3 +170,14 @@ def test_existence_check_does_not_load_the_array(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("loaded")))
     assert cache.exists("embeddings", "k") and cache.record("embeddings", "k")["meta"] == {"a": 1}
     assert not cache.exists("embeddings", "missing")
+
+
+def test_a_fitted_encoders_cache_key_costs_no_fit():
+    """Pages ask on every view whether embeddings exist; for TF-IDF + SVD that must not fit the SVD,
+    and the key must be the one the fitted encoder has."""
+    texts = [f"document {i} about topic {i % 5} and words {i * 7}" for i in range(40)]
+    ds = Dataset(name="t", ids=[f"d{i}" for i in range(40)], texts=texts)
+    ws = Workspace(ds, "tfidf-svd", {"dim": 8}, ArtifactCache(None))
+    planned = ws.encoder_config()
+    assert "encoder" not in ws.__dict__  # nothing was built or fitted
+    assert planned == ws.encoder.config() and planned["fit"] is not None

@@ -35,6 +35,7 @@ from figures.map import figure_png, png_export_status
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
 from ui.page_states import BYTES_MODES, QUALITY_METRICS, RECALL_DEFINITIONS, CompressionState, QueryState
+from ui.shared import run_key, shared
 from ui.state import (
     execution_picker,
     given_neighbors_of,
@@ -222,6 +223,7 @@ recall_def = st.radio(
          "recomputed from the vectors. The two differ where items lie within 1e-3 of the k-th distance "
          "(duplicates, near-ties).")
 recall_mode = code_of(RECALL_LABELS, recall_def)
+view_key = (*run_key(run), recall_mode, bytes_col)  # everything the charts and sentences below depend on
 state = state.replace(run=run.id, bytes=counted_mode, recall=recall_mode)
 publish_state(state)
 by_id_rows = rows
@@ -238,15 +240,16 @@ intro.markdown(
     opening(rk, int(run.params.get("nq", nq)), run.params.get("queries", query_source))
     + f" Here {len(ok)} configurations ran (run #{run.id}). Points up and to the left keep more recall in fewer "
     "bytes; the dotted staircase is the Pareto frontier, the configurations nothing else beats on both. "
-    + summary_sentence(rows, bytes_col)
+    + shared("sweep.summary", view_key, lambda: summary_sentence(rows, bytes_col))
 )
 
 st.caption(f"Run #{run.id} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(run.started))} · preset "
            f"{run.params.get('preset')} · k={rk} · {len(rows)} rows · {run.status}.")
 png_ok, png_why = png_export_status()
 charts = [
-    ("memory", "Recall against memory", recall_vs_memory_figure(rows, x=bytes_col, k=rk)),
-    ("qps", "Recall against speed", recall_vs_qps_figure(rows, k=rk)),
+    ("memory", "Recall against memory",
+     shared("sweep.memory", view_key, lambda: recall_vs_memory_figure(rows, x=bytes_col, k=rk))),
+    ("qps", "Recall against speed", shared("sweep.qps", view_key, lambda: recall_vs_qps_figure(rows, k=rk))),
 ]
 for name, _title, fig in charts:
     with st.container():
@@ -274,8 +277,9 @@ if has_quality:
         f"costs the actual task: {get_metric(quality).label} of each configuration against the dataset's "
         "relevance judgments, with exact search as the dashed line. A method can lose recall on neighbours "
         "that were never relevant and keep the task almost whole, or the reverse.")
-    st.plotly_chart(quality_vs_memory_figure(rows, y=quality, x=bytes_col), key="sweep_chart_quality")
-    costs = task_quality_costs(rows, quality, bytes_col)
+    st.plotly_chart(shared("sweep.quality", (*view_key, quality),
+                           lambda: quality_vs_memory_figure(rows, y=quality, x=bytes_col)), key="sweep_chart_quality")
+    costs = shared("sweep.costs", (*view_key, quality), lambda: task_quality_costs(rows, quality, bytes_col))
     if costs:
         st.caption("Against exact search, on this frontier: " + "; ".join(esc(c) for c in costs) + ".")
     st.caption("Training-time quantizers (JPQ, RepCONC, Distill-VQ) learn the encoder and the codes together, so "
@@ -409,7 +413,7 @@ if choices:
     publish_state(state.replace(drill=picked))
     row = by_id_rows[by_id_rows["label"] == picked].iloc[0].to_dict()
     try:
-        drill = drilldown(ws, run, row)
+        drill = shared("sweep.drilldown", (*run_key(run), ws.embeddings_key, picked), lambda: drilldown(ws, run, row))
     except ValueError as exc:
         drill = None
         st.warning(f"Cannot drill into this configuration: {esc(exc)}")
@@ -421,7 +425,8 @@ if choices:
         c1.metric(f"mean recall@{drill.k}", f"{drill.mean:.3f}")
         c2.metric("queries below 50%", f"{drill.share_below_half:.1%}")
         c3.metric("mean by distance (ann-benchmarks)", f"{drill.recall_ties.mean():.3f}")
-        st.plotly_chart(per_query_recall_figure(drill.recall, k=drill.k), key="sweep_drill_chart")
+        st.plotly_chart(shared("sweep.drill_chart", (*run_key(run), ws.embeddings_key, picked),
+                               lambda: per_query_recall_figure(drill.recall, k=drill.k)), key="sweep_drill_chart")
         st.caption(esc(drill.sentence()))
         worst = drill.worst.copy()
         position = {q: i for i, q in enumerate(drill.query_ids)}

@@ -13,6 +13,7 @@ from core.workspace import encode_time_text, load_time_for_encoder, measured_rat
 from figures.data import category_bar, norm_histogram
 from figures.text import markdown_text as esc
 from ui.page_states import DataState
+from ui.shared import shared
 from ui.state import (
     DEFAULT_DATASET,
     DEFAULT_ENCODER,
@@ -86,8 +87,9 @@ def dataset_card(ws) -> None:
             st.dataframe(query_table(ds), hide_index=True, width="stretch")
     with right:
         if ds.labels is not None:
-            cats = category_table(ds.labels)
-            st.plotly_chart(category_bar(cats), key="cat_bar")
+            key = (ds.name, repr(sorted(ds.params.items())), ds.fingerprint())
+            cats = shared("data.categories", key, lambda: category_table(ds.labels))
+            st.plotly_chart(shared("data.category_bar", key, lambda: category_bar(cats)), key="cat_bar")
             st.caption(f"{len(cats):,} categories; the largest holds {cats['share'].iloc[0]:.1%} of the items.")
 
 
@@ -170,7 +172,9 @@ def relevance_section(ws) -> None:
         ws.query_embeddings(progress=update)
         bar.empty()
     try:
-        result = exact_relevance(ws)
+        # the same vectors, queries and judgments give the same scores: computed once per server
+        result = shared("data.relevance", (str(ws.cache.root), ws.embeddings_key, ws.dataset.name,
+                                           repr(sorted(ws.dataset.params.items()))), lambda: exact_relevance(ws))
     except ValueError as exc:
         st.warning(f"The relevance task cannot be scored: {esc(exc)}")
         return

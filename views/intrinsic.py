@@ -23,6 +23,7 @@ from figures.intrinsic import (
 )
 from figures.text import markdown_text as esc
 from ui.page_states import IntrinsicState
+from ui.shared import shared
 from ui.state import page_state, publish_state, require_embeddings, require_workspace, streamlit_progress
 
 st.title("Intrinsic dimension")
@@ -156,9 +157,13 @@ st.caption(f"LID {how}."
               " Press **Estimate** to save these numbers as a run."))
 
 # -- global estimates ------------------------------------------------------------------------
+#: the figures below depend on these vectors, their labels, k and the threshold only
+view_key = (str(ws.cache.root), ws.embeddings_key, ds.name, repr(sorted(ds.params.items())), k, threshold)
 g1, g2 = st.columns(2)
-g1.plotly_chart(estimates_bar(est, ambient_dim=d), key="id_estimates_chart")
-g2.plotly_chart(pca_variance_curve(res.spectrum, threshold=threshold, pca_id=pca_id), key="id_pca_chart")
+g1.plotly_chart(shared("id.estimates", view_key, lambda: estimates_bar(est, ambient_dim=d)), key="id_estimates_chart")
+g2.plotly_chart(shared("id.pca", view_key,
+                       lambda: pca_variance_curve(res.spectrum, threshold=threshold, pca_id=pca_id)),
+                key="id_pca_chart")
 shown = est[["estimator", "dimension", "setting", "n_degenerate", "reads"]].rename(
     columns={"n_degenerate": "points without estimate"})
 st.dataframe(shown.round({"dimension": 2}), hide_index=True, key="id_estimates_table")
@@ -188,7 +193,7 @@ else:
 
 # -- LID distribution ----------------------------------------------------------------------------
 st.subheader("Local intrinsic dimension, item by item")
-st.plotly_chart(lid_histogram(lid.lid, k=k), key="id_lid_hist")
+st.plotly_chart(shared("id.lid_hist", view_key, lambda: lid_histogram(lid.lid, k=k)), key="id_lid_hist")
 spread = pd.Series(lid.lid).dropna()
 if len(spread):
     st.caption(f"Median {lid.median:.1f}; the middle 80% of {items} lie between {spread.quantile(0.1):.1f} and "
@@ -201,10 +206,10 @@ elif ds.n_labels < 2:
     st.info(f"Every item of {esc(ds.name)} is in one category (**{esc(only)}**): there is nothing to compare "
             "LID across.")
 else:
-    frame = lid_by_category(lid.lid, ds.labels, top=12)
-    summary = category_lid_summary(frame)
-    st.plotly_chart(lid_by_category_box(frame, title=f"LID by category (the {len(summary)} largest of "
-                                                     f"{ds.n_labels:,})"), key="id_lid_categories")
+    frame = shared("id.by_category", view_key, lambda: lid_by_category(lid.lid, ds.labels, top=12))
+    summary = shared("id.category_summary", view_key, lambda: category_lid_summary(frame))
+    st.plotly_chart(shared("id.category_box", view_key, lambda: lid_by_category_box(
+        frame, title=f"LID by category (the {len(summary)} largest of {ds.n_labels:,})")), key="id_lid_categories")
     top, bottom = summary.iloc[0], summary.iloc[-1]
     st.markdown(
         f"Among the {len(summary)} largest categories, **{esc(top.category)}** has the highest median LID "

@@ -51,6 +51,7 @@ from figures.map import (
 from figures.text import markdown_text as esc
 from ui.background import cancel_job, get_job, max_running, queue_position, start_job
 from ui.page_states import MAP_APPROX, MapState
+from ui.shared import run_key, shared
 from ui.state import index_of, page_state, publish_state, require_embeddings, require_workspace, streamlit_progress
 
 st.title("Embedding map")
@@ -377,7 +378,14 @@ axes = None
 if proj.explained_variance:
     axes = tuple(f"PC{j + 1} ({v:.1%} of variance)" for j, v in enumerate(proj.explained_variance))
     st.session_state["map_pca_variance"] = proj.explained_variance
-fig = map_figure(
+# everything the figure depends on: the vectors, the projection, the colouring, the drawing and the selection
+figure_key = (
+    str(ws.cache.root), ws.embeddings_key, ds.name, repr(sorted(ds.params.items())), proj.method, dims, proj.note,
+    repr(sorted(proj.params.items())), proj.budget, proj.seed, colour_by, draw,
+    run_key(recall_run.run) if recall_run is not None else None, tuple(recall_config or ()),
+    repr({name: value.tolist() if isinstance(value, np.ndarray) else value for name, value in highlight.items()}),
+)
+fig = shared("map.figure", figure_key, lambda: map_figure(
     proj.coords,
     colour=colour.values,
     colour_kind=colour.kind,
@@ -388,7 +396,7 @@ fig = map_figure(
     axis_titles=axes,
     draw=draw,
     **highlight,
-)
+))
 with chart_box:
     if dims == 2:
         st.plotly_chart(fig, key="map_chart", on_select=on_chart_select, selection_mode="points",

@@ -51,6 +51,7 @@ from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_id_fi
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
 from ui.page_states import OrderState, QueryState
+from ui.shared import run_key, shared
 from ui.state import (
     page_state,
     publish_state,
@@ -292,9 +293,10 @@ def vs_id_section() -> None:
     st.caption(f"Run #{run.id} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(run.started))} · {p.get('n'):,} "
                f"points in {p.get('dim')} dims per set, {p.get('n_queries')} queries, M={p.get('M')}, "
                f"efConstruction={p.get('ef_construction')} · {run.status}.")
-    st.plotly_chart(recall_vs_id_figure(rows), key="vsid_chart")
-    st.markdown(esc(vs_id_sentence(rows)))
-    st.dataframe(vs_id_table(rows).round(3), hide_index=True, key="vsid_table")
+    key = run_key(run)
+    st.plotly_chart(shared("vsid.chart", key, lambda: recall_vs_id_figure(rows)), key="vsid_chart")
+    st.markdown(esc(shared("vsid.sentence", key, lambda: vs_id_sentence(rows))))
+    st.dataframe(shared("vsid.table", key, lambda: vs_id_table(rows).round(3)), hide_index=True, key="vsid_table")
 
 
 # -- results -------------------------------------------------------------------------------------------
@@ -320,8 +322,9 @@ run, rows = shown.run, shown.rows
 state = state.replace(run=run.id)
 publish_state(state)
 rk = int(rows["k"].iloc[0])
-summary = summarize_order_rows(rows)
-gaps = order_gaps(rows)
+view_key = (*run_key(run), ws.embeddings_key)
+summary = shared("order.summary", view_key, lambda: summarize_order_rows(rows))
+gaps = shared("order.gaps", view_key, lambda: order_gaps(rows))
 widest = gaps.loc[gaps["gap_points"].idxmax()] if not gaps.empty else None
 run_base, run_nq = int(rows["n_base"].iloc[0]), int(rows["n_queries"].iloc[0])
 intro.markdown(
@@ -338,9 +341,9 @@ st.subheader("Recall against efSearch")
 st.caption(f"Run #{run.id} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(run.started))} · M={run.params.get('M')}"
            f", efConstruction={run.params.get('ef_construction')}, {run.params.get('queries', 'queries')} · "
            f"{len(rows)} rows.")
-st.plotly_chart(recall_vs_ef_figure(summary, k=rk), key="order_chart")
+st.plotly_chart(shared("order.chart", view_key, lambda: recall_vs_ef_figure(summary, k=rk)), key="order_chart")
 for backend in rows["backend"].unique():
-    sentence = gap_sentence(gaps, backend)
+    sentence = shared("order.gap_sentence", (*view_key, backend), lambda backend=backend: gap_sentence(gaps, backend))
     if sentence:
         st.markdown(sentence)
 notes = sorted({note for note in rows["note"].dropna() if note})
@@ -372,12 +375,15 @@ if "order_lid_backend" not in st.session_state or "order_lid_ef" not in st.sessi
 lid_ef = int(v2.selectbox("efSearch", efs_run, index=efs_run.index(linked_ef), key="order_lid_ef"))
 state = state.replace(backend=lid_backend, ef=lid_ef)
 publish_state(state)
-table = recall_vs_lid_table(ws, rows, lid_backend, lid_ef)
+lid_key = (*view_key, lid_backend, lid_ef)
+table = shared("order.lid_table", lid_key, lambda: recall_vs_lid_table(ws, rows, lid_backend, lid_ef))
 if table.empty:
     st.info("The per-query recall of this run is no longer in the artifact cache; run the study again "
             "(configurations still cached are reused).")
 else:
-    st.plotly_chart(recall_vs_lid_figure(table, k=rk, backend=lid_backend, ef_search=lid_ef), key="order_lid_chart")
+    st.plotly_chart(shared("order.lid_chart", lid_key,
+                           lambda: recall_vs_lid_figure(table, k=rk, backend=lid_backend, ef_search=lid_ef)),
+                    key="order_lid_chart")
     rhos = table.groupby("order", sort=False)["spearman_rho"].first().dropna()
     if not rhos.empty:
         st.caption(f"Rank correlation of query LID with recall: from {rhos.min():+.2f} ({rhos.idxmin()}) to "
@@ -401,9 +407,12 @@ else:
                                                "build, so its link reopens exactly that graph."))
     state = state.replace(order=drill_order, seed=drill_seed)
     publish_state(state)
-    drill = order_drilldown(ws, run, rows, lid_backend, drill_order, lid_ef, seed=drill_seed)
+    drill_key = (*lid_key, drill_order, drill_seed)
+    drill = shared("order.drilldown", drill_key,
+                   lambda: order_drilldown(ws, run, rows, lid_backend, drill_order, lid_ef, seed=drill_seed))
     if drill is not None:
-        d1.plotly_chart(per_query_recall_figure(drill.recall, k=drill.k), key="order_drill_chart")
+        d1.plotly_chart(shared("order.drill_chart", drill_key,
+                               lambda: per_query_recall_figure(drill.recall, k=drill.k)), key="order_drill_chart")
         d1.caption(esc(drill.sentence()))
         d2.markdown(f"**The {len(drill.worst)} hardest queries** ({esc(drill.label)})")
         worst = drill.worst.drop(columns=["missed", "returned_instead"], errors="ignore").copy()

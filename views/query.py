@@ -39,6 +39,7 @@ from core.store.runs import RunStore
 from figures.query import score_curves_figure
 from figures.text import markdown_text as esc
 from ui.page_states import MODE_LABELS, QueryState
+from ui.shared import shared
 from ui.state import (
     not_offered,
     offer_saved_view,
@@ -492,9 +493,9 @@ if len(ran) >= 2:
                                     **{m: st.column_config.NumberColumn(m, format="%.2f", width=56)
                                        for m in overlaps.columns}})
     with o2:
-        fig = score_curves_figure(score_rows(results, exact), threshold=threshold,
-                                  score_title=f"exact score ({closeness_label(metric)})",
-                                  higher_is_closer=higher_is_closer(metric))
+        fig = shared("query.scores", (signature, threshold, metric), lambda: score_curves_figure(
+            score_rows(results, exact), threshold=threshold, score_title=f"exact score ({closeness_label(metric)})",
+            higher_is_closer=higher_is_closer(metric)))
         st.plotly_chart(fig, key="query_scores")
         st.caption("Each method's results by rank, at their exact scores; the dashed grey line is the exact top-k. "
                    "A line that falls away from it returned worse neighbours; the black dash-dot line is the cut-off.")

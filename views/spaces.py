@@ -21,6 +21,7 @@ from figures.map import map_figure
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
 from ui.page_states import SpacesState
+from ui.shared import shared
 from ui.state import index_of, page_state, publish_state, require_workspace, streamlit_progress, workspace_spec
 
 st.title("Compare spaces")
@@ -163,10 +164,11 @@ if cmp.retrieval_a is not None and not cmp.disagreeing.empty:
 
 # -- where they disagree ------------------------------------------------------------------------------
 st.subheader("Where they disagree")
+pair_key = (str(ws.cache.root), spec["dataset"], params_json, a, b, cmp.k)  # what the figures below depend on
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(per_query_recall_figure(cmp.rows["agreement"].to_numpy(), k=cmp.k,
-                                            title=f"Neighbour agreement per item (k={cmp.k})"),
+    st.plotly_chart(shared("spaces.agreement", pair_key, lambda: per_query_recall_figure(
+        cmp.rows["agreement"].to_numpy(), k=cmp.k, title=f"Neighbour agreement per item (k={cmp.k})")),
                     key="spaces_agreement_hist")
     st.caption("Each bar: the share of items whose k neighbours overlap by that much; red: less than half.")
 with right:
@@ -176,9 +178,10 @@ with right:
     except ValueError:
         proj = None
     if proj is not None:
-        fig = map_figure(proj.coords, colour=cmp.rows["agreement"].to_numpy()[proj.rows], colour_kind="continuous",
-                         colour_title="agreement", hover=hover_texts(ds, proj.rows),
-                         title=f"{a}: each item coloured by its neighbour agreement with {b}", height=420)
+        fig = shared("spaces.map", (*pair_key, proj.method, proj.note), lambda: map_figure(
+            proj.coords, colour=cmp.rows["agreement"].to_numpy()[proj.rows], colour_kind="continuous",
+            colour_title="agreement", hover=hover_texts(ds, proj.rows),
+            title=f"{a}: each item coloured by its neighbour agreement with {b}", height=420))
         st.plotly_chart(fig, key="spaces_map")
         st.caption(f"PCA map of {esc(a)} ({proj.note}); dark items keep few of their neighbours in {esc(b)}.")
     else:

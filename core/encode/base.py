@@ -41,6 +41,13 @@ class Encoder(ABC):
         """Learn from the corpus (no-op for pretrained encoders); returns ``self``."""
         return self
 
+    def config_for(self, texts: Sequence[str]) -> dict[str, Any]:
+        """The `config` this encoder will have once fitted on ``texts``, without fitting it.
+
+        A cache key must not cost a fit: the pages ask whether embeddings exist on every view.
+        """
+        return self.config()
+
     def encode(
         self,
         texts: Sequence[str],

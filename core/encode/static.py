@@ -171,6 +171,13 @@ class TfidfSvdEncoder(Encoder):
             "fit": getattr(self, "fit_fingerprint_", None),
         }
 
+    @staticmethod
+    def _fit_fingerprint(texts: Sequence[str]) -> str:
+        return f"{len(texts)}:{hash_texts(texts)}"
+
+    def config_for(self, texts: Sequence[str]) -> dict[str, Any]:
+        return {**self.config(), "fit": self._fit_fingerprint(check_texts(texts))}
+
     def fit(self, texts: Sequence[str]) -> TfidfSvdEncoder:
         """Fit TF-IDF and SVD on the corpus ``texts``; returns ``self``."""
         from sklearn.decomposition import TruncatedSVD
@@ -191,7 +198,7 @@ class TfidfSvdEncoder(Encoder):
         corpus = svd.fit_transform(tfidf).astype(np.float32)
         self.vectorizer_, self.svd_ = vectorizer, svd
         self.fallback_ = _unit(normalize_rows_inplace(corpus).mean(axis=0) + 1e-12)
-        self.fit_fingerprint_ = f"{len(texts)}:{hash_texts(texts)}"
+        self.fit_fingerprint_ = self._fit_fingerprint(texts)
         return self
 
     def _encode(
