@@ -160,12 +160,12 @@ class RelevanceFilterResult:
                              "ratio": np.divide(mapped, raw, out=np.full_like(raw, np.nan), where=raw > 0)})
 
     def rows(self, points: int = CURVE_POINTS) -> pd.DataFrame:
-        """Tidy curve rows ``method, threshold, kept, precision, recall, f1`` (each curve thinned to ``points``,
-        its best-F1 point always kept); top-k rows have ``k``."""
+        """Tidy curve rows ``method, threshold, kept, precision, recall, f1`` (each curve thinned to about
+        ``points``, see `thinned`); top-k rows have ``k``."""
         frames = []
         for name, curve in ((MAPPED, self.mapped), (RAW, self.raw), (TOP_K, self.top_k)):
             m = curve.threshold.size
-            keep = np.unique(np.r_[np.linspace(0, m - 1, min(points, m)).round().astype(int), curve.best_f1()])
+            keep = thinned(m, points, curve.best_f1())
             frames.append(pd.DataFrame({
                 "method": name,
                 "threshold": [self.shown_threshold(name, v) for v in curve.threshold[keep]],
@@ -189,6 +189,15 @@ class RelevanceFilterResult:
             "precision_at_equal_recall": gain.to_dict(orient="records"),
             "mean_gain": float(np.nanmean(gain["gain"])) if len(gain) else float("nan"),
         }
+
+
+def thinned(m: int, points: int, best: int) -> np.ndarray:
+    """About ``points`` of ``m`` curve indices: half spaced geometrically (dense where few candidates are kept,
+    where precision moves fastest), half evenly, and the best-F1 point; sorted, unique."""
+    half = max(1, points // 2)
+    geometric = np.geomspace(1, m, min(half, m)).round().astype(int) - 1
+    even = np.linspace(0, m - 1, min(half, m)).round().astype(int)
+    return np.unique(np.r_[geometric, even, best])
 
 
 def evaluate_split(cand: Candidates, train: np.ndarray, test: np.ndarray, *, max_k: int, alpha: float = 1e-3,
@@ -218,8 +227,12 @@ def chosen_threshold(curve: Curve) -> float:
 
 
 def relevance_filter(ws, *, depth: int = DEPTH, max_k: int = MAX_K, test_size: float = TEST_SIZE, seed: int = 0,
-                     alpha: float = 1e-3, progress: ProgressFn | None = None) -> RelevanceFilterResult:
-    """Fit the query-adaptive mapping on a seeded training split of the judged queries; curves on the rest."""
+                     alpha: float = 1e-3, progress: ProgressFn | None = None, recorder=None,
+                     ) -> RelevanceFilterResult:
+    """Fit the query-adaptive mapping on a seeded training split of the judged queries; curves on the rest.
+
+    ``recorder`` (a `core.store.runs.RunRecorder`) receives the curve rows and the workspace's provenance.
+    """
     reason = unavailable_reason(ws)
     if reason is not None:
         raise ValueError(f"relevance filtering is not available on {ws.dataset.name}: {reason}")
@@ -230,11 +243,15 @@ def relevance_filter(ws, *, depth: int = DEPTH, max_k: int = MAX_K, test_size: f
     report(progress, 1, 3, f"fitting the mapping on {len(train):,} training queries")
     mapper, fit_s, mapped, raw, top_k, t_mapped, t_raw = evaluate_split(cand, train, test, max_k=max_k, alpha=alpha)
     report(progress, 3, 3, f"curves on {len(test):,} held-out queries")
-    return RelevanceFilterResult(
+    result = RelevanceFilterResult(
         mapper=mapper, train_ids=tuple(cand.query_ids[i] for i in train),
         test_ids=tuple(cand.query_ids[i] for i in test), mapped=mapped, raw=raw, top_k=top_k,
         train_threshold=t_mapped, train_raw_cut_off=t_raw, fit_seconds=fit_s, depth=depth, max_k=max_k, seed=seed,
         test_size=test_size, metric=ws.metric, n_relevant_test=int(cand.n_relevant[test].sum()))
+    if recorder is not None:
+        recorder.describe({**ws.provenance(), "seed": seed, "test_size": test_size})
+        recorder.add(*result.rows().to_dict(orient="records"))
+    return result
 
 
 # ------------------------------------------------------------------ one query (the Query page)
