@@ -123,15 +123,15 @@ def teaching_sentence(result: RelevanceFilterResult) -> str:
     mapped_p = float(precision_at_recall(result.mapped, np.array([recall]))[0])
     best = result.best_f1().set_index("method")["best_f1"]
     return (
-        "A search always returns k results, and neither a top-k nor one raw score cut-off tells relevant from "
-        f"irrelevant well, because score levels differ from query to query. Following {PAPER}, each query's raw "
-        "scores are mapped through a query-dependent function (their *Cosine Adapter*, here in its linear form "
-        "sigmoid(a·score + b), a and b computed from the query's own top-100 scores) and one global threshold cuts "
-        f"every query. The mapping was fitted on **{len(result.train_ids):,}** of this dataset's judged queries; "
-        f"the curves are measured on the other **{len(result.test_ids):,}**, which it never saw. At recall "
-        f"**{recall:.2f}** (where the raw cut-off's F1 is best) the raw cut-off's results are "
-        f"**{result.raw.precision[raw_best]:.0%}** relevant, the mapped threshold's **{mapped_p:.0%}**; best F1: "
-        f"mapped {best[MAPPED]:.3f}, raw cut-off {best[RAW]:.3f}, top-k {best[TOP_K]:.3f}."
+        f"Which of a query's results are worth keeping? Following {PAPER}, each query's raw scores are mapped through "
+        "a query-dependent function (their *Cosine Adapter*; here sigmoid(a·score + b), with a and b computed from "
+        f"the query's own top-{result.depth} scores) and one global threshold cuts every query. The chart compares it "
+        "with one "
+        f"raw cut-off and with top-k on **{len(result.test_ids):,}** judged queries the mapping never saw (it was "
+        f"fitted on the other **{len(result.train_ids):,}**): at recall **{recall:.2f}**, where the raw cut-off's F1 "
+        f"is best, **{result.raw.precision[raw_best]:.0%}** of the raw cut-off's results are relevant and "
+        f"**{mapped_p:.0%}** of the mapped threshold's; best F1 {best[MAPPED]:.3f} mapped, {best[RAW]:.3f} raw "
+        f"cut-off, {best[TOP_K]:.3f} top-k."
     )
 
 
@@ -165,13 +165,8 @@ def relevance_filter_section(view: FilterView, exact, cutoff: float | None) -> N
     st.caption("Precision and recall of the results kept, pooled over the held-out queries (each query's candidates "
                f"are its exact top-{result.depth}; recall counts every document judged relevant). Higher at the same "
                "recall is better. The diamonds mark the page's mapped threshold and raw cut-off on these queries.")
-    with st.expander("The numbers", expanded=False):
-        table = result.best_f1().rename(columns={"best_f1": "best F1"})
-        st.dataframe(table, hide_index=True, key="query_filter_best",
-                     column_config={c: st.column_config.NumberColumn(c, format="%.3f")
-                                    for c in ("best F1", "precision", "recall", "threshold")})
-        honest = result.at_training_thresholds()
-        st.caption("Best F1 is taken on the held-out curve itself, an upper bound for each method alike. At the "
-                   "thresholds of best F1 on the training queries: "
-                   + "; ".join(f"{r.method} {r.threshold:.3f} gives F1 {r.f1:.3f} (precision {r.precision:.3f}, "
-                               f"recall {r.recall:.3f})" for r in honest.itertuples()) + ".")
+    honest = result.at_training_thresholds()
+    st.caption("Best F1 above is taken on the held-out curve itself, an upper bound for each method alike. At the "
+               "thresholds of best F1 on the training queries, on the held-out ones: "
+               + "; ".join(f"{r.method} {r.threshold:.3f} gives F1 {r.f1:.3f} (precision {r.precision:.3f}, "
+                           f"recall {r.recall:.3f})" for r in honest.itertuples()) + ".")
