@@ -81,6 +81,11 @@ def test_the_mapping_reaches_precision_1_on_held_out_queries_where_the_raw_cut_o
     # the threshold chosen on the training queries separates the held-out ones too
     at_train = result.at_training_thresholds().set_index("method")
     assert at_train.loc["mapped threshold", "f1"] == pytest.approx(1.0)
+    points = result.operating_points(result.train_threshold, cutoff=10.0).set_index("method")
+    assert list(points.index) == ["mapped threshold"]  # a raw cut-off above every score keeps nothing: no point
+    assert points.loc["mapped threshold", ["precision", "recall"]].tolist() == pytest.approx([1.0, 1.0])
+    recall, raw_p, mapped_p = result.gain_at_raw_best()
+    assert mapped_p == pytest.approx(1.0) and raw_p < 1.0 and 0 < recall <= 1
 
 
 def test_training_and_evaluation_queries_are_disjoint_and_the_split_is_seeded(fresh_home):

@@ -12,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from core.analysis.relevance_filter import at_threshold, closeness, precision_at_recall
 from core.experiments.relevance_filter import (
     DEPTH,
     MAPPED,
@@ -100,27 +98,9 @@ def mapped_caption(view: FilterView) -> str:
             "(query-adaptive filtering, see *Relevance filtering* below).")
 
 
-def operating_points(result: RelevanceFilterResult, threshold: float, cutoff: float | None) -> pd.DataFrame:
-    """The held-out precision and recall at the page's mapped threshold and raw cut-off (where they keep any)."""
-    points = []
-    for method, curve, value, label in ((MAPPED, result.mapped, threshold, f"mapped threshold {threshold:.3f}"),
-                                        (RAW, result.raw, None if cutoff is None else float(
-                                            closeness(np.array([cutoff]), result.metric)[0]),
-                                         f"the page's cut-off {cutoff:.4f}")):
-        if value is None:
-            continue
-        i = at_threshold(curve, value)
-        if i >= 0:
-            points.append({"method": method, "label": label, "precision": curve.precision[i],
-                           "recall": curve.recall[i], "f1": curve.f1[i]})
-    return pd.DataFrame(points, columns=["method", "label", "precision", "recall", "f1"])
-
-
 def teaching_sentence(result: RelevanceFilterResult) -> str:
     """The section's opening: the method, the split, and the gain at the raw cut-off's best-F1 recall."""
-    raw_best = result.raw.best_f1()
-    recall = float(result.raw.recall[raw_best])
-    mapped_p = float(precision_at_recall(result.mapped, np.array([recall]))[0])
+    recall, raw_p, mapped_p = result.gain_at_raw_best()
     best = result.best_f1().set_index("method")["best_f1"]
     return (
         f"Which of a query's results are worth keeping? Following {PAPER}, each query's raw scores are mapped through "
@@ -129,7 +109,7 @@ def teaching_sentence(result: RelevanceFilterResult) -> str:
         "with one "
         f"raw cut-off and with top-k on **{len(result.test_ids):,}** judged queries the mapping never saw (it was "
         f"fitted on the other **{len(result.train_ids):,}**): at recall **{recall:.2f}**, where the raw cut-off's F1 "
-        f"is best, **{result.raw.precision[raw_best]:.0%}** of the raw cut-off's results are relevant and "
+        f"is best, **{raw_p:.0%}** of the raw cut-off's results are relevant and "
         f"**{mapped_p:.0%}** of the mapped threshold's; best F1 {best[MAPPED]:.3f} mapped, {best[RAW]:.3f} raw "
         f"cut-off, {best[TOP_K]:.3f} top-k."
     )
@@ -160,7 +140,7 @@ def relevance_filter_section(view: FilterView, exact, cutoff: float | None) -> N
         st.markdown(this_query_sentence(view, exact, cutoff))
     elif view.reason:
         st.caption(f"This query's results are not marked: {esc(view.reason)}.")
-    points = operating_points(result, view.mapping.threshold if view.mapping else result.train_threshold, cutoff)
+    points = result.operating_points(view.mapping.threshold if view.mapping else result.train_threshold, cutoff)
     st.plotly_chart(filter_curves_figure(result.rows(), points), key="query_filter_curves")
     st.caption("Precision and recall of the results kept, pooled over the held-out queries (each query's candidates "
                f"are its exact top-{result.depth}; recall counts every document judged relevant). Higher at the same "

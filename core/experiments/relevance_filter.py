@@ -159,6 +159,28 @@ class RelevanceFilterResult:
                              "top_k_precision": top_k, "gain": mapped - raw,
                              "ratio": np.divide(mapped, raw, out=np.full_like(raw, np.nan), where=raw > 0)})
 
+    def operating_points(self, threshold: float, cutoff: float | None = None) -> pd.DataFrame:
+        """Held-out precision, recall and F1 at a mapped ``threshold`` and a raw ``cutoff`` (the metric's own
+        score), each where it keeps any candidate: rows ``method, label, precision, recall, f1``."""
+        points = [(MAPPED, self.mapped, float(threshold), f"mapped threshold {threshold:.3f}")]
+        if cutoff is not None:
+            points.append((RAW, self.raw, float(closeness(np.array([cutoff]), self.metric)[0]),
+                           f"the page's cut-off {cutoff:.4f}"))
+        rows = []
+        for method, curve, value, label in points:
+            i = at_threshold(curve, value)
+            if i >= 0:
+                rows.append({"method": method, "label": label, "precision": curve.precision[i],
+                             "recall": curve.recall[i], "f1": curve.f1[i]})
+        return pd.DataFrame(rows, columns=["method", "label", "precision", "recall", "f1"])
+
+    def gain_at_raw_best(self) -> tuple[float, float, float]:
+        """``(recall, raw precision, mapped precision)`` at the recall of the raw cut-off's best F1 (the mapped
+        precision interpolated: its best at that recall or more)."""
+        i = self.raw.best_f1()
+        recall = float(self.raw.recall[i])
+        return recall, float(self.raw.precision[i]), float(precision_at_recall(self.mapped, np.array([recall]))[0])
+
     def rows(self, points: int = CURVE_POINTS) -> pd.DataFrame:
         """Tidy curve rows ``method, threshold, kept, precision, recall, f1`` (each curve thinned to about
         ``points``, see `thinned`); top-k rows have ``k``."""
@@ -288,7 +310,8 @@ def query_mapping(result: RelevanceFilterResult, scores: np.ndarray, threshold: 
     if np.isfinite(s).sum() < depth:
         raise ValueError(f"the mapping needs the query's top-{depth} scores, but only {np.isfinite(s).sum()} items "
                          "can be returned")
-    top = -np.sort(-s)[:depth][None, :]
+    n = s.size
+    top = np.sort(np.partition(s, n - depth)[n - depth:])[::-1][None, :]  # the query's top-depth, best first
     slope, intercept = result.mapper.mapping(top)
     cut = float(result.mapper.raw_cut_off(top, threshold)[0])
     shown = -cut if result.metric == "l2" else cut
