@@ -61,3 +61,10 @@ def test_without_judgments_the_section_says_it_is_not_available():
     assert "Relevance filtering" in text and "is not available here" in text and "relevance judgments" in text
     [items] = [t.value for t in at.table]
     assert "mapped" not in items.columns
+
+
+def test_a_bad_threshold_in_a_link_warns_once_and_the_section_still_renders():
+    at = open_judged({"mode": "query", "fthreshold": "5"})
+    assert any("fthreshold" in w.value and "outside" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.slider(key="query_filter_threshold").value == 0.999
+    assert "For this query the mapped threshold 0.999" in page_text(at)
