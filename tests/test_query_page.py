@@ -96,7 +96,7 @@ def test_text_workspace_free_text_query_with_default_methods():
     assert len(results) == 4
     assert all(len(t) == 10 and "text" in t.columns for t in results)
     assert "recall@10 = 1.00" in page_text(at)  # flat
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 2  # the score curves, and the relevance-filtering curves (stdlib has qrels)
 
     # one of the dataset's own queries: its relevant document is marked from the qrels
     at.radio(key="query_mode").set_value("One of the dataset's queries").run()

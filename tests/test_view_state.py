@@ -32,7 +32,7 @@ NON_DEFAULT = {
                            methods=("flat", "binary", "order_study"),
                            params={"binary": {"center": True, "rerank": 0},
                                    "order_study": {"backend": "faiss", "order": "random", "seed": 2, "ef_search": 10}},
-                           k=7, cutoff=0.4375, heldout=50, split_seed=3, order_run=12),
+                           k=7, cutoff=0.4375, filter_threshold=0.25, heldout=50, split_seed=3, order_run=12),
     CompressionState: CompressionState(run=4, recall="ties", quality="mrr", bytes="index", budget=48.5, min_recall=0.75,
                                        drill="BFlat on sign(x), rerank=0"),
     OrderState: OrderState(run=3, backend="hnswlib", ef=40, order="random", seed=1, vsid_run=9),

@@ -48,7 +48,7 @@ MODE_LABELS = {"text": "Free text", "query": "One of the dataset's queries", "it
 
 @dataclass(frozen=True)
 class QueryState(ViewState):
-    """The Query page: one query, 2-4 methods with their parameters, k and the cut-off.
+    """The Query page: one query, 2-4 methods with their parameters, k, the cut-off and the mapped threshold.
 
     ``heldout``/``split_seed``: search the base an experiment searched (the items minus a seeded sample
     of ``heldout`` items held out as its queries), so a drill-down row's recall reappears exactly.
@@ -65,6 +65,8 @@ class QueryState(ViewState):
     params: dict | None = url("mparams", ParamMap(check_method_params))  # noqa: RUF009 (a field spec)
     k: int | None = url("k", Int(1, 50))
     cutoff: float | None = url("cutoff", Float(-1e6, 1e6))
+    #: The global threshold on the query-adaptive mapped score (relevance filtering; judged datasets only).
+    filter_threshold: float | None = url("fthreshold", Float(0.001, 0.999))
     heldout: int | None = url("heldout", Int(1, 10_000_000))
     split_seed: int = url("split_seed", Int(0, MAX_SEED), 0)
     order_run: int | None = url("order_run", Int(1, MAX_RUN_ID, clip=False),

@@ -48,6 +48,7 @@ from ui.state import (
     require_embeddings,
     require_workspace,
 )
+from views.relevance_filter_section import mapped_caption, mapped_threshold_control, relevance_filter_section
 
 st.title("Query comparison")
 
@@ -311,6 +312,7 @@ state = QueryState(
     params={m: p for m, p in params.items() if p},
     k=k,
     cutoff=state.cutoff,
+    filter_threshold=state.filter_threshold,
     heldout=len(split.query_ids) if split is not None else None,
     split_seed=state.split_seed if split is not None else 0,
     order_run=study_run.id if study_run is not None else None,
@@ -381,6 +383,7 @@ threshold = float(st.slider(
          "estimates (PQ) or Hamming distances (binary codes) compare fairly.",
 ))
 publish_state(state.replace(cutoff=round(threshold, 6)))
+filter_view = mapped_threshold_control(ws, exact, own_base=split is None, query_id=query_id)  # relevance filtering
 results = with_threshold(results, threshold, metric)
 relevant = relevant_rows(ds, query_id)
 
@@ -448,6 +451,7 @@ def items_table() -> tuple[pd.DataFrame, bool]:
     rows, ranks = rows[order_], ranks[order_]
     in_top = exact.in_top_k(rows)
     kept = passes(exact.scores[rows], threshold, metric)
+    kept_mapped = filter_view.keeps(exact.scores[rows])
     positions = {r.method: {int(i): p + 1 for p, i in enumerate(r.rows)} for r in ran}
     has_text = ds.texts is not None or ds.titles is not None or ds.labels is not None
     out = []
@@ -458,6 +462,8 @@ def items_table() -> tuple[pd.DataFrame, bool]:
                         "exact score": f"*rank {k}: {exact.kth:.3f}*"})
         item = {"exact rank": str(int(ranks[i])), "id": esc(ds.ids[row]), "exact score": f"{exact.scores[row]:.3f}",
                 "cut-off": "✓" if kept[i] else "✗"}
+        if kept_mapped is not None:
+            item["mapped"] = "✓" if kept_mapped[i] else "✗"
         item.update({m: str(pos[row]) if row in pos else "—" for m, pos in positions.items()})
         if relevant:
             item["relevant"] = str(relevant.get(row, 0))
@@ -480,7 +486,7 @@ if ran:
                + (f"The line marks where the exact top-{k} ends, at exact score {exact.kth:.3f}; below it are the "
                   "items methods returned in place of the ones they missed. " if beyond
                   else f"Every method returned only items of the exact top-{k}. ")
-               + f"✓ in *cut-off*: the exact score passes the {CUT_OFF[metric]}.")
+               + f"✓ in *cut-off*: the exact score passes the {CUT_OFF[metric]}." + mapped_caption(filter_view))
 
 # -- agreement and score curves ---------------------------------------------------------------------------
 if len(ran) >= 2:
@@ -499,3 +505,5 @@ if len(ran) >= 2:
         st.plotly_chart(fig, key="query_scores")
         st.caption("Each method's results by rank, at their exact scores; the dashed grey line is the exact top-k. "
                    "A line that falls away from it returned worse neighbours; the black dash-dot line is the cut-off.")
+
+relevance_filter_section(filter_view, exact, threshold)
