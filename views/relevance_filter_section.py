@@ -29,6 +29,7 @@ from core.experiments.relevance_filter import (
 from figures.relevance_filter import filter_curves_figure
 from figures.text import markdown_text as esc
 from ui.page_states import QueryState
+from ui.shared import shared
 from ui.state import page_state, publish_state
 
 SPLIT_SEED = 0
@@ -43,6 +44,7 @@ class FilterView:
     mapping: QueryMapping | None = None
     reason: str | None = None
     query_in_training: bool = False
+    fit_key: tuple = ()  # what the fitted result depends on (embeddings and settings)
 
     def keeps(self, scores: np.ndarray) -> np.ndarray | None:
         """Which of this query's exact scores the mapped threshold keeps (``None`` when not offered)."""
@@ -86,8 +88,9 @@ def mapped_threshold_control(ws, exact, *, own_base: bool = True, query_id: str 
     try:
         mapping = query_mapping(result, exact.scores, threshold, exact.excluded)
     except ValueError as exc:
-        return FilterView(result=result, reason=str(exc))
-    return FilterView(result, mapping, query_in_training=query_id is not None and query_id in set(result.train_ids))
+        return FilterView(result=result, reason=str(exc), fit_key=(ws.embeddings_key, DEPTH, SPLIT_SEED, TEST_SIZE))
+    return FilterView(result, mapping, query_in_training=query_id is not None and query_id in set(result.train_ids),
+                      fit_key=(ws.embeddings_key, DEPTH, SPLIT_SEED, TEST_SIZE))
 
 
 def mapped_caption(view: FilterView) -> str:
@@ -141,7 +144,9 @@ def relevance_filter_section(view: FilterView, exact, cutoff: float | None) -> N
     elif view.reason:
         st.caption(f"This query's results are not marked: {esc(view.reason)}.")
     points = result.operating_points(view.mapping.threshold if view.mapping else result.train_threshold, cutoff)
-    st.plotly_chart(filter_curves_figure(result.rows(), points), key="query_filter_curves")
+    marks = (view.mapping.threshold if view.mapping else result.train_threshold, cutoff)
+    st.plotly_chart(shared("query.filter_curves", (*view.fit_key, *marks),
+                           lambda: filter_curves_figure(result.rows(), points)), key="query_filter_curves")
     st.caption("Precision and recall of the results kept, pooled over the held-out queries (each query's candidates "
                f"are its exact top-{result.depth}; recall counts every document judged relevant). Higher at the same "
                "recall is better. The diamonds mark the page's mapped threshold and raw cut-off on these queries.")
