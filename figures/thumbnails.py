@@ -128,7 +128,8 @@ def scatter_thumbnail(x, y, *, pick=None, budget=None, floor=None, log_x: bool =
 
 
 def line_thumbnail(series: dict, *, log_x: bool = False, title: str = "lines") -> str:
-    """One line per ``name -> (x, y)`` (y a share in [0, 1]), with a small legend."""
+    """One line per ``name -> (x, y)`` (y a share in [0, 1]), with a small legend at the lower left (where
+    falling recall curves leave room)."""
     if not series:
         return _svg([], title)
     xs = np.concatenate([np.asarray(v[0], dtype=float) for v in series.values()])
@@ -142,7 +143,7 @@ def line_thumbnail(series: dict, *, log_x: bool = False, title: str = "lines") -
         colour = SERIES[i % len(SERIES)]
         pts = " ".join(f"{sx(float(fx(a))):.1f},{sy(b):.1f}" for a, b in zip(x, y, strict=True))
         body.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        body.append(f'<text x="{WIDTH - PAD["r"] - 4}" y="{PAD["t"] + 12 + 12 * i}" text-anchor="end" '
+        body.append(f'<text x="{PAD["l"] + 6}" y="{HEIGHT - PAD["b"] - 6 - 12 * (len(series) - 1 - i)}" '
                     f'fill="{colour}" {FONT}>{escape(str(name))}</text>')
     xlo, xhi = xs.min(), xs.max()
     body.append(f'<text x="{PAD["l"]}" y="{HEIGHT - 8}" fill="{INK}" {FONT}>{xlo:g}</text>')
@@ -168,7 +169,9 @@ def histogram_thumbnail(values, *, bins: int = 11, lo: float = 0.0, hi: float = 
         body.append(f'<rect x="{sx(a) + 1:.1f}" y="{sy(c):.1f}" width="{max(sx(b) - sx(a) - 2, 1):.1f}" '
                     f'height="{y0 - sy(c):.1f}" fill="{BLUE}"/>')
     m = sx(values.mean())
-    body.append(f'<line x1="{m:.1f}" x2="{m:.1f}" y1="{PAD["t"]}" y2="{y0}" stroke="{RED}" stroke-dasharray="4,3"/>')
+    body.append(f'<line x1="{m:.1f}" x2="{m:.1f}" y1="{PAD["t"]}" y2="{y0}" stroke="{RED}" stroke-width="2.5" '
+                'stroke-dasharray="5,3"/>')
+    body.append(f'<text x="{m + 4:.1f}" y="{PAD["t"] + 8}" fill="{RED}" {FONT}>mean {values.mean():.0%}</text>')
     body.append(f'<text x="{x0}" y="{HEIGHT - 8}" fill="{INK}" {FONT}>{lo:.0%}</text>')
     body.append(f'<text x="{x1}" y="{HEIGHT - 8}" text-anchor="end" fill="{INK}" {FONT}>'
                 f'{hi:.0%} of neighbours shared</text>')

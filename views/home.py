@@ -8,6 +8,7 @@ from html import escape
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from core.config import store_path
 from core.store.runs import RunStore
 from figures.text import markdown_text as esc
 from ui.page_states import PAGE_STATES
@@ -48,7 +49,7 @@ if ws.dataset.description:
 
 
 @st.cache_data(show_spinner=False, max_entries=32, ttl=RUNS_TTL_S)
-def cards_runs(embeddings_key: str, dataset: str, encoder: str, _ws) -> dict:
+def cards_runs(embeddings_key: str, dataset: str, encoder: str, store: str, _ws) -> dict:
     from core.experiments.start_here import card_runs
 
     return card_runs(_ws)
@@ -84,7 +85,7 @@ def draw_card(card: dict) -> None:
 st.subheader("Start here")
 if ws.has_embeddings():
     try:
-        runs = cards_runs(ws.embeddings_key, ws.dataset.name, ws.encoder_name, ws)
+        runs = cards_runs(ws.embeddings_key, ws.dataset.name, ws.encoder_name, str(store_path()), ws)
         cards = start_here(ws.embeddings_key, json.dumps(runs, sort_keys=True), ws)
     except (ValueError, OSError) as exc:
         runs, cards = {}, []

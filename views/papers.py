@@ -1,16 +1,16 @@
 """What the papers found: each seed paper's claim, its number, this workspace's number and a verdict by a rule."""
 
+import json
 from html import escape
 
 import streamlit as st
 
-from core.experiments.papers import CLAIMS, FAILS, HOLDS, NOT_RUN, check_claims
+from core.config import store_path
+from core.experiments.papers import CLAIMS, FAILS, HOLDS, NOT_RUN, check_claims, claim_run_ids
 from figures.text import markdown_text as esc
 from ui.page_states import PAGE_STATES, PapersState
 from ui.state import page_state, publish_state, require_workspace, state_link, streamlit_progress
 
-#: Seconds the verdicts are reused before the run store is read again (a run started here clears them).
-VERDICTS_TTL_S = 20
 BADGE = {HOLDS: ":green-badge[holds here]", FAILS: ":red-badge[does not hold here]",
          NOT_RUN: ":gray-badge[not run yet]"}
 PAGE_NAMES = {"order": "HNSW insertion order", "compression": "Compression", "query": "Query",
@@ -31,9 +31,10 @@ st.markdown(
 )
 
 
-@st.cache_data(show_spinner=False, max_entries=16, ttl=VERDICTS_TTL_S)
-def verdicts(embeddings_key: str, dataset: str, encoder: str, _ws) -> list:
-    return check_claims(_ws)
+@st.cache_data(show_spinner=False, max_entries=16)
+def verdicts(embeddings_key: str, store: str, run_ids_json: str, _ws) -> list:
+    """The verdicts, judged once per set of runs (every session shares them)."""
+    return check_claims(_ws, run_ids=json.loads(run_ids_json))
 
 
 def run_step(step: str) -> None:
@@ -48,7 +49,6 @@ def run_step(step: str) -> None:
         st.error(f"{esc(what)} failed, nothing was saved: {esc(exc)}")
         return
     bar.empty()
-    verdicts.clear()
     st.session_state["papers_done"] = f"Saved {what}; the verdicts below read it."
     st.rerun()
 
@@ -57,7 +57,8 @@ if not ws.has_embeddings():
     st.info("This workspace is not encoded yet: encode it on the Data page, then the claims can be checked here.")
     st.stop()
 try:
-    judged = verdicts(ws.embeddings_key, ws.dataset.name, ws.encoder_name, ws)
+    run_ids = claim_run_ids(ws)
+    judged = verdicts(ws.embeddings_key, str(store_path()), json.dumps(run_ids, sort_keys=True), ws)
 except (ValueError, OSError) as exc:
     st.error(f"The saved runs cannot be judged: {esc(exc)}.")
     st.stop()

@@ -188,6 +188,8 @@ def best_under_budgets(rows: pd.DataFrame) -> list[tuple[float, pd.Series | None
     ok = _ok(rows)
     col, _ = quality_column(ok)
     bcol = _bytes(ok)
+    if col not in ok or bcol not in ok:
+        return []
     ok = ok.dropna(subset=[col, bcol])
     if ok.empty or "d" not in ok:
         return []
@@ -450,14 +452,25 @@ def judge_run(claim: Claim, run, rows: pd.DataFrame) -> Verdict:
     return verdict
 
 
-def check_claims(ws, store=None) -> list[tuple[Claim, Verdict, int | None]]:
-    """Every claim judged on ``ws``: ``(claim, verdict, run id or None)`` in `CLAIMS` order."""
+def claim_run_ids(ws, store=None) -> dict[str, int | None]:
+    """Each claim's run id on ``ws`` (``None`` when missing): what a cache of the verdicts is keyed by."""
     from core.store.runs import RunStore
 
     store = store or RunStore()
+    return {claim.key: getattr(claim_run(ws, claim, store), "id", None) for claim in CLAIMS}
+
+
+def check_claims(ws, store=None, run_ids: dict[str, int | None] | None = None
+                 ) -> list[tuple[Claim, Verdict, int | None]]:
+    """Every claim judged on ``ws``: ``(claim, verdict, run id or None)`` in `CLAIMS` order (``run_ids`` from
+    `claim_run_ids`, found here when not given)."""
+    from core.store.runs import RunStore
+
+    store = store or RunStore()
+    run_ids = claim_run_ids(ws, store) if run_ids is None else run_ids
     out, rows_of = [], {}
     for claim in CLAIMS:
-        run = claim_run(ws, claim, store)
+        run = None if run_ids.get(claim.key) is None else store.get_run(int(run_ids[claim.key]))
         if run is not None and run.id not in rows_of:
             rows_of[run.id] = store.rows(run.id)
         out.append((claim, judge_run(claim, run, rows_of.get(run.id) if run else pd.DataFrame()),

@@ -175,7 +175,7 @@ def query_card(ws, run_id: int) -> Card | None:
     text = dict(zip(ws.dataset.queries.ids, texts, strict=True)).get(ev.query_ids[q], "")
     sentence = (f"“{' '.join(str(text).split())[:90]}”: of its {CARD_K} exact neighbours, "
                 + ", ".join(f"{labels[m]} finds {found[m]}" for m in picked)
-                + f" (their means over {len(mean):,} queries: "
+                + f" (dashed: their means over {len(mean):,} queries, "
                 + ", ".join(f"{float(picked[m]['recall_at_k']):.0%}" for m in picked) + ").")
     params = {m: config_from_row(r.to_dict()).params for m, r in picked.items()}
     thumb = {"kind": "bars", "labels": [labels[m] for m in picked], "values": [recalls[m][q] for m in picked],
