@@ -63,15 +63,15 @@ def start_here(embeddings_key: str, runs_json: str, _ws) -> list[dict]:
 
     out = []
     for card in start_cards(_ws, json.loads(runs_json)):
-        svg = card_thumbnail(card.thumbnail, card.title)
+        svg = base64.b64encode(card_thumbnail(card.thumbnail, card.title).encode()).decode("ascii")
         out.append({"key": card.key, "title": card.title, "sentence": card.sentence, "page": card.page,
-                    "fields": card.fields, "svg": base64.b64encode(svg.encode()).decode("ascii")})
+                    "fields": card.fields, "anchor": card.anchor, "svg": svg})
     return out
 
 
 def draw_card(card: dict) -> None:
     state = PAGE_STATES[card["page"]](**card["fields"])
-    href = escape(state_link(state), quote=True)
+    href = escape(state_link(state) + (f"#{card['anchor']}" if card["anchor"] else ""), quote=True)
     with st.container(border=True):
         st.markdown(f"**{esc(card['title'])}**")
         st.markdown(f'<a href="{href}" target="_self"><img src="data:image/svg+xml;base64,{card["svg"]}" '

@@ -378,7 +378,7 @@ CLAIMS: tuple[Claim, ...] = (
           f"Holds when the best PCA + re-rank row reaches recall@10 ≥ {LEANVEC_MIN_RECALL} and more queries per "
           "second than exact search.", "sweep", "sweep", judge_leanvec),
     Claim("bebr", "BEBR (Tencent)", "More bits per dimension (recurrent binarization) recover the recall that "
-          "1-bit codes lose.", "30–50% index cost saved in production",
+          "1-bit codes lose.", "no recall figure we cite; 30–50% index cost saved in production",
           f"Holds when recall@10 rises with every added bit per dimension and the most bits close at least "
           f"{BEBR_MIN_RECOVERED:.0%} of the 1-bit sign code's gap to exact search (training-free codes, no "
           "re-rank).", "sweep", "sweep", judge_bebr),

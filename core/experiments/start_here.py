@@ -37,6 +37,7 @@ class Card:
     page: str
     fields: dict
     thumbnail: dict = field(default_factory=dict)  # kind + arrays, drawn by `figures.thumbnails`
+    anchor: str = ""  # the section of the page it opens on (a header's anchor), "" for the top
 
 
 def card_runs(ws, store=None) -> dict:
@@ -251,7 +252,8 @@ def vs_id_card(run_id: int) -> Card | None:
                 f"nearest neighbours at intrinsic dimension {int(lo)} and {first[1].iloc[-1]:.0%} at {int(hi)}.")
     thumb = {"kind": "lines", "series": {name: (s.index.to_numpy(float), s.to_numpy(float))
                                          for name, s in lines.items()}, "log_x": True}
-    return Card("vs_id", "Recall falls with intrinsic dimension", sentence, "order", {"vsid_run": run_id}, thumb)
+    return Card("vs_id", "Recall falls with intrinsic dimension", sentence, "order", {"vsid_run": run_id}, thumb,
+                anchor="recall-against-intrinsic-dimension")
 
 
 def spaces_card(run_id: int) -> Card | None:
