@@ -94,3 +94,19 @@ def test_thumbnails_escape_labels_and_are_deterministic():
         assert svg.startswith("<svg") and svg.endswith("</svg>") and "nan" not in svg
     assert drawn[0].count("<circle") == 50 + 3 + 1  # every point, the found neighbours, the selected ring
     assert drawn[0].count("<path") == 2  # one cross per missed neighbour
+
+
+def test_map_legend_lists_categories_by_name_numbers_as_numbers_and_other_last():
+    from figures.map import legend_order, map_figure
+
+    assert legend_order(["cluster 10", "cluster 2", "b", "A", "cluster 0"]) == [
+        "A", "b", "cluster 0", "cluster 2", "cluster 10"]
+    counts = {"0": 40, "3": 30, "2": 20, "1": 10, "4": 5}  # most frequent first: 0, 3, 2, 1, 4
+    labels = np.array([c for c, n in counts.items() for _ in range(n)], dtype=object)
+    coords = np.random.default_rng(0).normal(size=(labels.size, 2)).astype(np.float32)
+    fig = map_figure(coords, colour=labels, colour_kind="category")
+    assert [t.name for t in fig.data if t.showlegend is not False] == ["0", "1", "2", "3", "4"]
+    many = np.array([f"c{i % 25}" for i in range(100)], dtype=object)  # 25 categories: 5 go to "other"
+    fig = map_figure(coords[:1].repeat(100, axis=0), colour=many, colour_kind="category")
+    ranked = sorted(fig.data, key=lambda t: (t.legendrank if t.legendrank is not None else 1000))
+    assert ranked[-1].name.startswith("other (5 categories)")

@@ -77,6 +77,7 @@ def map_card(ws) -> Card | None:
     from core.analysis.projection import project
     from core.index import registry
     from core.index.defaults import approx_defaults, approx_neighbours, exact_neighbours, split_params
+    from core.index.exact import exact_search
 
     x = ws.embeddings()
     n, d = x.shape
@@ -86,14 +87,15 @@ def map_card(ws) -> Card | None:
     params = approx_defaults("binary", n, d)
     build, search = split_params("binary", params)
     built = registry.build("binary", x, ws.metric, build)
-    graph = ws.knn(CARD_K)
     candidates = np.sort(np.random.default_rng(0).choice(proj.rows, min(PICK_SAMPLE, proj.rows.size), replace=False))
+    # exact search of the sample only: the whole kNN graph of a large dataset may not be cached
+    _, gt = exact_search(x, x[candidates], CARD_K + 1, ws.metric)
     _, I = registry.search(built, x[candidates], CARD_K + 1, search)
-    recall = np.array([np.isin(graph[1][r, :CARD_K], row[row != r][:CARD_K]).mean()
-                       for r, row in zip(candidates, I, strict=True)])
+    recall = np.array([np.isin(g[g != r][:CARD_K], row[row != r][:CARD_K]).mean()
+                       for r, g, row in zip(candidates, gt, I, strict=True)])
     target = np.quantile(recall, PICK_QUANTILE, method="lower")
     row = int(candidates[np.flatnonzero(recall == target)[0]])
-    _, exact = exact_neighbours(x, row, CARD_K, ws.metric, graph)
+    _, exact = exact_neighbours(x, row, CARD_K, ws.metric)
     found = approx_neighbours(built, x, row, CARD_K, search)
     missed = neighbour_misses(exact, found)
     ds = ws.dataset
