@@ -29,6 +29,7 @@ PAGES = {
         ("views/order.py", "HNSW insertion order", ":material/hub:"),
         ("views/compression.py", "Compression", ":material/compress:"),
         ("views/spaces.py", "Compare spaces", ":material/compare_arrows:"),
+        ("views/papers.py", "What the papers found", ":material/fact_check:"),
         ("views/runs.py", "Runs", ":material/history:"),
     ],
 }

@@ -55,6 +55,19 @@ GRID_STEPS = 65_535
 COLOUR_LEVELS = 32
 
 
+def _natural_key(value) -> tuple:
+    """Sort key reading the digits in a label as numbers: cluster 2 before cluster 10."""
+    import re
+
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+                 for part in re.split(r"(\d+)", str(value)) if part)
+
+
+def legend_order(categories) -> list:
+    """``categories`` in the order a legend lists them: by name, numbers as numbers (0, 1, 2, … 10)."""
+    return sorted(categories, key=_natural_key)
+
+
 def draws_density(m: int, dims: int, draw: str = "auto", points_limit: int = POINTS_LIMIT) -> bool:
     """Whether a map of ``m`` points is drawn as a density: 2-D only, asked for or above the limit."""
     if draw not in DRAW_MODES:
@@ -233,12 +246,13 @@ def _add_point_traces(fig: go.Figure, grid: np.ndarray, colour, colour_kind: str
     if colour_kind == "category" and colour is not None:
         labels = np.asarray(colour, dtype=object)
         counts = Counter(labels.tolist()).most_common()
-        top = [c for c, _ in counts[:MAX_CATEGORIES]]
+        top = legend_order(c for c, _ in counts[:MAX_CATEGORIES])  # the most frequent, listed by name
         rest = [c for c, _ in counts[MAX_CATEGORIES:]]
         if rest:
             idx = np.flatnonzero(~np.isin(labels, top))
             fig.add_trace(_trace(grid, idx, safe_hover, name=f"other ({len(rest):,} categories)",
                                  marker={**base, "color": OTHER_COLOUR}))
+            fig.data[-1].legendrank = 1001  # drawn first (underneath), listed last
         for j, cat in enumerate(top):
             idx = np.flatnonzero(labels == cat)
             fig.add_trace(_trace(grid, idx, safe_hover, name=escape_hover(str(cat), 40),
@@ -335,7 +349,7 @@ def density_traces(grid: np.ndarray, *, colour=None, colour_kind: str = "none", 
     elif colour_kind == "category" and colour is not None:
         labels = np.asarray(colour, dtype=object)
         ranked = [c for c, _ in Counter(labels.tolist()).most_common()]
-        top = ranked[:MAX_CATEGORIES]
+        top = legend_order(ranked[:MAX_CATEGORIES])  # the most frequent, listed by name
         code_of = {c: j for j, c in enumerate(top)}
         other = len(top)
         codes = np.asarray([code_of.get(c, other) for c in labels.tolist()], dtype=np.int64)

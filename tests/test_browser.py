@@ -207,7 +207,7 @@ def tour_workspace(app_url):
     ws = Workspace.open(dataset, encoder, dataset_params=params)
     ws.embeddings()
     ws.query_embeddings()
-    prepare_demo(ws, say=lambda line: None, steps=("map", "id", "order", "sweep", "spaces"))
+    prepare_demo(ws, say=lambda line: None)  # every step: the Start here cards and the papers' verdicts read them
     return ws
 
 
@@ -633,3 +633,60 @@ def test_a_second_upload_gets_its_own_detected_columns(app_url, page, tmp_path):
     assert chosen("Category column") == "category" and chosen("Id column") == "doc_id"
     assert_no_exception(page)
     shot(page, "upload-second-file")
+
+
+# -- a teacher's first five minutes (issue 21): Start here and What the papers found ------------------------------
+
+START_HERE = [  # card, what its page shows once it opened on the card's view
+    ("map", "exact nearest neighbours"),
+    ("query", "Of this query's exact top-10, each method found"),
+    ("budget", "with recall@10 ≥ 0.90"),
+    ("order", "Recall against efSearch"),
+    ("vs_id", "Averaged over the backends"),
+    ("spaces", "Neighbour agreement: on average"),
+]
+
+
+def test_start_here_cards_open_their_views_and_the_papers_page_shows_every_verdict(app_url, tour_workspace, browser):
+    from core.experiments.papers import CLAIMS, STATUSES
+
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(app_url + tour_query())
+        wait_app_idle(page, timeout=180_000)
+        page.get_by_text("Start here").first.wait_for(timeout=60_000)
+        assert page.locator("a[data-card]").count() == len(START_HERE)
+        assert page.locator("img[src^='data:image/svg+xml']").count() == len(START_HERE)
+        assert_no_exception(page)
+        shot(page, "home-start-here")
+        for card, expected in START_HERE:
+            page.goto(app_url + tour_query())
+            wait_app_idle(page, timeout=180_000)
+            page.locator(f"a[data-card='{card}']").click()
+            page.wait_for_url(lambda url: urlsplit_path(url) != "", timeout=60_000)  # left Home
+            wait_app_idle(page, timeout=180_000)
+            page.get_by_text(expected).first.wait_for(timeout=180_000)
+            wait_app_idle(page, timeout=120_000)
+            assert_no_exception(page)
+            assert page.locator("[data-testid=stAlert]", has_text="The link's").count() == 0, card
+        page.goto(app_url + "/papers" + tour_query())
+        wait_app_idle(page, timeout=180_000)
+        page.get_by_text("What the papers found").first.wait_for(timeout=60_000)
+        for claim in CLAIMS:
+            page.get_by_text(claim.claim).first.wait_for(timeout=30_000)
+        badges = page.evaluate("(names) => [...document.querySelectorAll('span')].filter("
+                               "s => s.children.length === 0 && names.includes(s.textContent.trim())).length",
+                               list(STATUSES))
+        assert badges == len(CLAIMS)
+        assert page.locator("a[data-claim]").count() == len(CLAIMS)  # every verdict links to its view
+        assert_no_exception(page)
+        shot(page, "papers")
+    finally:
+        ctx.close()
+
+
+def urlsplit_path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.strip("/")

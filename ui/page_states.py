@@ -182,7 +182,15 @@ class DataState(ViewState):
     PAGE = "data"
 
 
+@dataclass(frozen=True)
+class PapersState(ViewState):
+    """What the papers found: everything on it follows the workspace and its saved runs."""
+
+    PAGE = "papers"
+
+
 PAGE_STATES: dict[str, type[ViewState]] = {
     cls.PAGE: cls
-    for cls in (QueryState, CompressionState, OrderState, MapState, IntrinsicState, SpacesState, RunsState, DataState)
+    for cls in (QueryState, CompressionState, OrderState, MapState, IntrinsicState, SpacesState, RunsState, DataState,
+                PapersState)
 }

@@ -13,7 +13,8 @@ from figures.text import markdown_text
 
 #: The page where each kind of run is started, followed and stopped.
 RUN_PAGES = {"sweep": "Compression", "order": "HNSW insertion order", "order-vs-id": "HNSW insertion order",
-             "id": "Intrinsic dimension", "compare": "Compare spaces"}
+             "id": "Intrinsic dimension", "compare": "Compare spaces", "cutoff": "What the papers found",
+             "geometry": "What the papers found"}
 
 
 def running_runs(dataset: str, store: RunStore | None = None) -> list[Run]:

@@ -3,7 +3,8 @@
 For the demo workspace (stdlib-docs encoded with MiniLM): the 2-D UMAP map, the intrinsic-dimension
 estimates, the default insertion-order study and the quick compression sweep, each saved as a run
 (the map as a cached projection), and the recall-against-intrinsic-dimension study on synthetic
-data. A step whose result is already there is skipped, so a second
+data; the two measurements only the papers page reads (`core.experiments.evidence`: a global score cut-off
+over the judged queries, the space's isotropy). A step whose result is already there is skipped, so a second
 `prepare` costs nothing.
 """
 
@@ -22,6 +23,8 @@ STEPS = (
     ("sweep", "quick compression sweep"),
     ("vs_id", "recall against intrinsic dimension (synthetic)"),
     ("spaces", "the encoder against TF-IDF + SVD (Compare spaces)"),
+    ("cutoff", "one global score cut-off over the judged queries (papers page)"),
+    ("geometry", "how isotropic the space is (papers page)"),
 )
 
 
@@ -96,7 +99,7 @@ def _vs_id(ws, progress: ProgressFn | None) -> str:
     return f"run #{rec.run_id}"
 
 
-def _dataset_params(dataset) -> dict:
+def dataset_params(dataset) -> dict:
     """The parameters the dataset was asked for (its ``params`` also hold facts of the build)."""
     from core.data.builtin import dataset_info
 
@@ -116,7 +119,7 @@ def _spaces(ws, progress: ProgressFn | None) -> str:
     for run in store.list_runs(kind=KIND, dataset=ws.dataset.name):
         if run.params.get("space_b") == other and run.status == "done":
             return f"run #{run.id} already saved"
-    params = _dataset_params(ws.dataset)
+    params = dataset_params(ws.dataset)
     with store.recording(KIND, ws.dataset.name, f"{ws.encoder_name} vs {other}",
                          compare_run_params(ws.dataset.name, ws.encoder_name, other, 10, params)) as rec:
         compare_spaces(ws.dataset.name, ws.encoder_name, other, k=10, dataset_params=params, progress=progress,
@@ -124,8 +127,39 @@ def _spaces(ws, progress: ProgressFn | None) -> str:
     return f"run #{rec.run_id}"
 
 
+def _evidence(kind: str, compute: Callable):
+    """A step saving one `core.experiments.evidence` run of ``kind`` (skipped when the workspace has one)."""
+
+    def run(ws, progress: ProgressFn | None) -> str:
+        from core.experiments.evidence import evidence_params, latest_evidence_run
+        from core.store.runs import RunStore
+
+        latest = latest_evidence_run(ws, kind)
+        if latest is not None:
+            return f"run #{latest.id} already saved"
+        with RunStore().recording(kind, ws.dataset.name, ws.encoder_name, evidence_params(ws)) as rec:
+            rows = compute(ws, progress=progress, recorder=rec)
+        return f"run #{rec.run_id}" + ("" if rows else " (nothing to measure here)")
+
+    return run
+
+
+def _cutoff(ws, progress: ProgressFn | None) -> str:
+    from core.experiments.evidence import CUTOFF_KIND, cutoff_rows
+
+    if not ws.dataset.has_qrels:
+        return "skipped: the dataset has no judged queries"
+    return _evidence(CUTOFF_KIND, cutoff_rows)(ws, progress)
+
+
+def _geometry(ws, progress: ProgressFn | None) -> str:
+    from core.experiments.evidence import GEOMETRY_KIND, geometry_rows
+
+    return _evidence(GEOMETRY_KIND, geometry_rows)(ws, progress)
+
+
 _RUNNERS: dict[str, Callable] = {"map": _map, "id": _id, "order": _order, "sweep": _sweep, "vs_id": _vs_id,
-                                 "spaces": _spaces}
+                                 "spaces": _spaces, "cutoff": _cutoff, "geometry": _geometry}
 
 
 def prepare_demo(ws, *, bar: Callable[[str], tuple[ProgressFn, Callable[[], None]]] | None = None,
