@@ -360,8 +360,10 @@ if force or last is None or last["signature"] != signature:
                 if failed:
                     label += f" {', '.join(failed)} could not run (see its column)."
                 status.update(label=label, state="complete" if built else "error", expanded=False)
-        else:
+        elif force:
             results = compare_query(x, xq, choices, k, metric, **run)
+        else:  # the same query over the same indexes: searched (and timed) once per server, not per visitor
+            results = shared("query.results", (signature,), lambda: compare_query(x, xq, choices, k, metric, **run))
     except (ValueError, RuntimeError) as exc:
         st.error(f"Cannot run this comparison: {esc(exc)}")
         st.stop()
