@@ -125,3 +125,40 @@ def test_compare_spaces_shows_isotropy_rise_after_abtt(fresh_home):
     result = compare_spaces("synthetic", "given-vectors", "given-vectors:abtt=1", k=10, dataset_params=SYNTH)
     assert result.geometry_b.isotropy > result.geometry_a.isotropy
     assert result.geometry_b.mean_cosine < result.geometry_a.mean_cosine
+
+
+SMALL = {"dataset": "stdlib-docs", "params": {"limit": 200, "seed": 0}, "encoder": "tfidf-svd", "encoder_options": {}}
+
+
+def test_isotropy_before_after_measures_both_spaces_and_their_retrieval(fresh_home):
+    from core.experiments.isotropy import isotropy_before_after
+
+    table = isotropy_before_after("stdlib-docs", "tfidf-svd:abtt=3", dataset_params=SMALL["params"])
+    assert list(table["when"]) == ["before", "after"] and list(table["space"]) == ["tfidf-svd", "tfidf-svd:abtt=3"]
+    assert table["isotropy"].iloc[1] > table["isotropy"].iloc[0]
+    assert table["ndcg_at_10"].between(0, 1).all() and table["mrr_at_10"].between(0, 1).all()
+    with pytest.raises(ValueError, match="not an isotropy post-processing"):
+        isotropy_before_after("stdlib-docs", "tfidf-svd:pca=8", dataset_params=SMALL["params"])
+
+
+def test_compare_spaces_page_shows_isotropy_before_and_after(fresh_home):
+    import streamlit as st
+    from pagetest import open_view, page_text
+
+    from core.workspace import Workspace
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    Workspace.open("stdlib-docs", "tfidf-svd", dataset_params=SMALL["params"]).embeddings()
+    at = open_view("spaces.py", SMALL)
+    at.selectbox(key="spaces_A_encoder").set_value("tfidf-svd")
+    at.selectbox(key="spaces_B_encoder").set_value("tfidf-svd")
+    at.selectbox(key="spaces_B_how").set_value("abtt").run()
+    at.number_input(key="spaces_B_dims").set_value(3).run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = page_text(at)
+    assert "Isotropy before and after post-processing" in text
+    assert "isotropy of tfidf-svd:abtt=3" in {m.label for m in at.metric}
+    (table,) = [df.value for df in at.dataframe if "nDCG@10 (exact)" in df.value]
+    assert list(table["space"]) == ["tfidf-svd", "tfidf-svd:abtt=3"]
+    assert table["isotropy (Mu & Viswanath; 1 = even)"].iloc[1] > table["isotropy (Mu & Viswanath; 1 = even)"].iloc[0]

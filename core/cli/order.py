@@ -167,21 +167,6 @@ def _backends(choice: str) -> tuple[str, ...]:
     return ("faiss", "hnswlib") if choice == "both" else (choice,)
 
 
-def split_spaces(text: str) -> list[str]:
-    """``"minilm;minilm(pooling=cls,max_length=128),tfidf-svd"`` -> the three spaces: split on ``;``, and on
-    commas outside an encoder's options."""
-    out, depth, current = [], 0, ""
-    for ch in text:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
-        if ch == ";" or (ch == "," and depth <= 0):
-            out.append(current)
-            current = ""
-        else:
-            current += ch
-    out.append(current)
-    return [s.strip() for s in out if s.strip()]
-
-
 def _rank_encoders(args: argparse.Namespace) -> int:
     from core.experiments.encoder_ranking import (
         DEFAULT_SPACES,
@@ -192,6 +177,7 @@ def _rank_encoders(args: argparse.Namespace) -> int:
         ranking_run_params,
         ranking_sentences,
         ranking_table,
+        split_spaces,
     )
     from core.store.runs import RunStore, export_rows
 

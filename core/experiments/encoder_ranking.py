@@ -85,6 +85,21 @@ class RankingParams:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known})
 
 
+def split_spaces(text: str) -> list[str]:
+    """``"minilm;minilm(pooling=cls,max_length=128),tfidf-svd"`` -> the three spaces: split on ``;``, and on
+    commas outside an encoder's options (how a command line and a page's URL write a list of spaces)."""
+    out, depth, current = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == ";" or (ch == "," and depth <= 0):
+            out.append(current)
+            current = ""
+        else:
+            current += ch
+    out.append(current)
+    return [s.strip() for s in out if s.strip()]
+
+
 def judged_queries(ws) -> tuple[np.ndarray, list[dict]]:
     """The dataset's query rows that have at least one positive judgment, and their ``{position: grade}``."""
     ds = ws.dataset

@@ -320,7 +320,8 @@ class Comparison:
         return out
 
 
-def _retrieval(space: Space, qrels: list[np.ndarray] | None) -> Retrieval | None:
+def space_retrieval(space: Space, qrels: list[np.ndarray] | None) -> Retrieval | None:
+    """Exact-search MRR@10 / nDCG@10 of ``space`` on the dataset's queries and ``qrels`` (``None`` without either)."""
     xq = space.queries()
     if xq is None or qrels is None or not any(len(q) for q in qrels):
         return None
@@ -366,7 +367,7 @@ def compare_spaces(dataset: str, a: str, b: str, *, k: int = 10, dataset_params:
     report(progress, 5, 6, "retrieval")
     ev = sa.ws.eval_set() if ds.has_qrels else None
     qrels = ev.qrels if ev is not None else None
-    ret_a, ret_b = _retrieval(sa, qrels), _retrieval(sb, qrels)
+    ret_a, ret_b = space_retrieval(sa, qrels), space_retrieval(sb, qrels)
     rows = pd.DataFrame({
         "id": ds.ids,
         "agreement": agreement,
