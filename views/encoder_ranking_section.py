@@ -126,17 +126,17 @@ def _show(run_id: int, metric: str) -> None:
     name = METRICS[metric]
     p = run.params
     st.caption(f"Run #{run.id} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(run.started))} · "
+               f"{rows['space'].nunique()} spaces · "
                f"{int(rows['n_queries'].iloc[0]):,} judged queries over {int(rows['n_base'].iloc[0]):,} items · "
                f"M={p.get('M')}, efConstruction={p.get('ef_construction')} · {run.status}.")
-    left, right = st.columns([3, 2])
-    left.plotly_chart(rank_slope_figure(ranking_long(rows, metric), metric_name=name), key="rank_chart")
+    st.plotly_chart(rank_slope_figure(ranking_long(rows, metric), metric_name=name), key="rank_chart")
     agreement = ranking_agreement(rows, metric)
-    right.dataframe(agreement.rename(columns={
+    st.dataframe(agreement.rename(columns={
         "search": "HNSW setting", "kendall_tau": "Kendall τ", "max_change": "largest move",
         "spaces_moved": "spaces moved", "winner_exact": "winner (exact)", "winner_hnsw": "winner (HNSW)",
         "mean_recall": "mean recall@10"}).round(3), hide_index=True, key="rank_agreement")
-    right.caption("Kendall's τ-b between the exact scores and the HNSW scores of the same spaces: 1 = the same "
-                  "order, −1 = reversed. Recall@10 is HNSW's against exact search on the same vectors.")
+    st.caption("Kendall's τ-b between the exact scores and the HNSW scores of the same spaces: 1 = the same "
+               "order, −1 = reversed. Recall@10 is HNSW's against exact search on the same vectors.")
     for sentence in ranking_sentences(rows, metric):
         st.markdown("- " + esc(sentence))
     st.dataframe(ranking_table(rows, metric).round(3), hide_index=True, key="rank_table")

@@ -12,10 +12,9 @@ import streamlit as st
 from core.experiments.isotropy import is_isotropy_space, isotropy_before_after
 from figures.text import markdown_text as esc
 
-COLUMNS = {"when": "", "space": "space", "dim": "dims", "isotropy": "isotropy (Mu & Viswanath; 1 = even)",
-           "mean_cosine": "mean pairwise cosine", "top1_variance": "variance in the top PC",
-           "top10_variance": "variance in the top 10 PCs", "ndcg_at_10": "nDCG@10 (exact)",
-           "mrr_at_10": "MRR@10 (exact)"}
+COLUMNS = {"when": "", "space": "space", "dim": "dims", "isotropy": "isotropy", "mean_cosine": "mean cosine",
+           "top1_variance": "top PC variance", "top10_variance": "top-10 PC variance", "ndcg_at_10": "nDCG@10",
+           "mrr_at_10": "MRR@10"}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -46,12 +45,14 @@ def isotropy_section(dataset: str, params_json: str, spaces: list[str]) -> None:
         c1, c2, c3 = st.columns(3)
         c1.metric(f"isotropy of {after['space']}", f"{after['isotropy']:.3f}",
                   f"{after['isotropy'] - before['isotropy']:+.3f} vs {before['space']}")
-        c2.metric("mean pairwise cosine", f"{after['mean_cosine']:.3f}",
-                  f"{after['mean_cosine'] - before['mean_cosine']:+.3f}", delta_color="inverse")
+        c2.metric("mean pairwise cosine", f"{after['mean_cosine']:.4f}",
+                  f"{after['mean_cosine'] - before['mean_cosine']:+.4f}", delta_color="inverse")
         if not math.isnan(after["ndcg_at_10"]):
             c3.metric("nDCG@10 (exact search)", f"{after['ndcg_at_10']:.3f}",
                       f"{after['ndcg_at_10'] - before['ndcg_at_10']:+.3f}")
         shown = table[[c for c in COLUMNS if c in table and table[c].notna().any()]].rename(columns=COLUMNS)
         st.dataframe(shown.round(4), hide_index=True, key=f"isotropy_{text}")
-    st.caption("Isotropy and variance shares on a seeded sample of at most 20,000 items; nDCG@10 and MRR@10 "
-               "from exact search on the dataset's judged queries (trec_eval's definitions).")
+    st.caption("isotropy: Mu & Viswanath's min_c Z(c) / max_c Z(c) over the principal directions (1 = even); "
+               "mean cosine over all pairs; variance shares of the centred space's top principal components — on a "
+               "seeded sample of at most 20,000 items. nDCG@10 and MRR@10: exact search on the dataset's judged "
+               "queries (trec_eval's definitions).")
