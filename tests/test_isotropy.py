@@ -130,6 +130,21 @@ def test_compare_spaces_shows_isotropy_rise_after_abtt(fresh_home):
 SMALL = {"dataset": "stdlib-docs", "params": {"limit": 200, "seed": 0}, "encoder": "tfidf-svd", "encoder_options": {}}
 
 
+def test_a_cosine_space_is_renormalised_and_its_queries_get_the_base_fit(fresh_home):
+    ws = space_workspace("stdlib-docs", "tfidf-svd:abtt=2", dataset_params=SMALL["params"])
+    plain = space_workspace("stdlib-docs", "tfidf-svd", dataset_params=SMALL["params"])
+    assert ws.metric == "cosine"
+    x, xq = plain.embeddings(), plain.query_embeddings()
+    fit = AllButTheTop(2).fit(x)  # the dataset has its own queries: fitted on every base item, queries apart
+    assert np.allclose(ws.embeddings(), unit_rows(fit.transform(x)), atol=1e-6)
+    assert np.allclose(ws.query_embeddings(), unit_rows(fit.transform(xq)), atol=1e-6)
+    assert np.allclose(np.linalg.norm(ws.query_embeddings(), axis=1), 1.0, atol=1e-5)
+    ev = ws.eval_set()
+    assert ev.source == "dataset queries" and np.array_equal(ev.xq, ws.query_embeddings())
+    free = ws.encode_queries(["read a file"])
+    assert np.allclose(free, unit_rows(fit.transform(plain.encode_queries(["read a file"]))), atol=1e-6)
+
+
 def test_isotropy_before_after_measures_both_spaces_and_their_retrieval(fresh_home):
     from core.experiments.isotropy import isotropy_before_after
 

@@ -231,7 +231,7 @@ def ranking_sentences(rows: pd.DataFrame, metric: str = "ndcg_at_10") -> list[st
         moved = ("no space changes rank" if r.max_change == 0 else
                  f"{r.spaces_moved} space{'s' if r.spaces_moved != 1 else ''} change rank, by up to {r.max_change} "
                  f"place{'s' if r.max_change != 1 else ''}")
-        out.append(f"{r.search} (recall@10 against exact search {r.mean_recall:.3f} on average): by {name}, "
+        out.append(f"{r.search} (recall@10 against exact search {r.mean_recall:.3f}, mean over the spaces): by {name}, "
                    f"{moved}; Kendall's τ with the exact ranking {r.kendall_tau:.2f}; {who}.")
     return out
 
