@@ -161,3 +161,21 @@ def test_the_order_page_ranks_spaces_on_a_button_and_shows_the_saved_run(fresh_h
     assert "faiss ef=10 rank" in table and "faiss ef=40 change" in table
     (run,) = RunStore().list_runs(kind=KIND)
     assert at.query_params.get("rank_run") in (str(run.id), [str(run.id)])
+
+
+def test_a_link_cannot_make_the_page_open_a_server_path(fresh_home):
+    import streamlit as st
+    from pagetest import ROOT
+    from streamlit.testing.v1 import AppTest
+
+    from core.workspace import Workspace
+
+    st.cache_data.clear()
+    Workspace.open("stdlib-docs", "tfidf-svd", dataset_params=SMALL["params"]).embeddings()
+    at = AppTest.from_file(str(ROOT / "views" / "order.py"), default_timeout=120)
+    at.session_state["ws_spec"] = SMALL
+    at.query_params["rank_spaces"] = "tfidf-svd;/etc:abtt=1;file:/etc/passwd"
+    at.run()
+    assert not at.exception
+    assert any("not encoders this server offers" in w.value for w in at.warning)
+    assert at.multiselect(key="rank_spaces").value == ["tfidf-svd"]

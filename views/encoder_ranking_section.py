@@ -11,6 +11,7 @@ import time
 
 import streamlit as st
 
+from core.encode.registry import visitor_may_use
 from core.experiments.encoder_ranking import (
     DEFAULT_SPACES,
     KIND,
@@ -28,6 +29,7 @@ from core.experiments.encoder_ranking import (
     ranking_table,
     split_spaces,
 )
+from core.experiments.spaces import SpaceSpec
 from core.store.runs import RunStore
 from figures.encoder_ranking import rank_slope_figure
 from figures.text import markdown_text as esc
@@ -43,6 +45,16 @@ def _belongs(ws):
     fingerprint = ws.dataset.fingerprint()
     return lambda run: (run is not None and run.kind == KIND
                         and run.params.get("dataset_fingerprint") == fingerprint)
+
+
+def _visitor_may_rank(text: str) -> bool:
+    """A space from a link may be ranked when it parses and its encoder is one a visitor may open
+    (a registered name, or a model folder inside the operator's roots: `visitor_may_use`)."""
+    try:
+        spec = SpaceSpec.parse(text)
+    except ValueError:
+        return False
+    return visitor_may_use(spec.encoder)
 
 
 def encoder_ranking_section(ws) -> None:
@@ -67,6 +79,10 @@ def encoder_ranking_section(ws) -> None:
     state: OrderState = page_state(OrderState)
     options = list(dict.fromkeys([*DEFAULT_SPACES, *EXTRA_SPACES]))
     linked = split_spaces(state.rank_spaces) if state.rank_spaces else list(DEFAULT_SPACES)
+    refused = [s for s in linked if not _visitor_may_rank(s)]
+    if refused and "rank_spaces" not in st.session_state:
+        st.warning(f"The link's spaces {esc(', '.join(refused))} are not encoders this server offers; left out.")
+    linked = [s for s in linked if s not in refused] or list(DEFAULT_SPACES)
     options += [s for s in linked if s not in options]
     c1, c2, c3 = st.columns([4, 1.2, 1], vertical_alignment="bottom")
     spaces = c1.multiselect("Spaces to rank", options, default=linked, key="rank_spaces",
