@@ -127,6 +127,8 @@ def test_the_cli_ranks_spaces_and_saves_a_run(fresh_home, judged_corpus, capsys)
     rows = RunStore().rows(run.id)
     assert len(rows) == 3 * 2 and set(rows["search"]) == {"exact", "faiss ef=10"}
     assert run.params["spaces"] == ["tfidf-svd", "tfidf-svd:truncate=4", "tfidf-svd:abtt=1"]
+    provenance = run.environment["provenance"]
+    assert provenance["space tfidf-svd:abtt=1"]["encoder_config"]["encoder"] == "tfidf-svd"
     # the exact scores are the project's nDCG@10 of exact search on each space
     assert rows["ndcg_at_10"].between(0, 1).all() and (rows[rows["search"] == "exact"]["recall_at_k"] == 1).all()
 

@@ -144,6 +144,8 @@ def rank_encoders(dataset, params: RankingParams, *, dataset_params: dict | None
         report(progress, i, n_spaces, f"{text}: embeddings")
         t0 = time.perf_counter()
         space = open_space(ws.dataset, text, progress=progress)
+        if recorder is not None:  # what each space was computed from, for `runs show N --manifest`
+            recorder.describe({f"space {space.spec.label}": space.ws.provenance()})
         report(progress, i, n_spaces, f"{text}: query embeddings")
         xq = space.ws.query_embeddings(progress)
         xq = np.ascontiguousarray(space.derive(xq)[rows_q])
