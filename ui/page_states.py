@@ -103,7 +103,7 @@ class CompressionState(ViewState):
 @dataclass(frozen=True)
 class OrderState(ViewState):
     """The insertion-order page: the study shown, the per-query view (backend, efSearch, the drill-down
-    order and seed) and the recall-vs-intrinsic-dimension run."""
+    order and seed), the recall-vs-intrinsic-dimension run and the encoder ranking (run, spaces, metric)."""
 
     PAGE = "order"
     run: int | None = url("order_run", Int(1, MAX_RUN_ID, clip=False), fallback=LATEST)
@@ -112,6 +112,9 @@ class OrderState(ViewState):
     order: str | None = url("order", Text(40))
     seed: int | None = url("seed", Int(0, MAX_SEED))
     vsid_run: int | None = url("vsid_run", Int(1, MAX_RUN_ID, clip=False), fallback=LATEST)
+    rank_run: int | None = url("rank_run", Int(1, MAX_RUN_ID, clip=False), fallback=LATEST)
+    rank_spaces: str | None = url("rank_spaces", Text(600))  # spaces to rank, ';'-separated
+    rank_metric: str = url("rank_metric", Choice(("ndcg_at_10", "mrr_at_10")), "ndcg_at_10")
 
 
 # ------------------------------------------------------------------------------------------ Map

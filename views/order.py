@@ -61,6 +61,7 @@ from ui.state import (
     state_link,
     streamlit_progress,
 )
+from views.encoder_ranking_section import encoder_ranking_section
 
 st.title("HNSW insertion order")
 
@@ -315,6 +316,7 @@ if shown is None or not belongs_here(shown.run) or shown.rows.empty:
         "are better; the gap between lines is the effect of the order alone (Elliott & Clark 2024 report up to "
         "~12 points)."
     )
+    encoder_ranking_section(ws)
     vs_id_section()
     st.stop()
 
@@ -481,4 +483,5 @@ if st.session_state.get("order_diag") == diag_key:
                             f"{diag.ef_search}).")
         st.caption("Loaded from the cache." if diag.cached else "Computed now and cached.")
 
+encoder_ranking_section(ws)
 vs_id_section()

@@ -23,6 +23,7 @@ from figures.text import markdown_text as esc
 from ui.page_states import SpacesState
 from ui.shared import shared
 from ui.state import index_of, page_state, publish_state, require_workspace, streamlit_progress, workspace_spec
+from views.isotropy_section import isotropy_section
 
 st.title("Compare spaces")
 ws = require_workspace()
@@ -41,7 +42,7 @@ if ds.kind != "text":
             "to compare encoders; derived spaces of the given vectors are compared below.")
 
 ENCODERS = [e["name"] for e in list_encoders()] if ds.kind == "text" else ["given-vectors"]
-DERIVED = ["as is", "truncate", "pca"]
+DERIVED = ["as is", "truncate", "pca", "abtt", "whiten"]
 
 
 def space_picker(side: str, default_encoder: str) -> str:
@@ -58,8 +59,10 @@ def space_picker(side: str, default_encoder: str) -> str:
     how = c2.selectbox("derived", DERIVED, key=f"spaces_{side}_how",
                        index=index_of(DERIVED, linked_how, "as is"),
                        help="truncate: keep the first dimensions (Matryoshka-style); pca: project onto the top "
-                            "principal components.")
-    dims = int(c3.number_input("to dims", 1, 4096, linked_dims or 64,
+                            "principal components; abtt: all-but-the-top (Mu & Viswanath) removes the mean and "
+                            "the top N principal directions; whiten: PCA whitening to N dimensions.")
+    dims = int(c3.number_input("to dims (abtt: directions removed)", 1, 4096,
+                               linked_dims or (3 if how == "abtt" else 64),
                                key=f"spaces_{side}_dims", disabled=how == "as is"))
     return enc if how == "as is" else f"{enc}:{how}={dims}"
 
@@ -154,6 +157,7 @@ st.dataframe(pd.DataFrame({"measure": list(names.values()), a: [ga[key] for key 
                            b: [gb[key] for key in names]}), hide_index=True, key="spaces_geometry")
 if cmp.sample < cmp.n:
     st.caption(f"CKA and geometry on a seeded sample of {cmp.sample:,} of {cmp.n:,} items.")
+isotropy_section(spec["dataset"], params_json, [a, b])
 
 # -- retrieval ----------------------------------------------------------------------------------------
 if cmp.retrieval_a is not None and not cmp.disagreeing.empty:

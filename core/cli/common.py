@@ -90,8 +90,15 @@ def _column(value: str | None) -> str | None:
 
 
 def open_workspace(args: argparse.Namespace, progress=None):
+    """The workspace the arguments name; ``--encoder`` may be a space as on Compare spaces
+    (``minilm(pooling=cls)``, ``minilm:abtt=3``, ``given-vectors:whiten``), opened as its workspace."""
+    from core.experiments.space_workspace import space_workspace
+
+    return _open_workspace(args, progress, space_workspace)
+
+
+def _open_workspace(args: argparse.Namespace, progress, opener):
     from core.data.judgments import attach_judgments
-    from core.workspace import Workspace
 
     queries, qrels = _judgments(args)
     if args.path:
@@ -111,7 +118,7 @@ def open_workspace(args: argparse.Namespace, progress=None):
             from core.data.dataset import subsample
 
             ds = subsample(ds, args.limit, args.seed)
-        return Workspace.open(ds, getattr(args, "encoder", None))
+        return opener(ds, getattr(args, "encoder", None))
     if getattr(args, "array", None):
         raise UserError("--array applies to an .npz file given with --path")
     from core.data.builtin import DEFAULT_DATASET
@@ -126,12 +133,12 @@ def open_workspace(args: argparse.Namespace, progress=None):
         params["limit"] = args.limit
         params["seed"] = args.seed
     if queries is None and qrels is None:
-        return Workspace.open(args.dataset or DEFAULT_DATASET, getattr(args, "encoder", None),
-                              dataset_params=params, progress=progress)
+        return opener(args.dataset or DEFAULT_DATASET, getattr(args, "encoder", None), dataset_params=params,
+                      progress=progress)
     from core.data.uploads import open_dataset
 
     ds = attach_judgments(open_dataset(args.dataset or DEFAULT_DATASET, progress=progress, **params), queries, qrels)
-    return Workspace.open(ds, getattr(args, "encoder", None))
+    return opener(ds, getattr(args, "encoder", None))
 
 
 def bar(desc: str):

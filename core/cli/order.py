@@ -24,7 +24,8 @@ def _order_args(p: argparse.ArgumentParser) -> None:
     from core.analysis.insertion_order import AUTO_PARALLEL_MIN_INSERTS, DEFAULT_ORDERS, ORDERS
 
     add_workspace_args(p)
-    p.add_argument("--backend", choices=["faiss", "hnswlib", "both"], default="both", help="HNSW library (both)")
+    p.add_argument("--backend", choices=["faiss", "hnswlib", "both"], default=None,
+                   help="HNSW library (default both; faiss with --rank-encoders)")
     p.add_argument("--orders", default=",".join(DEFAULT_ORDERS),
                    help=f"comma-separated, from {', '.join(ORDERS)} (default {','.join(DEFAULT_ORDERS)})")
     p.add_argument("--custom-order", default=None,
@@ -32,7 +33,8 @@ def _order_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=3, help="builds per seeded order (random, category): seeds 0..N-1")
     p.add_argument("--M", type=int, default=16, help="HNSW M (default 16)")
     p.add_argument("--efc", type=int, default=128, help="efConstruction (default 128)")
-    p.add_argument("--efs", default="10,20,40,80,160", help="efSearch values, comma-separated")
+    p.add_argument("--efs", default=None,
+                   help="efSearch values, comma-separated (default 10,20,40,80,160; 10,40 with --rank-encoders)")
     p.add_argument("--k", type=int, default=10, help="recall@k (default 10)")
     p.add_argument("--queries", type=int, default=None,
                    help="number of queries (default: the dataset's, or 10%% held out, at most 1,000)")
@@ -48,6 +50,13 @@ def _order_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ks", default="2,4,8,16,32,64,128,256", help="--vs-id: intrinsic dimensions to sweep")
     p.add_argument("--n", type=int, default=2000, help="--vs-id: points per set (default 2000)")
     p.add_argument("--dim", type=int, default=1024, help="--vs-id: ambient dimension (default 1024)")
+    p.add_argument("--rank-encoders", action="store_true",
+                   help="instead of the order study: rank encoders by nDCG@10 / MRR@10 with exact search and with "
+                        "HNSW (M=16, efConstruction=128, efSearch 10 and 40 unless set), as Elliott & Clark did")
+    p.add_argument("--encoders", default=None, metavar="A,B,...",
+                   help="--rank-encoders: the spaces to rank, as on Compare spaces, separated by ';' or ',' "
+                        "(e.g. 'minilm;minilm(pooling=cls);tfidf-svd'; default: minilm, its CLS, truncated and "
+                        "all-but-the-top variants, tfidf-svd, glove-avg)")
 
 
 @command("order", "HNSW insertion-order study: recall@k per order, backend and efSearch", _order_args)
@@ -68,6 +77,8 @@ def cmd_order(args: argparse.Namespace) -> int:
 
     if args.vs_id:
         return _vs_id(args)
+    if args.rank_encoders:
+        return _rank_encoders(args)
     orders = tuple(o.strip() for o in args.orders.split(",") if o.strip())
     custom = read_order_column(args.custom_order) if args.custom_order else None
     if custom is not None and "custom" not in orders:
@@ -77,9 +88,10 @@ def cmd_order(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     params = OrderStudyParams(
-        backends=("faiss", "hnswlib") if args.backend == "both" else (args.backend,),
+        backends=_backends(args.backend or "both"),
         orders=orders, seeds=tuple(range(args.seeds)), M=args.M, ef_construction=args.efc,
-        ef_search=_int_list(args.efs, "--efs"), k=args.k, n_queries=args.queries, lid_k=args.lid_k,
+        ef_search=_int_list(args.efs or "10,20,40,80,160", "--efs"), k=args.k, n_queries=args.queries,
+        lid_k=args.lid_k,
     )
     ws = open_workspace(args)
     check_order_inputs(ws, params, custom)  # fail before encoding or building anything
@@ -131,8 +143,8 @@ def _vs_id(args: argparse.Namespace) -> int:
 
     params = RecallVsIDParams(
         ks=_int_list(args.ks, "--ks"), n=args.n, dim=args.dim, n_queries=args.queries or 200,
-        backends=("faiss", "hnswlib") if args.backend == "both" else (args.backend,), M=args.M,
-        ef_construction=args.efc, ef_search=_int_list(args.efs, "--efs"), k=args.k,
+        backends=_backends(args.backend or "both"), M=args.M,
+        ef_construction=args.efc, ef_search=_int_list(args.efs or "10,20,40,80,160", "--efs"), k=args.k,
     )
     update, close = bar("recall against intrinsic dimension")
     t0 = time.perf_counter()
@@ -148,4 +160,51 @@ def _vs_id(args: argparse.Namespace) -> int:
     if args.out:
         path = export_rows(rows, args.out)
         print(f"wrote {len(rows)} rows to {path}")
+    return 0
+
+
+def _backends(choice: str) -> tuple[str, ...]:
+    return ("faiss", "hnswlib") if choice == "both" else (choice,)
+
+
+def _rank_encoders(args: argparse.Namespace) -> int:
+    from core.experiments.encoder_ranking import (
+        DEFAULT_SPACES,
+        KIND,
+        RankingParams,
+        check_ranking_inputs,
+        rank_encoders,
+        ranking_run_params,
+        ranking_sentences,
+        ranking_table,
+        split_spaces,
+    )
+    from core.store.runs import RunStore, export_rows
+
+    spaces = split_spaces(args.encoders) if args.encoders is not None else list(DEFAULT_SPACES)
+    if args.encoder:
+        raise UserError("--rank-encoders takes its spaces from --encoders A,B,... (not --encoder)")
+    params = RankingParams(spaces=tuple(spaces), backends=_backends(args.backend or "faiss"), M=args.M,
+                           ef_construction=args.efc, ef_search=_int_list(args.efs or "10,40", "--efs"))
+    ws = check_ranking_inputs(open_workspace(args).dataset, params)  # fail before encoding anything
+    update, close = bar(f"ranking {len(params.spaces)} spaces on {ws.dataset.name}")
+    t0 = time.perf_counter()
+    try:
+        with RunStore().recording(KIND, ws.dataset.name, ", ".join(params.spaces),
+                                  ranking_run_params(ws, params)) as rec:
+            df = pd.DataFrame(list(rank_encoders(ws.dataset, params, progress=update, recorder=rec)))
+    finally:
+        close()
+    print(f"{ws.dataset.name}: {len(params.spaces)} spaces, {int(df['n_queries'].iloc[0]):,} judged queries, "
+          f"HNSW M={params.M} efConstruction={params.ef_construction}; run #{rec.run_id} "
+          f"({time.perf_counter() - t0:.1f} s)")
+    for metric, name in (("ndcg_at_10", "nDCG@10"), ("mrr_at_10", "MRR@10")):
+        table = ranking_table(df, metric)
+        print(f"\nranked by {name}:")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        for sentence in ranking_sentences(df, metric):
+            print(sentence)
+    if args.out:
+        path = export_rows(df, args.out)
+        print(f"wrote {len(df)} rows to {path}")
     return 0

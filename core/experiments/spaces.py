@@ -2,7 +2,10 @@
 
 A *space* is written ``ENCODER[:DERIVATION]``: an encoder name or model folder as for a workspace
 (``minilm``, ``tfidf-svd``, ``glove-avg``, ``/models/e5``), optionally derived: ``:truncate=128``
-(the first 128 dimensions, Matryoshka-style) or ``:pca=64`` (PCA of the space to 64 dimensions),
+(the first 128 dimensions, Matryoshka-style), ``:pca=64`` (PCA of the space to 64 dimensions), the
+isotropy post-processing of Mu & Viswanath ``:abtt=3`` (all-but-the-top: the mean and the top 3 principal
+directions removed) and ``:whiten`` / ``:whiten=64`` (PCA whitening, all or the top 64 dimensions), both fitted
+on the base vectors and applied to queries too (`core.analysis.isotropy`),
 or ``file:PATH``: a vector file (``.npy``, ``.fvecs``, HDF5) with one row per item of the dataset,
 in its order (command line only: the app never opens a path a visitor names).
 Both spaces cover the dataset's items in the same order (checked). `compare_spaces` measures
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.analysis.isotropy import AllButTheTop, Whitening, unit_rows
 from core.analysis.spaces import (
     Geometry,
     chance_agreement,
@@ -37,7 +41,12 @@ from core.store.artifacts import artifact_key
 from core.workspace import relevant_positions
 
 KIND = "compare"
-DERIVATIONS = ("truncate", "pca")
+DERIVATIONS = ("truncate", "pca", "abtt", "whiten")
+#: Derivations that may be written without ``=N`` (``minilm:whiten`` keeps every dimension).
+BARE_DERIVATIONS = ("whiten",)
+#: What ``N`` counts in each derivation, for error messages.
+DERIVATION_UNITS = {"truncate": "dimensions", "pca": "dimensions", "abtt": "directions to remove",
+                    "whiten": "dimensions"}
 #: CKA and the similarity correlation use a seeded sample of this many items at most (CKA is exact
 #: in feature space, but TwoNN and the sampled pairs stay fast; the sample is stated).
 CKA_SAMPLE = 20_000
@@ -70,16 +79,17 @@ class SpaceSpec:
         head, tail = text[: close + 1], text[close + 1 :]
         derivation, dims = None, None
         base, sep, rest = tail.rpartition(":")
-        if sep and "=" in rest and (base or head):
-            name, _, value = rest.partition("=")
+        name, eq, value = rest.partition("=")
+        bare = not eq and name.strip() in BARE_DERIVATIONS and not text.startswith(FILE_PREFIX)
+        if sep and not eq and name.strip() in DERIVATIONS and not bare and not text.startswith(FILE_PREFIX):
+            raise ValueError(f"{name.strip()} needs its number of {DERIVATION_UNITS[name.strip()]}, e.g. "
+                             f"{base or head}:{name.strip()}=3")
+        if sep and (eq or bare) and (base or head):
+            name = name.strip()
             if name not in DERIVATIONS:
-                raise ValueError(f"unknown derivation {rest!r} in {text!r}; use ENCODER:truncate=N or ENCODER:pca=N")
-            try:
-                dims = int(value)
-            except ValueError:
-                raise ValueError(f"{name} needs a whole number of dimensions, got {value!r}") from None
-            if dims < 1:
-                raise ValueError(f"{name} needs at least 1 dimension, got {dims}")
+                raise ValueError(f"unknown derivation {rest!r} in {text!r}; use ENCODER:truncate=N, ENCODER:pca=N, "
+                                 "ENCODER:abtt=N or ENCODER:whiten[=N]")
+            dims = None if bare else _derivation_count(name, value)
             derivation, tail = name, base
         encoder, options = _split_options(head + tail)
         return cls(encoder, derivation, dims, options)
@@ -87,7 +97,19 @@ class SpaceSpec:
     @property
     def label(self) -> str:
         opts = "(" + ",".join(f"{k}={v}" for k, v in self.options) + ")" if self.options else ""
-        return self.encoder + opts + (f":{self.derivation}={self.dims}" if self.derivation else "")
+        how = "" if self.derivation is None else f":{self.derivation}" + ("" if self.dims is None else f"={self.dims}")
+        return self.encoder + opts + how
+
+
+def _derivation_count(name: str, value: str) -> int:
+    """The ``N`` of ``name=N``: a whole number of at least 1, or a ValueError saying what it counts."""
+    try:
+        dims = int(value)
+    except ValueError:
+        raise ValueError(f"{name} needs a whole number of {DERIVATION_UNITS[name]}, got {value!r}") from None
+    if dims < 1:
+        raise ValueError(f"{name} needs at least 1 of its {DERIVATION_UNITS[name]}, got {dims}")
+    return dims
 
 
 def _split_options(text: str) -> tuple[str, tuple[tuple[str, object], ...]]:
@@ -124,6 +146,7 @@ class Space:
     transform: np.ndarray | None = None  # (d, dims) projection of a PCA space (applied to queries too)
     mean: np.ndarray | None = None
     from_file: bool = False  # vectors read from a file: no encoder, so no query vectors
+    fitted: object | None = None  # the AllButTheTop / Whitening fitted on the base vectors (applied to queries too)
 
     def queries(self) -> np.ndarray | None:
         if self.from_file:
@@ -136,12 +159,41 @@ class Space:
             v = v[:, : self.spec.dims]
         elif self.spec.derivation == "pca":
             v = (v - self.mean) @ self.transform
+        elif self.spec.derivation in ("abtt", "whiten"):
+            v = self.fitted.transform(v)
         else:
             return v
         if self.ws.metric == "cosine":
-            norms = np.linalg.norm(v, axis=1, keepdims=True)
-            v = v / np.where(norms > 0, norms, 1.0)
+            return unit_rows(v)
         return np.ascontiguousarray(v, dtype=np.float32)
+
+
+def check_derivation(spec: SpaceSpec, d: int) -> None:
+    """ValueError when ``spec``'s derivation cannot apply to a ``d``-dimensional space."""
+    if spec.derivation is None or spec.dims is None:
+        return
+    if spec.derivation == "abtt" and spec.dims >= d:
+        raise ValueError(f"{spec.label}: {spec.encoder} has {d} dimensions; all-but-the-top can remove at most "
+                         f"{d - 1} directions, not {spec.dims}")
+    if spec.dims > d:
+        raise ValueError(f"{spec.label}: {spec.encoder} has {d} dimensions, fewer than the {spec.dims} asked for")
+
+
+def fit_space(space: Space) -> Space:
+    """Fit ``space``'s derivation on its base vectors ``space.x`` and replace them by the derived ones."""
+    spec, x = space.spec, space.x
+    check_derivation(spec, x.shape[1])
+    if spec.derivation == "pca":
+        xd = np.asarray(x, dtype=np.float64)
+        space.mean = xd.mean(axis=0).astype(np.float32)
+        _, vecs = np.linalg.eigh(np.cov(xd, rowvar=False))
+        space.transform = np.ascontiguousarray(vecs[:, ::-1][:, : spec.dims], dtype=np.float32)
+    elif spec.derivation == "abtt":
+        space.fitted = AllButTheTop(spec.dims).fit(x)
+    elif spec.derivation == "whiten":
+        space.fitted = Whitening(spec.dims).fit(x)
+    space.x = space.derive(x)
+    return space
 
 
 def open_space(dataset: str, spec: SpaceSpec | str, *, dataset_params: dict | None = None,
@@ -157,20 +209,15 @@ def open_space(dataset: str, spec: SpaceSpec | str, *, dataset_params: dict | No
                          f"models, not to {spec.encoder}")
     ws = Workspace.open(dataset, spec.encoder, dataset_params=dataset_params or {},
                         encoder_options=dict(spec.options))
+    return space_of_workspace(ws, spec, progress)
+
+
+def space_of_workspace(ws, spec: SpaceSpec, progress: ProgressFn | None = None) -> Space:
+    """``spec``'s space over an opened workspace of its encoder (derived and fitted when it asks)."""
     x = ws.embeddings(progress)
     if spec.derivation is None:
         return Space(spec, ws, x, ws.embeddings_key)
-    d = x.shape[1]
-    if spec.dims > d:
-        raise ValueError(f"{spec.label}: {spec.encoder} has {d} dimensions, fewer than the {spec.dims} asked for")
-    space = Space(spec, ws, x, artifact_key(ws.embeddings_key, spec.derivation, spec.dims))
-    if spec.derivation == "pca":
-        xd = np.asarray(x, dtype=np.float64)
-        space.mean = xd.mean(axis=0).astype(np.float32)
-        _, vecs = np.linalg.eigh(np.cov(xd, rowvar=False))
-        space.transform = np.ascontiguousarray(vecs[:, ::-1][:, : spec.dims], dtype=np.float32)
-    space.x = space.derive(x)
-    return space
+    return fit_space(Space(spec, ws, x, artifact_key(ws.embeddings_key, spec.derivation, spec.dims)))
 
 
 FILE_PREFIX = "file:"
@@ -273,7 +320,8 @@ class Comparison:
         return out
 
 
-def _retrieval(space: Space, qrels: list[np.ndarray] | None) -> Retrieval | None:
+def space_retrieval(space: Space, qrels: list[np.ndarray] | None) -> Retrieval | None:
+    """Exact-search MRR@10 / nDCG@10 of ``space`` on the dataset's queries and ``qrels`` (``None`` without either)."""
     xq = space.queries()
     if xq is None or qrels is None or not any(len(q) for q in qrels):
         return None
@@ -319,7 +367,7 @@ def compare_spaces(dataset: str, a: str, b: str, *, k: int = 10, dataset_params:
     report(progress, 5, 6, "retrieval")
     ev = sa.ws.eval_set() if ds.has_qrels else None
     qrels = ev.qrels if ev is not None else None
-    ret_a, ret_b = _retrieval(sa, qrels), _retrieval(sb, qrels)
+    ret_a, ret_b = space_retrieval(sa, qrels), space_retrieval(sb, qrels)
     rows = pd.DataFrame({
         "id": ds.ids,
         "agreement": agreement,
