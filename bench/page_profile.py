@@ -2,8 +2,9 @@
 
 Each page is run through Streamlit's AppTest (the same script a browser session runs, with the
 same process-wide caches): a few warm-up views first, then ``--views`` profiled views, each in a
-new AppTest session. Prints, per page, the CPU seconds of a warm view (all threads of the process) and the functions with the
-most cumulative time (project code and the Streamlit/plotly calls it makes), so a change can be
+new AppTest session. Prints, per page, the CPU seconds of a warm view (all threads of the process)
+and the functions with the most cumulative time (project code and the Streamlit/plotly calls it
+makes), so a change can be
 aimed at what costs most. Baseline: the bare Streamlit page of ``server_cpu.py`` (one plotly
 scatter of 2,648 points and a 100-row table) profiled the same way, in the same process.
 
