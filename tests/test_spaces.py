@@ -179,3 +179,33 @@ def test_a_transformer_with_other_options_is_another_space(fresh_home):
     result = compare_spaces("stdlib-docs", "minilm", "minilm(max_length=16)", k=5,
                             dataset_params={"limit": 60, "seed": 0})
     assert result.b == "minilm(max_length=16)" and result.chance < result.agreement_mean < 1.0
+
+
+def test_a_comparison_is_computed_once_and_loaded_after(fresh_home, monkeypatch):
+    """Another session or server process asking for the same pair loads it from the artifact cache:
+    the same numbers, the same rows, nothing measured again."""
+    import core.experiments.spaces as spaces_mod
+
+    first = compare_spaces("synthetic", "given-vectors", "given-vectors:pca=3", k=10, dataset_params=SYNTH)
+
+    def measured_again(*args, **kwargs):
+        raise AssertionError("the comparison was computed again")
+
+    monkeypatch.setattr(spaces_mod, "_compare", measured_again)
+    again = compare_spaces("synthetic", "given-vectors", "given-vectors:pca=3", k=10, dataset_params=SYNTH)
+    assert again.summary() == first.summary()
+    assert again.geometry_b == first.geometry_b and again.provenance == first.provenance
+    pd.testing.assert_frame_equal(again.rows, first.rows)
+    other_k = pytest.raises(AssertionError, match="computed again")
+    with other_k:  # another k is another comparison
+        compare_spaces("synthetic", "given-vectors", "given-vectors:pca=3", k=5, dataset_params=SYNTH)
+
+
+def test_a_saved_comparison_keeps_its_retrieval_numbers(fresh_home):
+    params = {"limit": 80}
+    first = compare_spaces("stdlib-docs", "tfidf-svd", "tfidf-svd:truncate=8", k=5, dataset_params=params)
+    again = compare_spaces("stdlib-docs", "tfidf-svd", "tfidf-svd:truncate=8", k=5, dataset_params=params)
+    assert first.retrieval_a is not None and again.retrieval_a.ndcg_at_10 == first.retrieval_a.ndcg_at_10
+    np.testing.assert_array_equal(again.retrieval_b.reciprocal_rank, first.retrieval_b.reciprocal_rank)
+    pd.testing.assert_frame_equal(again.disagreeing, first.disagreeing, check_dtype=False)
+    assert again.sentences() == first.sentences()

@@ -335,9 +335,17 @@ def space_retrieval(space: Space, qrels: list[np.ndarray] | None) -> Retrieval |
                      ndcg_at_k(I[judged], [qrels[q] for q in judged], 10), rr)
 
 
+#: Kind and format version of a comparison saved in the artifact cache (bump when `Comparison` changes).
+COMPARISON_KIND, COMPARISON_VERSION = "comparison", 1
+
+
 def compare_spaces(dataset: str, a: str, b: str, *, k: int = 10, dataset_params: dict | None = None,
                    progress: ProgressFn | None = None, recorder=None, seed: int = 0) -> Comparison:
-    """Compare space ``a`` and ``b`` of ``dataset`` (see the module docstring); rows go to ``recorder``."""
+    """Compare space ``a`` and ``b`` of ``dataset`` (see the module docstring); rows go to ``recorder``.
+
+    The result is saved in the artifact cache, keyed by both spaces' vectors, k, the seed and the dataset:
+    asking again (another session, another server process, after `prepare`) loads it in milliseconds.
+    """
     t0 = time.perf_counter()
     report(progress, 0, 6, f"space A: {a}")
     sa = open_space(dataset, a, dataset_params=dataset_params, progress=progress)
@@ -352,6 +360,76 @@ def compare_spaces(dataset: str, a: str, b: str, *, k: int = 10, dataset_params:
     k = min(int(k), n - 1)
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
+    key = artifact_key(COMPARISON_KIND, COMPARISON_VERSION, sa.key, sb.key, k, seed, ds.fingerprint(), sa.ws.metric)
+    hit = sa.ws.cache.load(COMPARISON_KIND, key)
+    saved = _comparison_from_artifact(hit, ds, sa.spec.label, sb.spec.label) if hit is not None else None
+    if saved is not None:
+        report(progress, 6, 6, "loaded from the cache")
+        if recorder is not None:
+            recorder.describe(saved.provenance)
+            recorder.add(*saved.rows[["id", "agreement"]].to_dict("records"))
+        return saved
+    result = _compare(sa, sb, k, seed, progress, t0)
+    sa.ws.cache.save(COMPARISON_KIND, key, result.rows["agreement"].to_numpy(np.float64), _comparison_meta(result))
+    if recorder is not None:
+        recorder.describe(result.provenance)
+        recorder.add(*result.rows[["id", "agreement"]].to_dict("records"))
+    return result
+
+
+def _comparison_meta(c: Comparison) -> dict:
+    """Everything of a `Comparison` but its per-item rows, as JSON (the agreement is the artifact's array)."""
+    def retrieval(r: Retrieval | None) -> dict | None:
+        return None if r is None else {"mrr_at_10": r.mrr_at_10, "ndcg_at_10": r.ndcg_at_10,
+                                       "reciprocal_rank": [float(v) for v in r.reciprocal_rank]}
+
+    return {
+        "k": c.k, "n": c.n, "agreement_mean": c.agreement_mean, "chance": c.chance, "cka": c.cka,
+        "spearman": c.spearman, "pairs": c.pairs, "sample": c.sample, "seconds": c.seconds,
+        "geometry_a": c.geometry_a.as_dict(), "geometry_b": c.geometry_b.as_dict(),
+        "retrieval_a": retrieval(c.retrieval_a), "retrieval_b": retrieval(c.retrieval_b),
+        "disagreeing": {"columns": list(c.disagreeing.columns),
+                        "rows": c.disagreeing.astype(object).values.tolist()},
+        "provenance": c.provenance,
+    }
+
+
+def _comparison_from_artifact(hit: tuple[np.ndarray, dict], ds, a: str, b: str) -> Comparison | None:
+    """The saved comparison, its item rows rebuilt from the dataset; ``None`` when it does not fit."""
+    agreement, meta = hit
+    if agreement.shape != (ds.n,):
+        return None
+    try:
+        def retrieval(r: dict | None) -> Retrieval | None:
+            return None if r is None else Retrieval(float(r["mrr_at_10"]), float(r["ndcg_at_10"]),
+                                                    np.asarray(r["reciprocal_rank"], dtype=np.float64))
+
+        table = meta["disagreeing"]
+        return Comparison(
+            ds.name, a, b, int(meta["k"]), int(meta["n"]), float(meta["agreement_mean"]), float(meta["chance"]),
+            float(meta["cka"]), float(meta["spearman"]), int(meta["pairs"]), int(meta["sample"]),
+            Geometry(**meta["geometry_a"]), Geometry(**meta["geometry_b"]), float(meta["seconds"]),
+            _item_rows(ds, agreement), retrieval(meta["retrieval_a"]), retrieval(meta["retrieval_b"]),
+            pd.DataFrame(table["rows"], columns=table["columns"]), dict(meta["provenance"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # an older or damaged record: computed again
+
+
+def _item_rows(ds, agreement: np.ndarray) -> pd.DataFrame:
+    n = ds.n
+    return pd.DataFrame({
+        "id": ds.ids,
+        "agreement": agreement,
+        "label": ds.labels if ds.labels is not None else [""] * n,
+        "text": [ds.display_text(i)[:160] for i in range(n)],
+    })
+
+
+def _compare(sa: Space, sb: Space, k: int, seed: int, progress: ProgressFn | None, t0: float) -> Comparison:
+    """The measurements of `compare_spaces` (k already checked against n)."""
+    ds = sa.ws.dataset
+    n = sa.x.shape[0]
     report(progress, 2, 6, "kNN graphs")
     I_a, I_b = space_knn(sa, k, progress), space_knn(sb, k, progress)
     agreement = neighbour_agreement(I_a, I_b, k)
@@ -368,12 +446,7 @@ def compare_spaces(dataset: str, a: str, b: str, *, k: int = 10, dataset_params:
     ev = sa.ws.eval_set() if ds.has_qrels else None
     qrels = ev.qrels if ev is not None else None
     ret_a, ret_b = space_retrieval(sa, qrels), space_retrieval(sb, qrels)
-    rows = pd.DataFrame({
-        "id": ds.ids,
-        "agreement": agreement,
-        "label": ds.labels if ds.labels is not None else [""] * n,
-        "text": [ds.display_text(i)[:160] for i in range(n)],
-    })
+    rows = _item_rows(ds, agreement)
     disagreeing = pd.DataFrame()
     if ret_a is not None and ret_b is not None and ds.queries is not None:
         gap = ret_a.reciprocal_rank - ret_b.reciprocal_rank
@@ -385,15 +458,11 @@ def compare_spaces(dataset: str, a: str, b: str, *, k: int = 10, dataset_params:
             f"RR@10 {sa.spec.label}": ret_a.reciprocal_rank[top], f"RR@10 {sb.spec.label}": ret_b.reciprocal_rank[top],
         })
     report(progress, 6, 6, "done")
-    result = Comparison(ds.name, sa.spec.label, sb.spec.label, k, n, float(agreement.mean()),
-                        chance_agreement(n, k), cka, rho, pairs, int(rows_s.size), geo_a, geo_b,
-                        time.perf_counter() - t0, rows, ret_a, ret_b, disagreeing,
-                        {"dataset_fingerprint": ds.fingerprint(), "seed": seed, "space_a": sa.ws.provenance(),
-                         "space_b": sb.ws.provenance()})
-    if recorder is not None:
-        recorder.describe(result.provenance)
-        recorder.add(*rows[["id", "agreement"]].to_dict("records"))
-    return result
+    return Comparison(ds.name, sa.spec.label, sb.spec.label, k, n, float(agreement.mean()),
+                      chance_agreement(n, k), cka, rho, pairs, int(rows_s.size), geo_a, geo_b,
+                      time.perf_counter() - t0, rows, ret_a, ret_b, disagreeing,
+                      {"dataset_fingerprint": ds.fingerprint(), "seed": seed, "space_a": sa.ws.provenance(),
+                       "space_b": sb.ws.provenance()})
 
 
 def _subgraph(I: np.ndarray, rows: np.ndarray) -> np.ndarray:
