@@ -458,6 +458,17 @@ class Workspace:
         self.cache.save("ground-truth", key, I, {"k": k, "part": "I"})
         return D, I
 
+    def has_knn(self, k: int) -> bool:
+        """Whether `knn(k)` would be read (from memory or the cache), not computed."""
+        if not self.has_embeddings():
+            return False
+        k_eff = min(k, self.dataset.n - 1)
+        if any(have >= k_eff for have in self._knn_memo):
+            return True
+        return any(self.cache.exists("knn", artifact_key("knn", self.embeddings_key, have, self.metric))
+                   and self.cache.exists("knn", artifact_key("knn", self.embeddings_key, have, self.metric) + "d")
+                   for have in sorted({k_eff, 10, 15, 30, 50, 100}) if have >= k_eff)
+
     def knn(self, k: int = 100, progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Exact kNN graph of all items (self excluded), ``D, I`` of shape ``(n, k)``; cached.
 

@@ -163,3 +163,39 @@ def test_a_large_umap_runs_in_the_background_with_pca_meanwhile_then_replaces_it
     assert "UMAP 2-D of all 500 points" in page_text(at) and "in the background" not in page_text(at)
     forget_job(job.key)
     st.cache_resource.clear()
+
+
+def test_on_a_large_base_the_neighbours_show_at_once_and_the_index_is_built_in_the_background(monkeypatch):
+    import threading
+    import time
+
+    from core.index import defaults, registry
+    from ui.background import forget_job, list_jobs
+
+    monkeypatch.setattr(defaults, "BACKGROUND_INDEX_N", 100)  # 500 points count as "large" here
+    may_finish = threading.Event()
+    build = registry.build
+
+    def slow_build(*args, **kwargs):  # the build ends when the test says so
+        may_finish.wait(60)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "build", slow_build)
+    at = open_map()
+    at.text_input(key="map_search").input("p02").run()
+    at.selectbox(key="map_search_pick").select_index(0).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert len(table) == 10 and not any(c.startswith("found by") for c in table.columns)
+    jobs = [j for j in list_jobs() if j.key.startswith("map-index:")]
+    assert len(jobs) == 1 and jobs[0].running
+    assert "appears here once its index over all 500 vectors is built" in page_text(at)
+    may_finish.set()
+    t0 = time.time()
+    while jobs[0].running and time.time() - t0 < 60:
+        time.sleep(0.1)
+    assert jobs[0].error is None
+    at.run()
+    assert "found by hnsw_flat" in at.dataframe[0].value.columns
+    assert "finds **" in "\n".join(m.value for m in at.markdown)
+    forget_job(jobs[0].key)

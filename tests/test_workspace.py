@@ -181,3 +181,12 @@ def test_a_fitted_encoders_cache_key_costs_no_fit():
     planned = ws.encoder_config()
     assert "encoder" not in ws.__dict__  # nothing was built or fitted
     assert planned == ws.encoder.config() and planned["fit"] is not None
+
+
+def test_has_knn_says_whether_the_graph_would_be_read_or_computed(tmp_path):
+    ws = Workspace(vector_ds(30), "given-vectors", {}, ArtifactCache(tmp_path))
+    assert not ws.has_knn(5)
+    ws.knn(10)
+    assert ws.has_knn(5) and ws.has_knn(10) and not ws.has_knn(12)
+    fresh = Workspace(vector_ds(30), "given-vectors", {}, ArtifactCache(tmp_path))
+    assert fresh.has_knn(10)  # from the cache, not memory

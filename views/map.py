@@ -37,7 +37,7 @@ from core.experiments.map_recall import (
     recall_configurations,
     recall_map_colour,
 )
-from core.index import registry
+from core.index import defaults, registry
 from core.index.defaults import DEFAULT_APPROX, approx_defaults, approx_neighbours, exact_neighbours, split_params
 from figures.map import (
     DRAW_MODES,
@@ -95,6 +95,19 @@ def lazy_progress(label: str):
 @st.cache_resource(show_spinner=False, max_entries=4)
 def approx_index(embeddings_key: str, metric: str, method: str, build_json: str, _x: np.ndarray):
     return registry.build(method, _x, metric, json.loads(build_json))
+
+
+@st.fragment(run_every=2.0)
+def index_progress(key: str) -> None:
+    """Elapsed time of a background index build; the page reruns when it is done."""
+    job = get_job(key)
+    if job is None or not job.running:
+        st.rerun()
+    where = queue_position(key)
+    st.progress(0.0 if where is not None else min(0.95, job.seconds / 120),
+                text=(f"Queued: {where + 1} background job(s) before it" if where is not None
+                      else f"Building the index in the background: {job.seconds:.0f} s so far (once per setting, "
+                           "for everyone)"))
 
 
 def method_params(method: str) -> dict:
@@ -334,28 +347,46 @@ if row is not None:
     publish_state(state)
     settings = registry.METHODS[approx].factory({**build, **search}) + "".join(
         f", {name}={value}" for name, value in search.items())
+    index_job = None
     try:
-        graph = None if proj.sampled else ws.knn(max(k, GRAPH_K))
+        # the cached kNN graph answers at once; without one, one exact search of this point (never a whole graph)
+        use_graph = not proj.sampled and (n <= defaults.BACKGROUND_INDEX_N or ws.has_knn(max(k, GRAPH_K)))
+        graph = ws.knn(max(k, GRAPH_K)) if use_graph else None
         scores, ids = exact_neighbours(x, row, k, ws.metric, graph)
-        with st.spinner(f"Building {approx} over {n:,} vectors (once per setting)…"):
-            built = approx_index(ws.embeddings_key, ws.metric, approx, json.dumps(build, sort_keys=True), x)
-        found = approx_neighbours(built, x, row, k, search)
+        build_json = json.dumps(build, sort_keys=True)
+        if n > defaults.BACKGROUND_INDEX_N:  # minutes here: built in a server thread, for every session
+            index_key = f"map-index:{ws.embeddings_key}:{ws.metric}:{approx}:{build_json}"
+            index_job = start_job(index_key, "index", lambda _progress: registry.build(approx, x, ws.metric, build))
+            if index_job.error is not None:
+                raise ValueError(index_job.error)
+            built = None if index_job.running else index_job.result
+        else:
+            with st.spinner(f"Building {approx} over {n:,} vectors (once per setting)…"):
+                built = approx_index(ws.embeddings_key, ws.metric, approx, build_json, x)
+        found = approx_neighbours(built, x, row, k, search) if built is not None else None
     except ValueError as exc:
         st.error(f"Cannot compare neighbours: {esc(exc)}")
     else:
-        missed = neighbour_misses(ids, found)
+        missed = neighbour_misses(ids, found) if found is not None else []
         label = f" ({esc(ds.labels[row])})" if ds.labels is not None else ""
         st.markdown(f"Selected: **{esc(ds.ids[row])}**{label}")
         if ds.texts is not None:
             st.text(" ".join(ds.texts[row].split())[:400])
         source = "from the cached kNN graph" if graph is not None else f"exact search over all {n:,} items"
-        st.markdown(
-            f"Its **{len(ids)} exact nearest neighbours** ({source}; "
-            f"score: {closeness_label(ws.metric)}). **{approx}** ({settings}) finds **{len(ids) - len(missed)}** "
-            f"of them (recall@{len(ids)} = {(len(ids) - len(missed)) / max(len(ids), 1):.2f})"
-            + (f" and misses {len(missed)}, marked ✕ on the map." if missed else ".")
-        )
-        st.dataframe(neighbour_table(ds, scores, ids, missed, approx), hide_index=True, width="stretch",
+        if found is None:
+            st.markdown(f"Its **{len(ids)} exact nearest neighbours** ({source}; score: "
+                        f"{closeness_label(ws.metric)}). What **{approx}** ({settings}) finds appears here once its "
+                        f"index over all {n:,} vectors is built.")
+            index_progress(index_job.key)
+        else:
+            st.markdown(
+                f"Its **{len(ids)} exact nearest neighbours** ({source}; "
+                f"score: {closeness_label(ws.metric)}). **{approx}** ({settings}) finds **{len(ids) - len(missed)}** "
+                f"of them (recall@{len(ids)} = {(len(ids) - len(missed)) / max(len(ids), 1):.2f})"
+                + (f" and misses {len(missed)}, marked ✕ on the map." if missed else ".")
+            )
+        st.dataframe(neighbour_table(ds, scores, ids, missed if found is not None else None, approx),
+                     hide_index=True, width="stretch",
                      key="map_neighbours")
         neighbour_pos = drawn_positions(proj.rows, ids)
         selected_pos = drawn_positions(proj.rows, [row])

@@ -7,6 +7,8 @@ import numpy as np
 #: Approximate method the map page compares with first, and its teaching defaults: a small
 #: efSearch, so that misses show up. Other methods start from the registry's defaults.
 DEFAULT_APPROX = "hnsw_flat"
+#: Bases larger than this build the map's comparison index in the background (the exact neighbours show at once).
+BACKGROUND_INDEX_N = 50_000
 MAP_DEFAULTS: dict[str, dict] = {"hnsw_flat": {"M": 16, "ef_search": 16}, "hnsw_sq8": {"M": 16, "ef_search": 16}}
 
 
