@@ -163,3 +163,42 @@ def test_result_tables_fit_two_per_row_and_the_items_table_marks_where_the_exact
     else:
         assert line.empty and "Every method returned only items of the exact top-10" in page_text(at)
     assert set(body["cut-off"]) <= {"✓", "✗"} and body["text"].str.len().gt(0).all()
+
+
+def test_on_a_large_base_exact_results_show_at_once_and_indexes_are_built_in_the_background(monkeypatch):
+    """Above `BACKGROUND_INDEX_N` vectors the page does not wait for index builds: the exact results show
+    at once, the missing methods are built in a shared background job, and appear when it is done."""
+    import threading
+    import time
+
+    import streamlit as st
+
+    from core.index import defaults, registry
+    from ui.background import forget_job, list_jobs
+
+    st.cache_resource.clear()  # an empty index cache
+    monkeypatch.setattr(defaults, "BACKGROUND_INDEX_N", 100)  # 500 points count as "large" here
+    may_finish = threading.Event()
+    build = registry.build
+
+    def slow_build(method, *args, **kwargs):  # exact search builds at once; the others when the test says
+        if method != "flat":
+            may_finish.wait(60)
+        return build(method, *args, **kwargs)
+
+    monkeypatch.setattr(registry, "build", slow_build)
+    at = open_page(VECTORS)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(method_tables(at)) == 1 and any("in the background" in i.value for i in at.info)  # flat at once
+    (job,) = [j for j in list_jobs() if j.key.startswith("query-index:")]
+    assert job.running
+    may_finish.set()
+    t0 = time.time()
+    while job.running and time.time() - t0 < 60:
+        time.sleep(0.1)
+    assert job.error is None
+    at.run()
+    assert not at.exception and len(method_tables(at)) == 4
+    assert not any("in the background" in i.value for i in at.info)
+    forget_job(job.key)
+    st.cache_resource.clear()

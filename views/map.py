@@ -50,6 +50,7 @@ from figures.map import (
 )
 from figures.text import markdown_text as esc
 from ui.background import cancel_job, get_job, max_running, queue_position, start_job
+from ui.job_progress import background_build_progress
 from ui.page_states import MAP_APPROX, MapState
 from ui.shared import run_key, shared
 from ui.state import index_of, page_state, publish_state, require_embeddings, require_workspace, streamlit_progress
@@ -95,19 +96,6 @@ def lazy_progress(label: str):
 @st.cache_resource(show_spinner=False, max_entries=4)
 def approx_index(embeddings_key: str, metric: str, method: str, build_json: str, _x: np.ndarray):
     return registry.build(method, _x, metric, json.loads(build_json))
-
-
-@st.fragment(run_every=2.0)
-def index_progress(key: str) -> None:
-    """Elapsed time of a background index build; the page reruns when it is done."""
-    job = get_job(key)
-    if job is None or not job.running:
-        st.rerun()
-    where = queue_position(key)
-    st.progress(0.0 if where is not None else min(0.95, job.seconds / 120),
-                text=(f"Queued: {where + 1} background job(s) before it" if where is not None
-                      else f"Building the index in the background: {job.seconds:.0f} s so far (once per setting, "
-                           "for everyone)"))
 
 
 def method_params(method: str) -> dict:
@@ -377,7 +365,7 @@ if row is not None:
             st.markdown(f"Its **{len(ids)} exact nearest neighbours** ({source}; score: "
                         f"{closeness_label(ws.metric)}). What **{approx}** ({settings}) finds appears here once its "
                         f"index over all {n:,} vectors is built.")
-            index_progress(index_job.key)
+            background_build_progress(index_job.key)
         else:
             st.markdown(
                 f"Its **{len(ids)} exact nearest neighbours** ({source}; "

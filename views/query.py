@@ -32,12 +32,14 @@ from core.experiments.query_comparison import (
     threshold_range,
     with_threshold,
 )
-from core.index import registry
+from core.index import defaults, registry
 from core.index.defaults import split_params
 from core.index.exact import higher_is_closer
 from core.store.runs import RunStore
 from figures.query import score_curves_figure
 from figures.text import markdown_text as esc
+from ui.background import forget_job, start_job
+from ui.job_progress import background_build_progress
 from ui.page_states import MODE_LABELS, QueryState
 from ui.shared import shared
 from ui.state import (
@@ -340,7 +342,8 @@ for m in chosen:
         choices.append((m, *split_params(m, params[m])))
 signature = json.dumps([base_key, query_sig, choices, k], default=str)
 last = st.session_state.get("query_last")
-if force or last is None or last["signature"] != signature:
+pending = None  # the background job building this base's missing indexes, if any
+if force or last is None or last["signature"] != signature or last.get("pending"):
     cache = index_cache()
     missing = [m for m, build, _ in choices if not cache.has(base_key, metric, m, build)]
     try:
@@ -348,7 +351,34 @@ if force or last is None or last["signature"] != signature:
         exact = exact_reference(x, xq, k, metric, exclude_row)
         run = dict(exact=exact, exclude_row=exclude_row, relevant=relevant_rows(ds, query_id), cache=cache,
                    embeddings_key=base_key, xq_train=xq_train, external=external)
-        if missing:
+        if set(missing) - {"flat"} and n > defaults.BACKGROUND_INDEX_N:
+            # minutes on a large base: built in a server thread, for every session; exact search (flat: no
+            # training, a copy of the vectors) and the methods already built show at once, the others when ready
+            missing = [m for m in missing if m != "flat"]
+            todo = [c for c in choices if c[0] in missing]
+            job_key = f"query-index:{base_key}:{metric}:{json.dumps(todo, default=str)}"
+
+            def build_missing(progress):
+                return compare_query(x, xq, todo, k, metric, **run, progress=progress)
+
+            pending = start_job(job_key, "index", build_missing)
+            if not pending.running and any(
+                    r.ok and not cache.has(base_key, metric, r.method, r.build_params) for r in pending.result or []):
+                forget_job(job_key)  # built once, evicted from the index cache since: build again
+                pending = start_job(job_key, "index", build_missing)
+            if pending.error is not None:
+                st.error(f"Building {', '.join(missing)} failed: {esc(pending.error)}")
+            if pending.running:
+                ready = [c for c in choices if c[0] not in missing]
+                results = compare_query(x, xq, ready, k, metric, **run) if ready else []
+            else:  # done: what could not be built says why in its column (without building it twice)
+                ready = [c for c in choices if cache.has(base_key, metric, c[0], c[1])]
+                results = [r for r in (pending.result or []) if not r.ok] + (
+                    compare_query(x, xq, ready, k, metric, **run) if ready else [])
+                order = {m: i for i, (m, _, _) in enumerate(choices)}
+                results.sort(key=lambda r: order.get(r.method, len(order)))
+                pending = None
+        elif missing:
             with st.status(f"Building {', '.join(missing)} over {n:,} vectors (once per setting)…",
                            expanded=True) as status:
                 results = compare_query(x, xq, choices, k, metric, **run,
@@ -367,8 +397,13 @@ if force or last is None or last["signature"] != signature:
     except (ValueError, RuntimeError) as exc:
         st.error(f"Cannot run this comparison: {esc(exc)}")
         st.stop()
-    last = {"signature": signature, "results": results, "exact": exact}
+    last = {"signature": signature, "results": results, "exact": exact, "pending": pending is not None}
     st.session_state["query_last"] = last
+if pending is not None:
+    st.info(f"{', '.join(m for m, _, _ in choices if all(r.method != m for r in last['results']))}: building "
+            f"the index over all {n:,} vectors in the background, once per setting for everyone; exact search "
+            "and the methods already built are shown meanwhile.")
+    background_build_progress(pending.key)
 results, exact = last["results"], last["exact"]
 ran = [r for r in results if r.ok]
 

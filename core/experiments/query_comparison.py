@@ -290,14 +290,20 @@ class IndexCache:
                 self._items.move_to_end(key)
                 built, seconds = self._items[key]
                 return CachedIndex(built, seconds, True)
-            t0 = time.perf_counter()
-            built = builder() if builder is not None else build_index(method, x, metric, dict(build), seed=seed,
-                                                                       xq_train=xq_train)
-            seconds = time.perf_counter() - t0
+        # built outside the lock: a long build (minutes on a large base, in a background job) must not make
+        # every other session wait for indexes that are already cached
+        t0 = time.perf_counter()
+        built = builder() if builder is not None else build_index(method, x, metric, dict(build), seed=seed,
+                                                                   xq_train=xq_train)
+        seconds = time.perf_counter() - t0
+        with self._lock:
+            if key in self._items:  # another session built it meanwhile: keep the first
+                built, seconds = self._items[key]
+                return CachedIndex(built, seconds, True)
             self._items[key] = (built, seconds)
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
-            return CachedIndex(built, seconds, False)
+        return CachedIndex(built, seconds, False)
 
 
 # ------------------------------------------------------------------ comparing methods
