@@ -175,8 +175,16 @@ class TfidfSvdEncoder(Encoder):
     def _fit_fingerprint(texts: Sequence[str]) -> str:
         return f"{len(texts)}:{hash_texts(texts)}"
 
+    @staticmethod
+    def _check_corpus(texts: list[str]) -> None:
+        if len(texts) < 2:
+            raise ValueError(f"TF-IDF + SVD needs at least 2 texts to fit, got {len(texts)}")
+
     def config_for(self, texts: Sequence[str]) -> dict[str, Any]:
-        return {**self.config(), "fit": self._fit_fingerprint(check_texts(texts))}
+        """As fitted on ``texts`` (a corpus it cannot be fitted on says so now, as `fit` would)."""
+        texts = check_texts(texts)
+        self._check_corpus(texts)
+        return {**self.config(), "fit": self._fit_fingerprint(texts)}
 
     def fit(self, texts: Sequence[str]) -> TfidfSvdEncoder:
         """Fit TF-IDF and SVD on the corpus ``texts``; returns ``self``."""
@@ -184,8 +192,7 @@ class TfidfSvdEncoder(Encoder):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         texts = check_texts(texts)
-        if len(texts) < 2:
-            raise ValueError(f"TF-IDF + SVD needs at least 2 texts to fit, got {len(texts)}")
+        self._check_corpus(texts)
         vectorizer = TfidfVectorizer(sublinear_tf=True, max_features=self.max_features, dtype=np.float32)
         try:
             tfidf = vectorizer.fit_transform(texts)
