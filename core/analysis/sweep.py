@@ -66,7 +66,7 @@ PRESETS: dict[str, dict[str, dict[str, list]]] = {
         "hnsw_sq8": {"M": [16], "ef_construction": [40], "ef_search": [64]},
         "binary": {"center": [False], "rerank": [0, 100]},
         "bebr": {"bits": [2, 4], "center": [True]},
-        "bebr_learned": {"bits": [2, 4], "hidden": [0], "schedule": ["quick"], "distance": ["sdc", "hamming"]},
+        "bebr_learned": {"bits": [2, 4], "hidden": [0], "schedule": ["quick"], "distance": ["sdc"]},
         "rabitq": {"nb_bits": [1, 4], "qb": [8]},
         "ivf_rabitq": {"nlist": ["sqrt(n)"], "nb_bits": [1], "nprobe": [8], "qb": [8]},
         "pca": {"d_out": ["d/4"], "codec": ["sq8"], "rerank": [0, 50]},

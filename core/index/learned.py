@@ -37,6 +37,17 @@ SCHEDULES: dict[str, Schedule] = {
 }
 
 
+#: Most passes over the training sample a schedule makes (small data needs fewer steps than the schedule's).
+MAX_EPOCHS = 40
+
+
+def steps_for(schedule: Schedule, n: int) -> Schedule:
+    """``schedule`` with at most `MAX_EPOCHS` passes over ``n`` training rows (and at least one step)."""
+    batch = min(schedule.batch, n)
+    steps = max(1, min(schedule.steps, -(-MAX_EPOCHS * n // batch)))
+    return Schedule(steps, batch, schedule.max_seconds)
+
+
 @contextmanager
 def torch_session(seed: int, threads: int = TORCH_THREADS) -> Iterator[object]:
     """``torch`` seeded and deterministic on ``threads`` threads for the block (settings restored after)."""

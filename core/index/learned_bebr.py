@@ -33,7 +33,16 @@ import time
 import faiss
 import numpy as np
 
-from core.index.learned import SCHEDULES, Stopwatch, cached_parameters, content_key, pack, torch_session, unpack
+from core.index.learned import (
+    SCHEDULES,
+    Stopwatch,
+    cached_parameters,
+    content_key,
+    pack,
+    steps_for,
+    torch_session,
+    unpack,
+)
 from core.index.spec import Built, Params, training_sample
 from core.progress import ProgressFn
 
@@ -49,7 +58,7 @@ PROCRUSTES_SAMPLE = 8192
 MAX_TRAIN = 20_000
 DISTANCES = ("sdc", "adc", "hamming")
 #: Part of the cache key: bump it when training changes, so models trained the old way are not reused.
-VERSION = 2
+VERSION = 3
 
 
 # ---------------------------------------------------------------- the model in numpy (inference)
@@ -92,7 +101,7 @@ class LearnedBinarizer:
                      for j in range(self.bits)] if self.hidden else []
 
     def _train(self, x: np.ndarray, progress: ProgressFn | None) -> tuple[np.ndarray, dict]:
-        schedule = SCHEDULES[self.schedule]
+        schedule = steps_for(SCHEDULES[self.schedule], x.shape[0])
         watch = Stopwatch(schedule, progress, f"learned BEBR ({self.bits} bits/dim)")
         with torch_session(self.random_state) as torch:
             parts, loss = train_binarizer(torch, x, int(self.bits), int(self.hidden), schedule.batch, watch)

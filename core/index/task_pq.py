@@ -29,7 +29,7 @@ import numpy as np
 
 from core.index.exact import faiss_metric
 from core.index.faiss_indexes import quiet_kmeans
-from core.index.learned import Schedule, Stopwatch, cached_parameters, content_key, torch_session
+from core.index.learned import Schedule, Stopwatch, cached_parameters, content_key, steps_for, torch_session
 from core.index.metrics import ndcg_at_k
 from core.index.spec import Built, Params, train_add, training_sample
 from core.progress import ProgressFn, report
@@ -119,7 +119,8 @@ def build_task_pq(xb: np.ndarray, metric: str, params: Params, *, seed: int = 0,
     val = Judged(judged.xq[val_rows], [judged.relevance[i] for i in val_rows])
 
     def train() -> tuple[np.ndarray, dict]:
-        return train_task_pq(index, xb, fit, val, metric, TASK_SCHEDULES[str(params["schedule"])], seed, progress)
+        schedule = steps_for(TASK_SCHEDULES[str(params["schedule"])], len(fit.relevance))
+        return train_task_pq(index, xb, fit, val, metric, schedule, seed, progress)
 
     best, meta, hit = cached_parameters("task-pq", key, train)
     size = m * index.pq.ksub * (d // m)
