@@ -131,7 +131,7 @@ class LearnedBinarizer:
                 w1, b1, w2, b2 = self.mlp_[j]
                 h = r + np.maximum(r @ w1 + b1, 0.0) @ w2 + b2
             positive = h >= 0
-            zhat += self.levels_[j] * np.where(positive, 1.0, -1.0).astype(np.float32)
+            zhat += np.where(positive, self.levels_[j], -self.levels_[j])
             codes.append(np.packbits(positive, axis=1))
         return np.stack(codes, axis=1)
 

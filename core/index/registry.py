@@ -374,7 +374,8 @@ METHODS: dict[str, MethodSpec] = {
 
 #: Why a method that trains on judgments did not run.
 JUDGMENTS_NEEDED = ("trains on judged training queries kept apart from the evaluation queries, and there are none "
-                    "here (the dataset has no relevance judgments, or all its judged queries are evaluated)")
+                    "here (the dataset has no relevance judgments, or all its judged queries are evaluated: ask for "
+                    "fewer queries and the rest train it)")
 
 
 def get_method(name: str) -> MethodSpec:
