@@ -210,3 +210,15 @@ def test_tiny_bases_never_crash_the_learned_methods(n):
                        judged=Judged(xq, [{0: 1.0}] * 3))
     with pytest.raises(ValueError, match="pq_task: trains on judged training queries"):
         registry.build("pq_task", unit(rng.standard_normal((300, 9))), "cosine", {"m": 3})
+
+
+def test_task_aware_pq_exports_with_the_same_training_split_and_the_same_recall(tmp_path):
+    from core.experiments.export import export_configuration
+
+    ws = judged_workspace()
+    plan = plan_sweep(ws, methods=["pq_task"], overrides={"pq_task": {"m": [4]}})
+    (row,) = sweep_for_workspace(ws, plan=plan, latency_queries=5)
+    cfg = Config.make("pq_task", {"m": 4, "schedule": "quick"})
+    done = export_configuration(ws, cfg, tmp_path / "out", n_queries=plan.n_queries, seed=plan.seed,
+                                row_recall=row["recall_at_k"])
+    assert done.recall == pytest.approx(row["recall_at_k"]) and (tmp_path / "out" / "manifest.json").exists()
