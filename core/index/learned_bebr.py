@@ -33,6 +33,7 @@ import time
 import faiss
 import numpy as np
 
+from core.index.exact import faiss_metric
 from core.index.learned import (
     SCHEDULES,
     Stopwatch,
@@ -289,9 +290,13 @@ def level_queries(y: np.ndarray, levels: np.ndarray, nb: int) -> np.ndarray:
     return out.reshape(nq, -1)
 
 
-def search_learned_bebr(built: Built, xq: np.ndarray, k: int, sp: Params):
+def search_learned_bebr(built: Built, xq: np.ndarray, k: int, sp: Params, block: int = 16384):
     """Top-k by the chosen ``distance``; ``D`` are inner products ``<q', x̂>`` up to a per-query constant
-    (squared L2 distances for L2), or Hamming distances for ``hamming``."""
+    (squared L2 distances for L2), or Hamming distances for ``hamming``.
+
+    Up to ``LOOKUP_MAX_QUERIES`` queries: the per-byte look-up kernel of `core.index.bebr_kernel`; more:
+    each block of codes decoded once to ẑ and scored for all queries by ``faiss.knn`` (one matmul).
+    """
     model = model_of(built)
     codes = built.arrays["codes"]
     distance = str(sp["distance"])
@@ -300,18 +305,26 @@ def search_learned_bebr(built: Built, xq: np.ndarray, k: int, sp: Params):
         return faiss.knn_hamming(qcodes.reshape(len(xq), -1), codes.reshape(codes.shape[0], -1), k)
     from core.index import bebr_kernel  # numba loads on the first search, not with the registry
 
-    l2 = built.metric == "l2"
     y = query_vectors(model, xq, distance, built.metric)
+    if xq.shape[0] > bebr_kernel.LOOKUP_MAX_QUERIES:
+        return decode_knn(model, codes, y, k, built.metric, block)
+    l2 = built.metric == "l2"
     n, bits, nb = codes.shape
     yy = level_queries(y, model.levels_, nb)
-    flat = codes.reshape(n, 1, bits * nb)
-    ones = np.ones((n, 1), dtype=np.float32)
-    norms2 = built.arrays.get("norms2") if l2 else None
-    if xq.shape[0] <= bebr_kernel.LOOKUP_MAX_QUERIES:
-        D, I = bebr_kernel.lookup_search(yy, flat, ones, norms2, k, l2)
-    else:
-        D, I = bebr_kernel.decode_search(yy, flat, ones, norms2, k, l2)
-    if l2:  # the kernels add ||yy||²; the distance needs ||y||²
+    D, I = bebr_kernel.lookup_search(yy, codes.reshape(n, 1, bits * nb), np.ones((n, 1), dtype=np.float32),
+                                     built.arrays.get("norms2") if l2 else None, k, l2)
+    if l2:  # the kernel adds ||yy||²; the distance needs ||y||²
         D = D - (yy.astype(np.float64) ** 2).sum(1, keepdims=True).astype(np.float32) \
             + (y.astype(np.float64) ** 2).sum(1, keepdims=True).astype(np.float32)
     return D, I
+
+
+def decode_knn(model: LearnedBinarizer, codes: np.ndarray, y: np.ndarray, k: int, metric: str, block: int):
+    """Top-k of ``y`` against the decoded codes, ``block`` codes at a time (exact scores of ẑ, best first)."""
+    heap = faiss.ResultHeap(y.shape[0], k, keep_max=metric != "l2")
+    for start in range(0, codes.shape[0], block):
+        zhat = model.decode_rotated(codes[start : start + block])
+        D, I = faiss.knn(y, zhat, min(k, zhat.shape[0]), metric=faiss_metric(metric))
+        heap.add_result(D, I + start)
+    heap.finalize()
+    return heap.D, heap.I
