@@ -52,6 +52,8 @@ TEMPERATURE = 0.05
 #: Weight of the similarity-preserving term against the (normalised) reconstruction error.
 SIMILARITY_WEIGHT = 1.0
 LEARNING_RATE = 2e-3
+#: The MLP blocks learn slower: their output moves signs whose residuals are ~0.05 (unit vectors, 384 dims).
+MLP_LEARNING_RATE = 1e-4
 #: Adam steps between two rotation updates, and the vectors each update is fitted on.
 ROTATE_EVERY = 20
 PROCRUSTES_SAMPLE = 8192
@@ -88,7 +90,7 @@ class LearnedBinarizer:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         key = (content_key(x), int(self.bits), int(self.hidden), self.schedule, int(self.random_state),
-               TEMPERATURE, SIMILARITY_WEIGHT, LEARNING_RATE, ROTATE_EVERY, VERSION)
+               TEMPERATURE, SIMILARITY_WEIGHT, LEARNING_RATE, MLP_LEARNING_RATE, ROTATE_EVERY, VERSION)
         flat, meta, self.from_cache_ = cached_parameters("learned-bebr", key, lambda: self._train(x, progress))
         self._set(unpack(flat, meta["layout"]))
         self.train_seconds_ = float(meta["train_seconds"])
@@ -189,7 +191,8 @@ def train_binarizer(torch, x: np.ndarray, bits: int, hidden: int, batch: int, wa
             nn.init.zeros_(mlp[2].weight)  # each step starts as the greedy sign of its residual
             nn.init.zeros_(mlp[2].bias)
             mlps.append(mlp)
-    opt = torch.optim.Adam([levels, *mlps.parameters()], lr=LEARNING_RATE)
+    opt = torch.optim.Adam([{"params": [levels]}, {"params": list(mlps.parameters()), "lr": MLP_LEARNING_RATE}],
+                           lr=LEARNING_RATE)
     scale = float((xc**2).sum(dim=1).mean())
     gen = torch.Generator().manual_seed(watch.schedule.steps)
     size = min(batch, n)
