@@ -57,7 +57,7 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     at = open_page()
     text = page_text(at)
     assert "2,000 given vectors of 32 dims take 256 kB as float32" in text and "press **Run**" in text
-    assert "28 configurations (22 builds, 8 method families) on 1,800 base vectors" in text  # plan, estimate
+    assert "31 configurations (25 builds, 8 method families) on 1,800 base vectors" in text  # plan, estimate
     assert not at.get("plotly_chart")
     run_cheap(at)
     charts = at.get("plotly_chart")
@@ -128,7 +128,7 @@ def test_with_qrels_the_page_plots_task_quality_against_memory_and_prices_the_bu
     ok(at)
     text = page_text(at)
     assert "What compression costs the search task" in text
-    assert "Training-time quantizers (JPQ, RepCONC, Distill-VQ)" in text
+    assert "Not built: training the encoder itself" in text
     assert "points of nDCG@10 for" in text  # the frontier's costs against exact search
     charts = at.get("plotly_chart")
     assert len(charts) == 4

@@ -37,7 +37,8 @@ def recall_of(method, data, build_params=None, search_params=None):
 def test_registry_covers_every_method_of_the_design():
     assert set(METHODS) == {
         "flat", "sq", "pq", "opq", "pq_fastscan", "ivf_flat", "ivf_pq", "ivf_sq8", "hnsw_flat", "hnsw_sq8",
-        "binary", "bebr", "rabitq", "ivf_rabitq", "pca", "leanvec_ood", "truncate", "random_projection",
+        "binary", "bebr", "bebr_learned", "pq_task", "rabitq", "ivf_rabitq", "pca", "leanvec_ood", "truncate",
+        "random_projection",
     }  # fmt: skip
     for spec in METHODS.values():
         assert spec.description and spec.family in registry.FAMILIES

@@ -282,9 +282,11 @@ if has_quality:
     costs = shared("sweep.costs", (*view_key, quality), lambda: task_quality_costs(rows, quality, bytes_col))
     if costs:
         st.caption("Against exact search, on this frontier: " + "; ".join(esc(c) for c in costs) + ".")
-    st.caption("Training-time quantizers (JPQ, RepCONC, Distill-VQ) learn the encoder and the codes together, so "
-               "they can keep more of the task at the same code size; they are outside what a post-hoc sweep over "
-               "fixed embeddings measures. Their post-hoc baselines are here: PQ, OPQ and IVF-PQ.")
+    st.caption("Two learned quantizers train here on the fixed embeddings: task-aware PQ (JPQ-style: codes weighted "
+               "by the training queries, centroids fine-tuned for the ranking on judged training queries, never on "
+               "the evaluated ones) and learned BEBR (a recurrent binarization trained on the base, searched with "
+               "symmetric distances). Not built: training the encoder itself, which JPQ, RepCONC and Distill-VQ do "
+               "together with the codes; PQ, OPQ and IVF-PQ are their post-hoc baselines.")
 if not has_quality and ds.qrels_are_neighbors:
     try:
         check = given_neighbors_of(ws)

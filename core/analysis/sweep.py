@@ -33,8 +33,18 @@ from threadpoolctl import threadpool_limits
 from core.data.dataset import check_vectors
 from core.index.exact import check_k, exact_search
 from core.index.metrics import Qrels, as_relevance, mrr_at_k, ndcg_at_k, recall_at_k, recall_by_distance_per_query
-from core.index.registry import METHODS, build, check_params, get_method, index_bytes, rerank_bytes, searcher
+from core.index.registry import (
+    JUDGMENTS_NEEDED,
+    METHODS,
+    build,
+    check_params,
+    get_method,
+    index_bytes,
+    rerank_bytes,
+    searcher,
+)
 from core.index.spec import Built
+from core.index.task_pq import Judged
 from core.progress import ProgressFn, report
 from core.workspace import held_out_split
 
@@ -47,6 +57,7 @@ PRESETS: dict[str, dict[str, dict[str, list]]] = {
         "sq": {"qtype": ["fp16", "int8", "int4"]},
         "pq": {"m": ["d/8"]},
         "opq": {"m": ["d/8"], "niter": [10]},
+        "pq_task": {"m": ["d/8"], "schedule": ["quick"]},
         "pq_fastscan": {"m": ["d/4"]},
         "ivf_flat": {"nlist": ["sqrt(n)"], "nprobe": [2, 8]},
         "ivf_pq": {"nlist": ["sqrt(n)"], "m": ["d/8"], "nprobe": [8]},
@@ -55,6 +66,7 @@ PRESETS: dict[str, dict[str, dict[str, list]]] = {
         "hnsw_sq8": {"M": [16], "ef_construction": [40], "ef_search": [64]},
         "binary": {"center": [False], "rerank": [0, 100]},
         "bebr": {"bits": [2, 4], "center": [True]},
+        "bebr_learned": {"bits": [2, 4], "hidden": [0], "schedule": ["quick"], "distance": ["sdc"]},
         "rabitq": {"nb_bits": [1, 4], "qb": [8]},
         "ivf_rabitq": {"nlist": ["sqrt(n)"], "nb_bits": [1], "nprobe": [8], "qb": [8]},
         "pca": {"d_out": ["d/4"], "codec": ["sq8"], "rerank": [0, 50]},
@@ -62,7 +74,8 @@ PRESETS: dict[str, dict[str, dict[str, list]]] = {
         "truncate": {"d_out": ["d/4"], "codec": ["sq8"], "rerank": [0, 50]},
         "random_projection": {"d_out": ["d/4"], "codec": ["sq8"], "rerank": [50]},
     },
-    "thorough": {name: {} for name in METHODS},
+    "thorough": {name: {} for name in METHODS}
+    | {"bebr_learned": {"schedule": ["thorough"]}, "pq_task": {"schedule": ["thorough"]}},
 }
 
 #: Row keys every row has (metrics are NaN when a configuration did not run).
@@ -268,12 +281,26 @@ def _pq_build(p: Mapping, n: int, d: int) -> float:
     return _kmeans(n, 256, d) + p["m"] * 0.012 + n * d * NS
 
 
+def _learned_steps(p: Mapping) -> int:
+    from core.index.learned import SCHEDULES
+
+    return SCHEDULES[p["schedule"]].steps
+
+
+def _learned_batch(p: Mapping) -> int:
+    from core.index.learned import SCHEDULES
+
+    return SCHEDULES[p["schedule"]].batch
+
+
 BUILD_COST: dict[str, Callable[[Mapping, int, int], float]] = {
     "flat": lambda p, n, d: 0.0,
     "sq": lambda p, n, d: n * d * 2 * NS,
     "pq": _pq_build,
     # OPQ's inner PQ runs 10 k-means iterations first and 2 between rotations (faiss_indexes.py)
     "opq": lambda p, n, d: _pq_build(p, n, d) * (1 + 0.35 * p["niter"]),
+    "pq_task": lambda p, n, d: _pq_build(p, n, d) + _learned_steps(p) * _learned_batch(p) * 100 * d * 5 * NS
+    + _learned_steps(p) / 25 * n * p["m"] * 100 * NS,
     "pq_fastscan": lambda p, n, d: p["m"] * 4e-3 + _kmeans(n, 16, d),
     "ivf_flat": lambda p, n, d: _kmeans(n, p["nlist"], d) + n * p["nlist"] * d * 0.03 * NS,
     "ivf_pq": lambda p, n, d: _kmeans(n, p["nlist"], d) + _pq_build(p, n, d) + n * d * 3 * NS,
@@ -283,6 +310,8 @@ BUILD_COST: dict[str, Callable[[Mapping, int, int], float]] = {
     "hnsw_sq8": lambda p, n, d: n * p["ef_construction"] * _graph_step(p, d) * _simd(d) ** 0.4,
     "binary": lambda p, n, d: n * d * NS,
     "bebr": lambda p, n, d: n * d * p["bits"] * 2 * NS,
+    "bebr_learned": lambda p, n, d: _learned_steps(p) * min(n, _learned_batch(p)) * d * (p["bits"] + 1) * 100 * NS
+    + n * d * p["bits"] * 20 * NS,
     "rabitq": lambda p, n, d: n * d * p["nb_bits"] ** 2 * 10 * NS,
     "pca": lambda p, n, d: n * d * d * NS + d**3 * 2 * NS,
     "leanvec_ood": lambda p, n, d: n * d * d * NS + 23 * d**3 * 2 * NS,  # 2 folds x 11 β + 1
@@ -297,6 +326,7 @@ QUERY_COST: dict[str, Callable[[Mapping, int, int], float]] = {
     "sq": lambda p, n, d: n * d * (0.05 if d % 8 == 0 else 1.0) * NS,
     "pq": lambda p, n, d: n * p["m"] * 0.4 * NS,
     "opq": lambda p, n, d: n * p["m"] * 0.4 * NS + d * d * 0.5 * NS,
+    "pq_task": lambda p, n, d: n * p["m"] * 0.4 * NS,
     "pq_fastscan": lambda p, n, d: n * p["m"] * 0.04 * NS,
     "ivf_flat": _ivf(lambda p, d: d * 0.15 * NS),
     "ivf_pq": lambda p, n, d: _ivf(lambda p, d: p["m"] * NS)(p, n, d) + p["nprobe"] * 256 * d * 0.02 * NS,
@@ -306,6 +336,8 @@ QUERY_COST: dict[str, Callable[[Mapping, int, int], float]] = {
     "hnsw_sq8": lambda p, n, d: p["ef_search"] * _graph_step(p, d),
     "binary": lambda p, n, d: n * 4 * NS + p["rerank"] * d * NS,
     "bebr": lambda p, n, d: n * d * p["bits"] * 0.03 * NS,
+    "bebr_learned": lambda p, n, d: n * d * p["bits"] * (0.004 if p["distance"] == "hamming" else 0.03) * NS
+    + d * d * 2 * NS,
     "rabitq": lambda p, n, d: n * d * (0.02 + 0.02 * p["nb_bits"]) * _simd(d) * NS,
     "pca": _reduced_scan,
     "leanvec_ood": _reduced_scan,
@@ -334,7 +366,8 @@ def estimate_seconds(configs: Iterable[Config], n: int, d: int, nq: int, latency
             total += batch * min(3, max(1, math.ceil(0.2 / max(batch, 1e-9))))
             # BEBR answers one query with its table-lookup kernel, ~0.11 ns per code bit and vector
             # (bench/bebr.py: 1.69 ms p50 on 20k x 384 at 2 bits); a batch decodes blocks (QUERY_COST)
-            single = n * d * cfg.params["bits"] * 0.12 * NS if cfg.method == "bebr" else 2 * per_query + 1e-5
+            bebr_like = cfg.method == "bebr" or (cfg.method == "bebr_learned" and cfg.params["distance"] != "hamming")
+            single = n * d * cfg.params["bits"] * 0.12 * NS if bebr_like else 2 * per_query + 1e-5
             total += min(latency_queries * single, 2.0 + single) + 0.01
     return total
 
@@ -391,6 +424,7 @@ class EvalData:
     latency_xq: np.ndarray
     max_memory_bytes: int | None
     on_results: Callable[[Config, np.ndarray], str | None] | None = None
+    train_judged: Judged | None = None
 
     @property
     def n(self) -> int:
@@ -417,6 +451,7 @@ def run_sweep(
     max_memory_bytes: int | None = None,
     threads: int | None = None,
     on_results: Callable[[Config, np.ndarray], str | None] | None = None,
+    train_judged: Judged | None = None,
 ) -> Iterator[dict]:
     """Measure every configuration; yield one row (flat dict) per configuration.
 
@@ -437,6 +472,9 @@ def run_sweep(
             on one thread, as in ann-benchmarks, so thread wake-ups do not distort it.
         on_results: called with each measured configuration and its result ids ``I`` ``(nq, k)``
             (per-query drill-down); what it returns is kept in the row as ``results_key``.
+        train_judged: training queries with judgments (`core.index.task_pq.Judged`, positions into
+            ``xb``) that task-aware methods train on; they must not be evaluation queries (the caller
+            splits them off). Without them those methods are skipped rows saying why.
 
     Bad input (shapes, k, metric, threads, configs) raises ValueError here, before
     anything runs; after that every problem becomes a row.
@@ -449,6 +487,7 @@ def run_sweep(
         raise ValueError(f"configs must be Config objects (see expand_grid), got {type(bad[0]).__name__}")
     data = eval_data(xb, xq, gt_I, metric, k, qrels, seed, xq_train, latency_queries, max_memory_bytes)
     data.on_results = on_results
+    data.train_judged = train_judged
     return _iterate(group_by_build(configs), data, progress, seed, threads)
 
 
@@ -458,10 +497,17 @@ def _iterate(
     total, done = sum(len(g) for g in groups), 0
     for group in groups:
         report(progress, done, total, f"building {group[0].method}")
-        for row in _run_group(group, data, seed, threads):
+        for row in _run_group(group, data, seed, threads, _building(progress, done, total)):
             done += 1
             report(progress, done, total, row["label"])
             yield row
+
+
+def _building(progress: ProgressFn | None, done: int, total: int) -> ProgressFn | None:
+    """Progress of one build's training: its messages on the sweep's bar, which stays where it is."""
+    if progress is None:
+        return None
+    return lambda _step, _steps, message="": report(progress, done, total, message)
 
 
 def eval_data(xb, xq, gt_I, metric, k, qrels, seed, xq_train, latency_queries, max_memory_bytes) -> EvalData:
@@ -488,7 +534,9 @@ def eval_data(xb, xq, gt_I, metric, k, qrels, seed, xq_train, latency_queries, m
     return EvalData(xb, xq, gt_I[:, :k], metric, k, relevance, xq_train, train_note, latency_xq, max_memory_bytes)
 
 
-def _run_group(group: list[Config], data: EvalData, seed: int, threads: int | None) -> Iterator[dict]:
+def _run_group(
+    group: list[Config], data: EvalData, seed: int, threads: int | None, progress: ProgressFn | None = None
+) -> Iterator[dict]:
     """Build once, then measure each search setting of the group (threads set only while working)."""
     reasons = [_skip_reason(cfg, data) for cfg in group]
     if all(reasons):
@@ -497,7 +545,8 @@ def _run_group(group: list[Config], data: EvalData, seed: int, threads: int | No
     cfg0 = group[0]
     try:
         with limit_threads(threads):
-            built = build(cfg0.method, data.xb, data.metric, cfg0.build_params, seed=seed, xq_train=data.xq_train)
+            built = build(cfg0.method, data.xb, data.metric, cfg0.build_params, seed=seed, xq_train=data.xq_train,
+                          judged=data.train_judged, progress=progress)
         size = index_bytes(built)
     except Exception as e:  # one configuration's failure must not stop the sweep
         for cfg, r in zip(group, reasons, strict=True):
@@ -535,6 +584,8 @@ def _skip_reason(cfg: Config, data: EvalData) -> str | None:
     reason = spec.validate(cfg.params, data.n, data.d)
     if reason:
         return reason
+    if spec.needs_judgments and data.train_judged is None:
+        return f"{cfg.method} {JUDGMENTS_NEEDED}"
     r = cfg.params.get("rerank", 0)
     if 0 < r < data.k:
         return f"rerank={r} is smaller than k={data.k}: a shortlist must hold at least k candidates"

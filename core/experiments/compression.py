@@ -45,6 +45,7 @@ from core.experiments.per_query import WORST_SHOWN, Drilldown, eval_query_lid, q
 from core.index.exact import check_k
 from core.index.metrics import pareto_frontier
 from core.index.registry import METHODS, get_method
+from core.index.task_pq import Judged
 from core.progress import ProgressFn, report
 from core.store.artifacts import artifact_key
 from core.workspace import default_n_queries
@@ -296,7 +297,11 @@ def plan_sweep(
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     chosen = check_grid_names(methods, overrides)
+    asked = n_queries
+    n_queries = training_split_queries(ws, chosen, n_queries)
     n_base, nq, source = eval_sizes(ws, n_queries)
+    if asked is None and n_queries is not None:
+        source += f"; the other {len(ws.dataset.queries) - nq:,} train task-aware PQ and are not evaluated"
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if k > n_base:
@@ -324,6 +329,50 @@ def plan_sweep(
             "use a smaller dataset (--limit) or close other programs"
         )
     return plan
+
+
+# ------------------------------------------------------------------------ training queries
+
+
+def judged_queries(ds) -> int:
+    """How many of the dataset's own queries carry relevance judgments (0 without queries or qrels, and for
+    a benchmark file's neighbour lists, which are ground truth, not judgments)."""
+    if ds.queries is None or not len(ds.queries) or not ds.qrels or ds.qrels_are_neighbors:
+        return 0
+    return sum(1 for q in ds.queries.ids if any(r > 0 for r in ds.qrels.get(q, {}).values()))
+
+
+def needs_judgments(methods: Iterable[str]) -> bool:
+    return any(get_method(m).needs_judgments for m in methods)
+
+
+def training_split_queries(ws, methods: Iterable[str], n_queries: int | None) -> int | None:
+    """The evaluation query count when a method trains on judged queries: the one asked, or half of the
+    dataset's queries (the other half trains), so no evaluation query is ever a training query."""
+    if n_queries is not None or not needs_judgments(methods) or judged_queries(ws.dataset) < 2:
+        return n_queries
+    return len(ws.dataset.queries) // 2
+
+
+def training_judgments(ws, ev) -> Judged | None:
+    """The dataset's judged queries that are *not* in the evaluation set ``ev``, with their judgments as base
+    positions, for task-aware methods; ``None`` when there are none."""
+    ds = ws.dataset
+    if not judged_queries(ds) or ev.source != "dataset queries":
+        return None
+    evaluated = set(ev.query_ids)
+    pos = {doc: i for i, doc in enumerate(ds.ids)}
+    rows, relevance = [], []
+    for row, qid in enumerate(ds.queries.ids):
+        if qid in evaluated:
+            continue
+        judged = {pos[d]: float(r) for d, r in ds.qrels.get(qid, {}).items() if r > 0 and d in pos}
+        if judged:
+            rows.append(row)
+            relevance.append(judged)
+    if not rows:
+        return None
+    return Judged(np.ascontiguousarray(ws.query_embeddings()[rows]), relevance)
 
 
 def sweep_run_params(ws, plan: SweepPlan) -> dict:
@@ -395,6 +444,7 @@ def sweep_for_workspace(
         ev.xb, ev.xq, gt_I, metric=ws.metric, configs=plan.configs, k=plan.k, qrels=qrels, progress=progress,
         seed=plan.seed, latency_queries=latency_queries, max_memory_bytes=plan.memory_available, threads=threads,
         on_results=_results_saver(ws, ev, plan.k),
+        train_judged=training_judgments(ws, ev) if needs_judgments(c.method for c in plan.configs) else None,
     )
     return _record(rows, recorder, ev.source)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from core.analysis.sweep import Config, eval_data, limit_threads
 from core.env import environment_info
+from core.experiments.compression import training_judgments
 from core.index.export import write_export
 from core.index.metrics import recall_at_k
 from core.index.registry import build, get_method, search
@@ -105,7 +106,9 @@ def export_configuration(
     report(progress, 1, 3, f"building {cfg.label}")
     with limit_threads(threads):
         used_threads = faiss.omp_get_max_threads()
-        built = build(cfg.method, ev.xb, ws.metric, cfg.build_params, seed=seed, xq_train=data.xq_train)
+        judged = training_judgments(ws, ev) if get_method(cfg.method).needs_judgments else None
+        built = build(cfg.method, ev.xb, ws.metric, cfg.build_params, seed=seed, xq_train=data.xq_train,
+                      judged=judged, progress=lambda _step, _steps, message="": report(progress, 1, 3, message))
         _, I = search(built, ev.xq, k, cfg.search_params)
     recall = recall_at_k(I, gt_I, k)
     report(progress, 2, 3, "writing the files")

@@ -42,8 +42,11 @@ from core.index.faiss_indexes import (
     rabitq_params,
     set_ef_construction,
 )
+from core.index.learned_bebr import build_learned_bebr, search_learned_bebr
 from core.index.reduction import CODECS, fit_leanvec_ood, fit_pca, fit_random, fit_truncate, reduction_build
 from core.index.spec import Built, MethodSpec, Param, Params, search_index, serialized_bytes, with_rerank
+from core.index.task_pq import Judged, build_task_pq
+from core.progress import ProgressFn
 
 FAMILIES: dict[str, str] = {
     "exact": "Exact search",
@@ -94,6 +97,12 @@ def reduces(p: Params, n: int, d: int) -> str | None:
     return None
 
 
+def two_vectors(p: Params, n: int, d: int) -> str | None:
+    if n < 2:
+        return f"learned binarization trains on the base and needs at least 2 vectors; the base has n={n}"
+    return None
+
+
 def rerank_within_n(p: Params, n: int, d: int) -> str | None:
     if p.get("rerank", 0) > n:
         return f"rerank={p['rerank']} is larger than the number of base vectors n={n}"
@@ -119,6 +128,13 @@ IVF_NB_BITS = dataclasses.replace(NB_BITS, grid=(1, 4))
 QB = Param("qb", 8, (4, 8), "bits per query coordinate (0 = float queries: faiss's slow scalar path)", 0, 8)
 D_OUT = Param("d_out", 64, (32, 64, 96, 128, 192, 256), "reduced dimension", 1, 65536)
 CODEC = Param("codec", "sq8", ("flat", "sq8"), "storage of the reduced vectors", choices=("flat", "sq8"))
+LEARNED_BITS = Param("bits", 2, (1, 2, 4), "bits per dimension (recurrent binarization steps)", 1, 8)
+HIDDEN = Param("hidden", 0, (0, 32), "width of each step's residual MLP block (0 = none: the sign of the residual)",
+               0, 1024)
+SCHEDULE = Param("schedule", "quick", ("quick", "thorough"), "training budget (steps; quick: under a minute on "
+                 "a few thousand vectors)", choices=("quick", "thorough"))
+DISTANCE = Param("distance", "sdc", ("sdc", "adc", "hamming"), "sdc: the query binarized too (BEBR's symmetric "
+                 "distance); adc: the float query; hamming: count differing bits", choices=("sdc", "adc", "hamming"))
 SQ_QTYPE = Param("qtype", "int8", ("fp16", "int8", "int4"), "scalar type", choices=("fp16", "int8", "int4"))
 
 SQ_FACTORY = {"fp16": "SQfp16", "int8": "SQ8", "int4": "SQ4"}
@@ -144,6 +160,11 @@ def binary_factory(p: Params) -> str:
 def bebr_factory(p: Params) -> str:
     centered = ", centered" if p["center"] else ""
     return f"residual sign codes, {p['bits']} bits/dim + {p['bits']} fp32 scales{centered}"
+
+
+def learned_bebr_factory(p: Params) -> str:
+    mlp = f", MLP {p['hidden']}" if p["hidden"] else ""
+    return f"learned residual sign codes, {p['bits']} bits/dim (rotation + per-dim levels{mlp}), {p['distance']}"
 
 
 def hnsw_link_bytes(p: Params) -> float:
@@ -235,6 +256,18 @@ METHODS: dict[str, MethodSpec] = {
             code_bytes=lambda p, d: float(p["m"]), configure=configure_opq,
             centroids=lambda p: PQ_CENTROIDS, constraints=(divides("m", "OPQ"), rotation_trainable),
         ),
+        MethodSpec(
+            "pq_task", "pq",
+            "Task-aware PQ (JPQ-style): plain PQ, then its centroids fine-tuned with a listwise ranking loss on "
+            "judged training queries (never the evaluation queries), best of a validation split kept; "
+            "searched by faiss like PQ. Needs relevance judgments.",
+            factory=lambda p: f"PQ{p['m']}x8np, centroids fine-tuned for ranking ({p['schedule']})",
+            build_params=(PQ_M, SCHEDULE), search_params=(),
+            build=build_task_pq, search=search_index,
+            code_bytes=lambda p, d: float(p["m"]),
+            centroids=lambda p: PQ_CENTROIDS, constraints=(divides("m", "task-aware PQ"),),
+            learned=True, needs_judgments=True,
+        ),
         faiss_spec(
             "pq_fastscan", "pq", "4-bit PQ searched with SIMD look-up tables held in registers (fast scan).",
             factory=fmt("PQ{m}x4fs"), build_params=(FASTSCAN_M,), search_params=(),
@@ -290,6 +323,16 @@ METHODS: dict[str, MethodSpec] = {
             build=build_bebr, search=search_bebr,
             code_bytes=lambda p, d: p["bits"] * (-(-d // 8) + 4.0),
         ),
+        MethodSpec(
+            "bebr_learned", "binary",
+            "Learned recurrent binarization (after BEBR): a rotation and per-dimension levels (and optional "
+            "residual MLP blocks) trained on the base with torch, bits steps each binarizing the residual left "
+            "so far; searched with symmetric distances (query binarized too), the float query, or Hamming.",
+            factory=learned_bebr_factory, build_params=(LEARNED_BITS, HIDDEN, SCHEDULE), search_params=(DISTANCE,),
+            build=build_learned_bebr, search=search_learned_bebr,
+            code_bytes=lambda p, d: p["bits"] * float(-(-d // 8)), constraints=(two_vectors,),
+            learned=True,
+        ),
         faiss_spec(
             "rabitq", "rabitq", "RaBitQ: randomly rotated sign codes (nb_bits per dimension) with "
             "unbiased distance estimates (faiss IndexRaBitQ); qb = bits per query coordinate.",
@@ -329,6 +372,12 @@ METHODS: dict[str, MethodSpec] = {
 # ---------------------------------------------------------------- public API
 
 
+#: Why a method that trains on judgments did not run.
+JUDGMENTS_NEEDED = ("trains on judged training queries kept apart from the evaluation queries, and there are none "
+                    "here (the dataset has no relevance judgments, or all its judged queries are evaluated: ask for "
+                    "fewer queries and the rest train it)")
+
+
 def get_method(name: str) -> MethodSpec:
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; choose one of: {', '.join(METHODS)}")
@@ -362,10 +411,14 @@ def build(
     *,
     seed: int = 0,
     xq_train: np.ndarray | None = None,
+    judged: Judged | None = None,
+    progress: ProgressFn | None = None,
 ) -> Built:
     """Build ``method`` over base ``xb`` float32 ``(n, d)`` with its build ``params``.
 
-    ``xq_train`` ``(m, d)`` is the query sample query-aware methods (leanvec_ood) fit on.
+    ``xq_train`` ``(m, d)`` is the query sample query-aware methods (leanvec_ood) fit on; ``judged`` the
+    training queries with judgments task-aware methods (pq_task) train on, never evaluation queries;
+    ``progress`` hears the training steps of learned methods.
     Raises ValueError for a parameter out of range or one the data cannot support.
     """
     spec = get_method(method)
@@ -378,8 +431,11 @@ def build(
     reason = spec.validate({**spec.defaults(), **least, **params}, n, d)
     if reason:
         raise ValueError(f"{method}: {reason}")
+    if spec.needs_judgments and judged is None:
+        raise ValueError(f"{method}: {JUDGMENTS_NEEDED}")
     xb = np.ascontiguousarray(xb, dtype=np.float32)
-    built = spec.build(xb, metric, params, seed=seed, xq_train=xq_train)
+    extra = {"judged": judged, "progress": progress} if spec.learned else {}
+    built = spec.build(xb, metric, params, seed=seed, xq_train=xq_train, **extra)
     note = "; ".join(s for s in (spec.training_note(params, n), built.note) if s)
     return dataclasses.replace(built, method=method, params=params, metric=metric, n=n, d=d, note=note)
 
@@ -431,7 +487,8 @@ DISPLAY_NAMES: dict[str, str] = {
     "flat": "Flat (exact)", "sq": "Scalar quantization", "pq": "PQ", "opq": "OPQ + PQ",
     "pq_fastscan": "PQ fast-scan (4-bit)", "ivf_flat": "IVF-Flat", "ivf_pq": "IVF-PQ", "ivf_sq8": "IVF-SQ8",
     "hnsw_flat": "HNSW-Flat", "hnsw_sq8": "HNSW-SQ8", "binary": "Binary codes (sign bits)",
-    "bebr": "BEBR (multi-bit binary)", "rabitq": "RaBitQ", "ivf_rabitq": "IVF-RaBitQ", "pca": "PCA (LeanVec-ID)",
+    "bebr": "BEBR (multi-bit binary)", "bebr_learned": "Learned BEBR (trained binary codes)",
+    "pq_task": "Task-aware PQ (JPQ-style)", "rabitq": "RaBitQ", "ivf_rabitq": "IVF-RaBitQ", "pca": "PCA (LeanVec-ID)",
     "leanvec_ood": "LeanVec-OOD", "truncate": "Truncation (Matryoshka)", "random_projection": "Random projection",
 }
 

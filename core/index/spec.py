@@ -86,7 +86,10 @@ class MethodSpec:
     from the merged parameters; ``code_bytes`` is the *expected* bytes per vector
     (for estimates before building; the sweep measures the real size);
     ``centroids`` is the largest number of k-means centroids it trains;
-    ``constraints`` return a reason when a parameter set cannot run on ``(n, d)`` data.
+    ``constraints`` return a reason when a parameter set cannot run on ``(n, d)`` data;
+    ``learned`` methods train with torch and their build takes ``progress`` (training steps) and
+    ``judged`` (training queries with judgments, `core.index.task_pq.Judged`); ``needs_judgments``
+    methods cannot build without them (the sweep skips them, saying why).
     """
 
     name: str
@@ -100,6 +103,8 @@ class MethodSpec:
     code_bytes: Callable[[Params, int], float]
     centroids: Callable[[Params], int] = lambda p: 0
     constraints: tuple[Callable[[Params, int, int], str | None], ...] = ()
+    learned: bool = False
+    needs_judgments: bool = False
 
     @property
     def params(self) -> tuple[Param, ...]:
