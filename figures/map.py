@@ -27,16 +27,12 @@ from collections import Counter
 import numpy as np
 import plotly.graph_objects as go
 
+from figures.colours import OTHER_COLOUR, PALETTE
 from figures.text import escape_hover
 
 #: Categories drawn with their own colour and legend entry; the rest are "other".
 MAX_CATEGORIES = 20
-PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-    "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d", "#31a354",
-    "#756bb1", "#636363",
-]
-OTHER_COLOUR = "#c8c8c8"
+# PALETTE, OTHER_COLOUR: figures/colours.py (no two categories closer than ΔE 27, none a grey like "other").
 #: Above this many points a 2-D map is drawn as a density unless points are asked for: in Chromium
 #: without a GPU a zoom repaints 100,000 WebGL points in about a second, 400,000 in 2-3 s
 #: (bench/README.md, "Map in the browser").
@@ -192,7 +188,9 @@ def map_figure(
         margin={"l": 10, "r": 10, "t": 70, "b": 40 if bar else 10},
         # a colour bar takes the right edge: the legend then goes under the map, so the two never overlap
         legend={"itemsizing": "constant", "font": {"size": 11},
-                **({"orientation": "h", "x": 0, "y": 0, "yanchor": "top"} if bar else {})},
+                # under the x axis title, not over it (plotly grows the bottom margin to fit it)
+                **({"orientation": "h", "x": 0, "y": -0.07 if axis_titles and axis_titles[0] else 0,
+                    "yanchor": "top"} if bar else {})},
         uirevision="map",
         hoverlabel={"align": "left"},
     )
@@ -214,7 +212,10 @@ def colour_levels(values: np.ndarray, levels: int = COLOUR_LEVELS) -> tuple[np.n
     """
     values = np.asarray(values, dtype=np.float64)
     lo, hi = (np.percentile(values, [1, 99]) if values.size else (0.0, 1.0))
-    hi = hi if hi > lo else lo + 1e-9
+    if hi - lo <= 1e-6 * max(abs(lo), abs(hi)):  # one value up to rounding (every norm 1.0): a scale of
+        centre = (lo + hi) / 2  # ±1 % around it, so its ticks read 0.99 … 1.01, not 1.000000001
+        half = max(abs(float(centre)) * 0.01, 1e-6)
+        lo, hi = centre - half, centre + half
     level = np.clip(np.floor((values - lo) / (hi - lo) * levels), 0, levels - 1).astype(np.int64)
     edges = np.linspace(lo, hi, levels + 1)
     if values.size:
@@ -265,7 +266,7 @@ def _add_point_traces(fig: go.Figure, grid: np.ndarray, colour, colour_kind: str
                                      template=f"%{{hovertext}}<br>{name}: {edges[j]:.3g}–{edges[j + 1]:.3g}"))
         # the colour bar: one invisible point carries the scale
         scale = {"color": [lo], "colorscale": "Viridis", "cmin": lo, "cmax": hi, "showscale": True, "size": 0,
-                 "colorbar": {"title": {"text": html.escape(colour_title)}, "thickness": 14}}
+                 "colorbar": {"title": {"text": html.escape(colour_title)}, "thickness": 14, "tickformat": ".4~g"}}
         empty = {"x": [None], "y": [None], "mode": "markers", "hoverinfo": "skip", "showlegend": False,
                  "name": name, "marker": scale}
         fig.add_trace(go.Scatter3d(z=[None], **empty) if dims == 3 else go.Scattergl(**empty))
@@ -330,7 +331,8 @@ def density_traces(grid: np.ndarray, *, colour=None, colour_kind: str = "none", 
         z = np.where(filled, z, np.nan)
         traces.append(go.Heatmap(z=z.reshape(ny, nx).astype(np.float32), text=text.reshape(ny, nx).tolist(),
                                  colorscale="Viridis", zmin=lo, zmax=hi,
-                                 colorbar={"title": {"text": "mean " + html.escape(colour_title)}, "thickness": 14},
+                                 colorbar={"title": {"text": "mean " + html.escape(colour_title)}, "thickness": 14,
+                                           "tickformat": ".4~g"},
                                  **common))
     elif colour_kind == "category" and colour is not None:
         labels = np.asarray(colour, dtype=object)

@@ -251,16 +251,18 @@ def test_memory_figure_log_axis_families_and_a_step_frontier():
     rows = rows_frame()
     fig = recall_vs_memory_figure(rows)
     assert fig.layout.xaxis.type == "log" and "recall@10" in fig.layout.yaxis.title.text
-    points = [t for t in fig.data if t.mode == "markers"]
+    points = [t for t in fig.data if "markers" in t.mode]
     assert sum(len(t.x) for t in points) == 5  # the skipped row is not drawn
-    assert {t.name for t in points} == {"Exact search", "Scalar quantization", "Product quantization",
-                                        "Binary codes", "Graph (HNSW)"}
+    assert {t.name for t in points} == {"Flat (exact)", "Scalar quantization", "PQ", "Binary codes (sign bits)",
+                                        "HNSW-Flat"}  # one line per method, named in plain words
+    assert {t.legendgrouptitle.text for t in points} == {"Exact search", "Scalar quantization",
+                                                         "Product quantization", "Binary codes", "Graph (HNSW)"}
     (front,) = [t for t in fig.data if t.name == "Pareto frontier"]
     assert front.line.shape == "hv"
     expected = rows[pareto_frontier(rows)].sort_values("bytes_per_vector")
     assert list(front.x[: len(expected)]) == list(expected["bytes_per_vector"])
     assert list(front.x) == [4.0, 8.0, 32.0, 128.0, 272.0]  # extended to the largest point
-    hover = next(t for t in points if t.name == "Product quantization").hovertext[0]
+    hover = next(t for t in points if t.name == "PQ").hovertext[0]
     assert "pq m=8" in hover and "PQ8x8np" in hover and "recall@10: 0.600" in hover
     # counting re-rank vectors moves binary off the frontier
     total = recall_vs_memory_figure(rows, x="total_bytes_per_vector")
