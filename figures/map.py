@@ -33,6 +33,9 @@ from figures.text import escape_hover
 #: Categories drawn with their own colour and legend entry; the rest are "other".
 MAX_CATEGORIES = 20
 # PALETTE, OTHER_COLOUR: figures/colours.py (no two categories closer than ΔE 27, none a grey like "other").
+#: The ring around every item a search matched: a green at least ΔE 30 from every category colour, the
+#: grey of "other", white and the neighbour/missed marks.
+MATCH_COLOUR = "#00d000"
 #: Above this many points a 2-D map is drawn as a density unless points are asked for: in Chromium
 #: without a GPU a zoom repaints 100,000 WebGL points in about a second, 400,000 in 2-3 s
 #: (bench/README.md, "Map in the browser").
@@ -113,6 +116,8 @@ def map_figure(
     neighbours: np.ndarray | None = None,
     missed: np.ndarray | None = None,
     missed_name: str = "missed",
+    matches: np.ndarray | None = None,
+    matches_name: str = "matches",
     height: int = 640,
     draw: str = "auto",
     points_limit: int = POINTS_LIMIT,
@@ -123,10 +128,11 @@ def map_figure(
         colour: ``(m,)`` categories (``colour_kind="category"``) or numbers
             (``"continuous"``, NaN drawn grey as "no value"), or ``None``.
         hover: ``(m,)`` plain texts; escaped here (`escape_hover`).
-        note: what is drawn ("showing 20,000 of 400,000 points, random sample, seed 0"),
+        note: what is drawn ("20,000 of 400,000 points, a random sample (seed 0)"),
             shown under the title.
         selected, neighbours, missed: positions (into ``coords``) to highlight: the
             chosen point, its exact neighbours, and those an approximate method missed.
+        matches: positions of every item a search matched, ringed (``matches_name`` in the legend).
         draw: ``"points"``, ``"density"`` (2-D only) or ``"auto"``: a density above
             ``points_limit`` points (`draws_density`). The density says so under the title.
 
@@ -152,7 +158,8 @@ def map_figure(
                                     hover=raw):
             fig.add_trace(trace)
         if raw is not None:
-            marked = [np.asarray(a, dtype=np.int64).ravel() for a in (neighbours, missed, selected) if a is not None]
+            marked = [np.asarray(a, dtype=np.int64).ravel() for a in (neighbours, missed, selected, matches)
+                      if a is not None]
             for i in np.unique(np.concatenate(marked)) if marked else []:
                 safe_hover[i] = escape_hover(raw[i])
     else:
@@ -160,6 +167,10 @@ def map_figure(
         _add_point_traces(fig, grid, colour, colour_kind, colour_title, safe_hover)
     big = 7 if dims == 2 else 5
     svg = not density  # highlights over a density are SVG: no WebGL context for three markers
+    if matches is not None and len(matches):
+        fig.add_trace(_trace(grid, np.asarray(matches), safe_hover, name=escape_hover(matches_name, 60), webgl=svg,
+                             marker={"size": big + 5, "color": "rgba(0,0,0,0)",
+                                     "line": {"color": MATCH_COLOUR, "width": 2}}))
     if neighbours is not None and len(neighbours):
         fig.add_trace(_trace(grid, np.asarray(neighbours), safe_hover, name="exact neighbours", webgl=svg,
                              marker={"size": big + 3, "color": "rgba(0,0,0,0)",
@@ -228,8 +239,8 @@ def _add_point_traces(fig: go.Figure, grid: np.ndarray, colour, colour_kind: str
     """One trace per colour category or colour level, each of one colour (no per-point colour arrays)."""
     m, dims = grid.shape
     size = 4 if m <= 5_000 else 3 if m <= 50_000 else 2
-    if dims == 3:
-        size = max(size - 1, 1.5)
+    if dims == 3:  # scatter3d draws a marker of size s larger than a 2-D one: smaller, or the scene is one blob
+        size = {4: 2.5, 3: 1.8}.get(size, 1.2)
     base = {"size": size, "opacity": 0.75 if m <= 20_000 else 0.6}
     if colour_kind == "category" and colour is not None:
         labels = np.asarray(colour, dtype=object)

@@ -70,10 +70,11 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     assert "Here 6 configurations ran (run #" in text and "The smallest configuration within 1 point" in text
     assert f"Run #{run.id}" in text
     (table,) = [df.value for df in at.dataframe if "pareto" in df.value]
-    assert len(table) == 6 and table["pareto"].any() and table.loc[table["label"] == "flat", "recall_at_k"].item() == 1
+    assert len(table) == 6 and table["pareto"].any()
+    assert table.loc[table["configuration"] == "Flat (exact)", "recall_at_k"].item() == 1  # plain names (issue 21)
     # the budget question, answered in words from the rows
     # it opens on a budget that has an answer: the smallest configuration reaching recall 0.9
-    ok_rows = table[table["status"] == "ok"]
+    ok_rows = rows[rows["status"] == "ok"]
     smallest = ok_rows[ok_rows["recall_at_k"] >= 0.9]["total_bytes_per_vector"].min()
     assert at.number_input(key="sweep_budget_bytes").value == pytest.approx(np.ceil(smallest * 10 - 1e-9) / 10)
     assert any(s.value.startswith("Under ") and "fit" in s.value for s in at.success), [w.value for w in at.warning]
@@ -82,7 +83,8 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     at.run()
     ok(at)
     answer = [s.value for s in at.success]
-    assert answer and "configuration(s) fit; fastest:" in answer[0] and "sq qtype=int8" in page_text(at)
+    assert answer and "configuration(s) fit; fastest:" in answer[0]
+    assert "Scalar quantization · int8 numbers" in page_text(at)  # the configuration in plain words
     at.slider(key="sweep_budget_recall").set_value(1.0)
     at.number_input(key="sweep_budget_bytes").set_value(2.0)
     at.run()

@@ -92,13 +92,13 @@ def sweep_rows() -> pd.DataFrame:
 def test_the_memory_chart_draws_one_line_per_method_labelled_at_each_point():
     fig = recall_vs_memory_figure(sweep_rows())
     lines = {t.name: t for t in fig.data if t.name != "Pareto frontier"}
-    assert set(lines) == {"Flat (exact)", "IVF-Flat", "PQ", "PCA (LeanVec-ID)"}  # one trace per method
+    assert set(lines) == {"Flat (exact)", "IVF-Flat", "PQ", "PCA (fewer dimensions)"}  # one trace per method
     pq = lines["PQ"]
     assert pq.mode == "lines+markers+text" and list(pq.x) == [8.0, 16.0, 32.0]  # along x, through the sweep
     assert list(pq.text) == ["m=8", "m=16", "m=32"]  # the parameter that changes, an integer
     assert list(lines["IVF-Flat"].text) == ["nprobe=1", "nprobe=4", "nprobe=16"]  # nlist is the same: not said
-    assert list(lines["PCA (LeanVec-ID)"].text) == ["d_out=96 codec=sq8 rerank=0"]  # one point: all its settings
-    assert pq.line.color == FAMILY_COLOURS["pq"] != lines["PCA (LeanVec-ID)"].line.color
+    assert list(lines["PCA (fewer dimensions)"].text) == ["d_out=96 codec=sq8 rerank=0"]  # one point: all its settings
+    assert pq.line.color == FAMILY_COLOURS["pq"] != lines["PCA (fewer dimensions)"].line.color
     assert fig.layout.xaxis.type == "log"
     assert list(fig.layout.xaxis.ticktext) == ["5", "10", "20", "50", "100", "200", "500", "1k", "2k"]
 
@@ -146,7 +146,7 @@ def test_every_method_has_a_plain_name_and_one_plain_sentence():
         sentence = plain_sentence(name)
         assert sentence == PLAIN[name] and sentence.endswith(".") and sentence.count(". ") == 0, name
         for jargon in ("x8np", "BFlat", "IndexRaBitQ", "qb=", "LeanVec-ID"):
-            assert jargon not in sentence, (name, jargon)
+            assert jargon not in sentence and jargon not in display_name(name), (name, jargon)
     assert config_name("binary", {"center": False, "rerank": 0}) == "Binary codes (sign bits)"
     assert config_name("binary", {"center": True, "rerank": 100}) == "Binary codes (sign bits) · centred, re-score 100"
     assert config_name("rabitq", {"nb_bits": 1, "qb": 8}) == "RaBitQ · 1 bit per number, query at 8 bits"
@@ -190,3 +190,22 @@ def test_the_glossary_is_reachable_from_every_page(fresh_home):
         text = "\n".join(m.value for m in boxes[0].markdown)
         for term in TERMS:
             assert f"**{term}" in text, (path, term)
+
+
+# -- runs compared ----------------------------------------------------------------------------------------------
+
+
+def test_two_compare_runs_compare_on_their_agreement_and_deltas_come_first():
+    from core.store.compare import change_summary, compact_comparison, compare_runs
+
+    a = pd.DataFrame({"id": ["x", "y", "z"], "agreement": [0.5, 0.2, 1.0]})
+    b = pd.DataFrame({"id": ["x", "y", "z"], "agreement": [0.6, 0.2, 0.7]})
+    table = compare_runs(a, b, "#1", "#2")
+    assert list(table["Δ agreement"]) == pytest.approx([0.1, 0.0, -0.3])
+    assert "share no result column" not in change_summary(table, "#1", "#2")
+    sweep_a = pd.DataFrame({"method": ["pq", "ivf_flat"], "m": [8.0, np.nan], "nlist": [np.nan, 51.0],
+                            "recall_at_k": [0.5, 0.9], "qps": [10.0, 20.0]})
+    sweep_b = sweep_a.assign(recall_at_k=[0.55, 0.8])
+    compact = compact_comparison(compare_runs(sweep_a, sweep_b, "#1", "#2"), "#1", "#2")
+    assert list(compact.columns[:4]) == ["configuration", "Δ recall_at_k", "recall_at_k #1", "recall_at_k #2"]
+    assert sorted(compact["configuration"]) == ["method=ivf_flat nlist=51", "method=pq m=8"]  # no None, no 8.0

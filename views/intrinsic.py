@@ -24,6 +24,7 @@ from figures.intrinsic import (
 from figures.text import markdown_text as esc
 from ui.page_states import IntrinsicState
 from ui.state import page_state, publish_state, require_embeddings, require_workspace, streamlit_progress
+from ui.tables import show_table
 
 st.title("Intrinsic dimension")
 
@@ -83,7 +84,7 @@ def calibration_panel(k: int, threshold: float) -> None:
         "are not small in many dimensions. PCA-ID is exact on a flat subspace like this one but reads high on "
         "curved data."
     )
-    st.dataframe(table.round(2), hide_index=True, key="id_cal_table")
+    show_table(table.round(2), key="id_cal_table")
 
 
 # -- controls ------------------------------------------------------------------------
@@ -161,7 +162,7 @@ g1.plotly_chart(estimates_bar(est, ambient_dim=d), key="id_estimates_chart")
 g2.plotly_chart(pca_variance_curve(res.spectrum, threshold=threshold, pca_id=pca_id), key="id_pca_chart")
 shown = est[["estimator", "dimension", "setting", "n_degenerate", "reads"]].rename(
     columns={"n_degenerate": "points without estimate"})
-st.dataframe(shown.round({"dimension": 2}), hide_index=True, key="id_estimates_table")
+show_table(shown.round({"dimension": 2}), key="id_estimates_table")
 finite = est["dimension"].dropna()
 if len(finite) > 1:
     lo, hi = est.loc[finite.idxmin()], est.loc[finite.idxmax()]

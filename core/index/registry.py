@@ -431,7 +431,7 @@ DISPLAY_NAMES: dict[str, str] = {
     "flat": "Flat (exact)", "sq": "Scalar quantization", "pq": "PQ", "opq": "OPQ + PQ",
     "pq_fastscan": "PQ fast-scan (4-bit)", "ivf_flat": "IVF-Flat", "ivf_pq": "IVF-PQ", "ivf_sq8": "IVF-SQ8",
     "hnsw_flat": "HNSW-Flat", "hnsw_sq8": "HNSW-SQ8", "binary": "Binary codes (sign bits)",
-    "bebr": "BEBR (multi-bit binary)", "rabitq": "RaBitQ", "ivf_rabitq": "IVF-RaBitQ", "pca": "PCA (LeanVec-ID)",
+    "bebr": "BEBR (multi-bit binary)", "rabitq": "RaBitQ", "ivf_rabitq": "IVF-RaBitQ", "pca": "PCA (fewer dimensions)",
     "leanvec_ood": "LeanVec-OOD", "truncate": "Truncation (Matryoshka)", "random_projection": "Random projection",
 }
 
