@@ -90,13 +90,14 @@ def _param_names(method: str, part: pd.DataFrame) -> list[str]:
 
 def point_labels(part: pd.DataFrame) -> list[str]:
     """One short label per row of one method's sweep: the parameters that change between its rows
-    (``"nprobe=2"``, ``"m=48"``), else all of its parameters; integers written as integers."""
+    (``"nprobe=2"``, ``"m=48"``), else its first two parameters (a method run once); integers written as
+    integers."""
     if part.empty:
         return []
     method = str(part["method"].iloc[0])
     names = _param_names(method, part)
     varying = [n for n in names if part[n].astype(str).nunique() > 1]
-    shown = varying or names
+    shown = varying or names[:2]
     return [" ".join(f"{n}={value_text(r[n])}" for n in shown if pd.notna(r[n])) for _, r in part.iterrows()]
 
 

@@ -129,6 +129,7 @@ def show_table(frame: pd.DataFrame, *, where=None, budget: int = FULL, column_co
     if row_height is not None:
         kwargs.setdefault("row_height", row_height)
     kwargs.setdefault("width", "stretch")
+    kwargs.setdefault("placeholder", "—")  # a missing value, not the word None
     return where.dataframe(shown, hide_index=hide_index, column_config=config, **kwargs)
 
 

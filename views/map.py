@@ -120,7 +120,7 @@ def method_params(method: str) -> dict:
 #: The neighbour list's column beside the chart at 1366 px (2/5 of the main area), and the id characters
 #: it shows (long ids keep their end).
 SIDE_PX = 340
-SIDE_ID_CHARS = 18
+SIDE_ID_CHARS = 17
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -295,7 +295,7 @@ downloads_box = st.container()
 
 # -- a point and its neighbours ------------------------------------------------------------
 with side_box:
-    st.subheader("A point and its neighbours")
+    st.markdown("##### A point and its neighbours")
     if state.point and "map_selected" not in st.session_state:
         if state.point in set(ds.ids):
             select_row(ds.ids.index(state.point))
@@ -349,7 +349,8 @@ with side_box:
             help="Any method of the compression sweep's registry (except LeanVec-OOD, which needs queries). "
                  + " ".join(f"{registry.display_name(m)}: {registry.plain_sentence(m)}" for m in choices),
         )
-        approx_params = method_params(approx)
+        with st.expander(f"Settings of {registry.display_name(approx)}"):  # folded: the list stays on screen
+            approx_params = method_params(approx)
         build, search = split_params(approx, approx_params)
         state = state.replace(k=k, compare=approx, compare_params={approx: approx_params} if approx_params else None)
         publish_state(state)
@@ -367,20 +368,21 @@ with side_box:
             label = f" ({esc(ds.labels[row])})" if ds.labels is not None else ""
             st.markdown(f"Selected: **{esc(ds.ids[row])}**{label}")
             if ds.texts is not None:
-                st.caption(esc(" ".join(ds.texts[row].split()), 240))
+                st.caption(esc(" ".join(ds.texts[row].split()), 120))
             source = "from the cached kNN graph" if graph is not None else f"exact search over all {n:,} items"
             st.markdown(
-                f"Its **{len(ids)} exact nearest neighbours** ({source}; "
-                f"score: {closeness_label(ws.metric)}). **{esc(settings)}** finds **{len(ids) - len(missed)}** "
-                f"of them (recall@{len(ids)} = {(len(ids) - len(missed)) / max(len(ids), 1):.2f})"
-                + (f" and misses {len(missed)}, marked ✕ on the map." if missed else ".")
+                f"**{esc(settings)}** finds **{len(ids) - len(missed)}** of its **{len(ids)} exact nearest "
+                f"neighbours** (recall@{len(ids)} = {(len(ids) - len(missed)) / max(len(ids), 1):.2f})"
+                + (f" and misses {len(missed)}, marked ✕ on the map." if missed else "."),
+                help=f"Exact neighbours {source}; score: {closeness_label(ws.metric)}.",
             )
             side = neighbour_table(ds, scores, ids, missed, approx).drop(columns=["text", "label"], errors="ignore")
             side = side.rename(columns={"rank": "#", f"found by {approx}": "found"})
             side["id"] = [tail_cut(i, SIDE_ID_CHARS) for i in side["id"]]
             show_table(side, key="map_neighbours", budget=SIDE_PX,
                        column_config={"found": st.column_config.TextColumn(
-                           "found", help=f"whether {registry.display_name(approx)} returned it")})
+                           "found", help=f"whether {registry.display_name(approx)} returned it"),
+                           "score": st.column_config.NumberColumn("score", help=closeness_label(ws.metric))})
             neighbour_pos = drawn_positions(proj.rows, ids)
             selected_pos = drawn_positions(proj.rows, [row])
             highlight = {
@@ -428,7 +430,7 @@ with chart_box:
 
 with downloads_box:
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{ds.name}-{proj.method}-{dims}d")
-    b1, b2, b3, b4, b5 = st.columns([1, 1.6, 1, 1, 1.8])  # each button's label whole at 1366 px
+    b1, b2, b3, b4, b5 = st.columns([1.3, 1.7, 1.25, 1.15, 1.4])  # each button's label whole at 1366 px
     b1.download_button("Coordinates (CSV)", data=lambda: coords_frame(proj, ds).to_csv(index=False).encode(),
                        file_name=f"{stem}.csv", mime="text/csv", key="map_dl_csv", on_click="ignore")
     b2.download_button("With neighbours (Parquet)",

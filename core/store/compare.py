@@ -74,7 +74,7 @@ def _plain(value: object) -> str:
 
 
 def compact_comparison(merged: pd.DataFrame, label_a: str = "A", label_b: str = "B",
-                       measures: int = 3) -> pd.DataFrame:
+                       measures: int = 2) -> pd.DataFrame:
     """`compare_runs`'s table for reading: one ``configuration`` column (its non-empty key values,
     ``"method=pq m=8"``, integers as integers), then for the first ``measures`` result columns (recall first,
     see `FIRST_MEASURES`) the difference and the two runs' values. Empty key columns (a parameter only some
