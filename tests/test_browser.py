@@ -673,3 +673,79 @@ def test_a_second_upload_gets_its_own_detected_columns(app_url, page, tmp_path):
     assert chosen("Category column") == "category" and chosen("Id column") == "doc_id"
     assert_no_exception(page)
     shot(page, "upload-second-file")
+
+
+# -- issue 21: the defects a class saw, each checked where it was seen -------------------------------------------
+
+
+def test_issue_21_defects_are_gone_at_1366(app_url, tour_workspace, browser, tmp_path):
+    """The map's colour bar, legend and 3-D scene; Runs comparing two Compare-spaces runs; the Data page after
+    encoding an upload. Each view is saved under tests/artifacts/defects-*.png."""
+    from core.store.runs import RunStore
+
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+
+    def show(url: str, text: str) -> None:
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.goto(url)
+        wait_app_idle(page, timeout=180_000)
+        page.get_by_text(text).first.wait_for(timeout=180_000)
+        wait_app_idle(page, timeout=120_000)
+        assert_no_exception(page)
+
+    def save(name: str) -> None:
+        page.set_viewport_size({"width": 1366, "height": 2600})
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / f"defects-{name}.png"), full_page=True)
+
+    try:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        point = tour_workspace.dataset.ids[5]
+        # every vector has length 1: the colour bar reads 0.99-1.01, not 1.000000001; the legend sits under PC1
+        show(app_url + "/map" + tour_query(projection="pca", colour="norm", point=point), "Selected:")
+        page.wait_for_selector("[data-testid=stPlotlyChart] .colorbar", timeout=60_000)
+        ticks = page.locator("[data-testid=stPlotlyChart] .colorbar .cbaxis text").all_text_contents()
+        assert ticks and not any("0000" in t for t in ticks), ticks
+        legend = page.locator("[data-testid=stPlotlyChart] .legend").first.bounding_box()
+        x_title = page.locator("[data-testid=stPlotlyChart] .xtitle").first.bounding_box()
+        assert legend["y"] >= x_title["y"] + x_title["height"] - 1, (legend, x_title)  # under the axis title
+        save("map-norm-pca")
+        show(app_url + "/map" + tour_query(projection="umap", dims="3"), "UMAP 3-D")
+        page.wait_for_selector("[data-testid=stPlotlyChart] .js-plotly-plot", timeout=60_000)
+        save("map-3d")
+        # two Compare-spaces runs compare on their agreement
+        store = RunStore()
+        ids = tour_workspace.dataset.ids[:20]
+        for shift in (0.0, 0.1):
+            rid = store.start_run("compare", "stdlib-docs", "tfidf-svd vs glove-avg", {"k": 10}, environment={})
+            store.add_rows(rid, [{"id": i, "agreement": round((j % 10) / 10 + shift, 2)} for j, i in enumerate(ids)])
+            store.finish_run(rid)
+        show(app_url + f"/runs?run={rid}&other={rid - 1}", "Compare with another run")
+        body = page.locator("[data-testid=stMain]").inner_text()
+        assert "share no result column" not in body and "agreement changed most" in body
+        sizes = page.evaluate(TABLE_SIZES)
+        assert all(scroll <= client for _, scroll, client in sizes), sizes
+        save("runs-compare")
+        # an upload encoded: one state, the card's dimensions filled, its size in kB
+        csv = tmp_path / "defects-notes.csv"
+        csv.write_text("body,topic\n" + "".join(f"note {i} about the topic number {i % 3},t{i % 3}\n"
+                                                for i in range(30)))
+        show(app_url + "/data", "Add your own data")
+        page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(csv))
+        wait_app_idle(page, timeout=60_000)
+        page.get_by_role("button", name="Add dataset").click()
+        page.get_by_text("it is now the current dataset").wait_for(timeout=60_000)
+        wait_app_idle(page, timeout=120_000)
+        if page.get_by_role("button", name="Encode", exact=True).count():
+            page.get_by_role("button", name="Encode", exact=True).click()
+        page.get_by_text("Encoded:").first.wait_for(timeout=180_000)
+        wait_app_idle(page, timeout=120_000)
+        body = page.locator("[data-testid=stMain]").inner_text()
+        assert "Not encoded yet" not in body and "0.0 MiB" not in body and " kB)" in body
+        dims = [m for m in page.locator("[data-testid=stMetric]").all_inner_texts() if m.startswith("Dimensions")]
+        assert dims and "—" not in dims[0], dims
+        assert_no_exception(page)
+        save("data-encoded")
+    finally:
+        ctx.close()

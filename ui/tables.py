@@ -105,7 +105,7 @@ def _water_fill(natural: dict[str, int], avail: float) -> dict[str, int]:
     return widths
 
 
-def show_table(frame: pd.DataFrame, *, where=None, budget: int = FULL, column_config: dict | None = None,
+def show_table(frame: pd.DataFrame | list[dict], *, where=None, budget: int = FULL, column_config: dict | None = None,
                **kwargs):
     """``where.dataframe(frame)`` (``where``: ``st`` or a column) with `fit_widths` widths, integers as integers.
 
@@ -113,6 +113,7 @@ def show_table(frame: pd.DataFrame, *, where=None, budget: int = FULL, column_co
     Other keyword arguments go to ``st.dataframe`` (``key``, ``height``, ``on_select`` ...).
     """
     where = where if where is not None else st
+    frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)  # a list of records too
     config = dict(column_config or {})
     hidden = [c for c in frame.columns if c in config and config[c] is None]
     shown = integer_columns(frame.drop(columns=hidden))
