@@ -209,3 +209,24 @@ def test_two_compare_runs_compare_on_their_agreement_and_deltas_come_first():
     compact = compact_comparison(compare_runs(sweep_a, sweep_b, "#1", "#2"), "#1", "#2")
     assert list(compact.columns[:4]) == ["configuration", "Δ recall_at_k", "recall_at_k #1", "recall_at_k #2"]
     assert sorted(compact["configuration"]) == ["method=ivf_flat nlist=51", "method=pq m=8"]  # no None, no 8.0
+
+
+# -- tables that fit ------------------------------------------------------------------------------------------
+
+
+def test_table_widths_fit_the_budget_prose_wraps_first_and_short_columns_keep_theirs():
+    from ui.tables import CHAR_PX, PAD_PX, fit_widths, fitting_columns, tail_cut
+
+    frame = pd.DataFrame({"row": [43, 108], "id": ["asyncio.Future.remove_done_callback", "atexit"],
+                          "text": ["Remove all instances of a callback from the call when done list. " * 4] * 2})
+    widths, row_height = fit_widths(frame, 600)
+    assert sum(widths.values()) <= 600
+    assert widths["id"] == int(np.ceil(35 * CHAR_PX + PAD_PX))  # the id is whole
+    assert widths["text"] < 600 and row_height is not None  # the text gave way, and wraps
+    assert fit_widths(frame[["row", "id"]], 600) == ({"row": 50, "id": widths["id"]}, None)  # fits: natural widths
+    many = pd.DataFrame({f"column {i}": [0.5] for i in range(20)})
+    assert sum(fit_widths(many, 900)[0].values()) <= 900  # too many columns: all squeezed, still within the page
+    shown, left = fitting_columns(pd.DataFrame({"a": [1], "empty": [None], "results_key": ["k"], **{
+        f"m{i}": [1.5] for i in range(30)}}), budget=300)
+    assert shown[0] == "a" and "empty" in left and "results_key" in left and len(shown) < 31
+    assert tail_cut("asyncio.Future.remove_done_callback", 12) == "…ne_callback" and tail_cut("io", 12) == "io"

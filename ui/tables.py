@@ -24,7 +24,7 @@ from figures.numbers import integer_columns
 #: equal columns in it (443 px); a little is kept for the table's border.
 FULL = 900
 HALF = 438
-CHAR_PX = 7.6
+CHAR_PX = 8.0
 PAD_PX = 26
 #: Columns at least this wide however little they hold (a header of a few letters, a checkbox).
 MIN_PX = 44

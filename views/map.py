@@ -120,7 +120,7 @@ def method_params(method: str) -> dict:
 #: The neighbour list's column beside the chart at 1366 px (2/5 of the main area), and the id characters
 #: it shows (long ids keep their end).
 SIDE_PX = 340
-SIDE_ID_CHARS = 17
+SIDE_ID_CHARS = 15
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
