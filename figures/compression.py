@@ -1,4 +1,7 @@
-"""Figures of the Compression page: recall against memory and against speed, one colour per family.
+"""Figures of the Compression page: recall against memory and against speed, drawn as ann-benchmarks
+draws them: one line per method through its parameter sweep (sorted along the x axis), each point labelled
+with the parameters that change along the line, one colour per family (figures/colours.py) and within a
+family one marker and dash per method, log axes ticked at 1-2-5 steps.
 
 Both take the sweep's result rows (`core.analysis.sweep.run_sweep` / `core.experiments.compression`) as a
 DataFrame; rows whose ``status`` is not ``"ok"`` are left out (the page lists them with
@@ -14,15 +17,17 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.index.metrics import get_metric, pareto_frontier
-from core.index.registry import FAMILIES
+from core.index.registry import FAMILIES, METHODS, display_name
+from figures.colours import FAMILY_COLOURS, family_colour
+from figures.numbers import value_text
 
 LAYOUT = {"margin": {"l": 60, "r": 10, "t": 60, "b": 45}, "template": "plotly_white"}
-FAMILY_COLOURS = {
-    "exact": "#212529", "scalar": "#1c7ed6", "pq": "#e03131", "ivf": "#f59f00", "graph": "#2f9e44",
-    "binary": "#9c36b5", "rabitq": "#0c8599", "reduction": "#d6336c",
-}
-_EXTRA = ["#5f3dc4", "#66a80f", "#868e96"]
 FRONTIER_COLOUR = "#495057"
+LEGEND = {"orientation": "h", "y": -0.22, "groupclick": "toggleitem"}
+#: Within one family, the n-th method's marker and dash (colour is the family's).
+SYMBOLS = ["circle", "square", "triangle-up", "x", "star"]
+DASHES = ["solid", "dash", "dot", "dashdot", "longdash"]
+__all__ = ["FAMILY_COLOURS", "family_colour", "log_ticks", "point_labels"]
 
 #: Columns shown in the hover label of each point (when present), with their formats.
 HOVER = [
@@ -35,10 +40,6 @@ HOVER_NAMES = {
     "rerank_bytes_per_vector": "+ re-rank floats/vector", "compression_ratio": "compression", "qps": "QPS (batch)",
     "p50_ms": "p50 latency", "p99_ms": "p99 latency", "train_s": "train", "build_s": "build",
 }
-
-
-def family_colour(family: str, i: int = 0) -> str:
-    return FAMILY_COLOURS.get(family, _EXTRA[i % len(_EXTRA)])
 
 
 def ok_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -81,13 +82,76 @@ def _empty(fig: go.Figure, text: str) -> go.Figure:
     return fig
 
 
+def _param_names(method: str, part: pd.DataFrame) -> list[str]:
+    spec = METHODS.get(method)
+    names = [q.name for q in spec.params] if spec is not None else []
+    return [name for name in names if name in part.columns]
+
+
+def point_labels(part: pd.DataFrame) -> list[str]:
+    """One short label per row of one method's sweep: the parameters that change between its rows
+    (``"nprobe=2"``, ``"m=48"``), else its first two parameters (a method run once); integers written as
+    integers."""
+    if part.empty:
+        return []
+    method = str(part["method"].iloc[0])
+    names = _param_names(method, part)
+    varying = [n for n in names if part[n].astype(str).nunique() > 1]
+    shown = varying or names[:2]
+    return [" ".join(f"{n}={value_text(r[n])}" for n in shown if pd.notna(r[n])) for _, r in part.iterrows()]
+
+
+def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick values at 1, 2 and 5 times a power of ten covering ``[lo, hi]`` (both > 0), and their texts
+    (``"2"``, ``"50"``, ``"1k"``, ``"200k"``, ``"1M"``): the clean log ticks of ann-benchmarks' plots."""
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0 or hi <= 0:
+        return [], []
+    lo, hi = min(lo, hi), max(lo, hi)
+    vals = [m * 10.0 ** e for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+            for m in (1, 2, 5)]
+    inside = [v for v in vals if lo / 1.0001 <= v <= hi * 1.0001]
+    below = [v for v in vals if v < lo / 1.0001][-1:]
+    above = [v for v in vals if v > hi * 1.0001][:1]
+    vals = below + inside + above  # one tick past each end, so the ends of the data are read off a tick
+    return vals, [_short_number(v) for v in vals]
+
+
+def _short_number(v: float) -> str:
+    for limit, suffix in ((1e6, "M"), (1e3, "k")):
+        if v >= limit:
+            return f"{v / limit:g}{suffix}"
+    return f"{v:g}"
+
+
+def _log_axis(values: pd.Series) -> dict:
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    x = x[np.isfinite(x) & (x > 0)]
+    if not x.size:
+        return {}
+    vals, texts = log_ticks(float(x.min()), float(x.max()))
+    return {"tickvals": vals, "ticktext": texts, "range": [np.log10(vals[0]), np.log10(vals[-1])]} if vals else {}
+
+
 def _points(fig: go.Figure, ok: pd.DataFrame, x: str, y: str, k: int | None) -> None:
-    for i, (family, part) in enumerate(ok.groupby("family", sort=False)):
+    """One line per method through its configurations (sorted along ``x``), each point labelled."""
+    families = list(dict.fromkeys(ok["family"]))
+    for method, part in ok.groupby("method", sort=False):
+        family = str(part["family"].iloc[0])
+        in_family = list(dict.fromkeys(ok.loc[ok["family"] == family, "method"]))
+        j = in_family.index(method)
+        part = part.sort_values([x, y], kind="stable")
         reranked = part.get("rerank_bytes_per_vector", pd.Series(0.0, index=part.index)).fillna(0) > 0
+        symbol = SYMBOLS[j % len(SYMBOLS)]
         fig.add_trace(go.Scatter(
-            x=part[x], y=part[y], mode="markers", name=FAMILIES.get(family, family), legendgroup=family,
-            marker={"color": family_colour(family, i), "size": 10, "line": {"color": "white", "width": 1},
-                    "symbol": np.where(reranked, "diamond", "circle").tolist()},
+            x=part[x], y=part[y], mode="lines+markers+text", name=display_name(str(method)),
+            legendgroup=family, legendgrouptitle={"text": FAMILIES.get(family, family)},
+            line={"color": family_colour(family, families.index(family)), "width": 1.5,
+                  "dash": DASHES[j % len(DASHES)]},
+            marker={"color": family_colour(family, families.index(family)), "size": 9,
+                    "line": {"color": "white", "width": 1},
+                    "symbol": np.where(reranked, "diamond", symbol).tolist()},
+            text=[html.escape(t) for t in point_labels(part)], textposition="top center",
+            textfont={"size": 9, "color": "#495057"},
             hovertext=hover_texts(part, k), hoverinfo="text", customdata=part["label"].tolist(),
         ))
 
@@ -120,13 +184,14 @@ def recall_vs_memory_figure(
     k = _k(rows, k)
     rk = f"recall@{k}" if k else "recall"
     label = get_metric(x).label
-    fig.update_layout(title=title or f"{rk} against memory: up and to the left is better", height=460,
+    fig.update_layout(title=title or f"{rk} against memory: up and to the left is better", height=520,
                       xaxis={"type": "log", "title": f"{label} (log scale)"},
-                      yaxis={"title": rk, "tickformat": ".0%"}, legend={"orientation": "h", "y": -0.22},
+                      yaxis={"title": rk, "tickformat": ".0%"}, legend=LEGEND,
                       hovermode="closest", hoverlabel={"align": "left"}, **LAYOUT)
     if ok.empty:
         return _empty(fig, "no finished configurations yet")
     _points(fig, ok, x, "recall_at_k", k)
+    fig.update_xaxes(**_log_axis(ok[x]))
     _frontier(fig, ok, x, "recall_at_k", extend_to=float(ok[x].max()), name="Pareto frontier")
     if "flat" in set(ok["method"]):
         flat = ok[ok["method"] == "flat"].iloc[0]
@@ -148,13 +213,14 @@ def quality_vs_memory_figure(
     if y in ok:
         ok = ok[np.isfinite(pd.to_numeric(ok[y], errors="coerce").to_numpy(dtype=float))]
     name = get_metric(y).label
-    fig.update_layout(title=title or f"{name} against memory: what compression costs the search task", height=460,
+    fig.update_layout(title=title or f"{name} against memory: what compression costs the search task", height=520,
                       xaxis={"type": "log", "title": f"{get_metric(x).label} (log scale)"},
-                      yaxis={"title": name, "tickformat": ".2f"}, legend={"orientation": "h", "y": -0.22},
+                      yaxis={"title": name, "tickformat": ".2f"}, legend=LEGEND,
                       hovermode="closest", hoverlabel={"align": "left"}, **LAYOUT)
     if ok.empty:
         return _empty(fig, f"no configuration has {name}: the dataset needs relevance judgments")
     _points(fig, ok, x, y, _k(rows, None))
+    fig.update_xaxes(**_log_axis(ok[x]))
     _frontier(fig, ok, x, y, extend_to=float(ok[x].max()), name=f"Pareto frontier ({name})")
     flat = ok[ok["method"] == "flat"]
     if not flat.empty:
@@ -172,16 +238,17 @@ def recall_vs_qps_figure(rows: pd.DataFrame, *, k: int | None = None, title: str
     ok = ok_rows(rows)
     k = _k(rows, k)
     rk = f"recall@{k}" if k else "recall"
-    fig.update_layout(title=title or f"Speed against {rk}: up and to the right is better", height=460,
+    fig.update_layout(title=title or f"Speed against {rk}: up and to the right is better", height=520,
                       xaxis={"title": rk, "tickformat": ".0%"},
                       yaxis={"type": "log", "title": f"{get_metric('qps').label} (log scale)"},
-                      legend={"orientation": "h", "y": -0.22}, hovermode="closest", hoverlabel={"align": "left"},
+                      legend=LEGEND, hovermode="closest", hoverlabel={"align": "left"},
                       **LAYOUT)
     if not ok.empty:
         ok = ok[np.isfinite(pd.to_numeric(ok["qps"], errors="coerce").to_numpy(dtype=float))]
     if ok.empty:
         return _empty(fig, "no finished configurations yet")
     _points(fig, ok, "recall_at_k", "qps", k)
+    fig.update_yaxes(**_log_axis(ok["qps"]))
     front = ok[pareto_frontier(ok, "qps", "recall_at_k")].sort_values("recall_at_k")
     if not front.empty:
         # faster-and-more-accurate staircase: from each point, the best speed reachable at that recall or more

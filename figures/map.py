@@ -27,16 +27,15 @@ from collections import Counter
 import numpy as np
 import plotly.graph_objects as go
 
+from figures.colours import OTHER_COLOUR, PALETTE
 from figures.text import escape_hover
 
 #: Categories drawn with their own colour and legend entry; the rest are "other".
 MAX_CATEGORIES = 20
-PALETTE = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-    "#17becf", "#393b79", "#ad494a", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#e6550d", "#31a354",
-    "#756bb1", "#636363",
-]
-OTHER_COLOUR = "#c8c8c8"
+# PALETTE, OTHER_COLOUR: figures/colours.py (no two categories closer than ΔE 27, none a grey like "other").
+#: The ring around every item a search matched: a green at least ΔE 30 from every category colour, the
+#: grey of "other", white and the neighbour/missed marks.
+MATCH_COLOUR = "#00d000"
 #: Above this many points a 2-D map is drawn as a density unless points are asked for: in Chromium
 #: without a GPU a zoom repaints 100,000 WebGL points in about a second, 400,000 in 2-3 s
 #: (bench/README.md, "Map in the browser").
@@ -130,6 +129,8 @@ def map_figure(
     neighbours: np.ndarray | None = None,
     missed: np.ndarray | None = None,
     missed_name: str = "missed",
+    matches: np.ndarray | None = None,
+    matches_name: str = "matches",
     height: int = 640,
     draw: str = "auto",
     points_limit: int = POINTS_LIMIT,
@@ -140,10 +141,11 @@ def map_figure(
         colour: ``(m,)`` categories (``colour_kind="category"``) or numbers
             (``"continuous"``, NaN drawn grey as "no value"), or ``None``.
         hover: ``(m,)`` plain texts; escaped here (`escape_hover`).
-        note: what is drawn ("showing 20,000 of 400,000 points, random sample, seed 0"),
+        note: what is drawn ("20,000 of 400,000 points, a random sample (seed 0)"),
             shown under the title.
         selected, neighbours, missed: positions (into ``coords``) to highlight: the
             chosen point, its exact neighbours, and those an approximate method missed.
+        matches: positions of every item a search matched, ringed (``matches_name`` in the legend).
         draw: ``"points"``, ``"density"`` (2-D only) or ``"auto"``: a density above
             ``points_limit`` points (`draws_density`). The density says so under the title.
 
@@ -169,7 +171,8 @@ def map_figure(
                                     hover=raw):
             fig.add_trace(trace)
         if raw is not None:
-            marked = [np.asarray(a, dtype=np.int64).ravel() for a in (neighbours, missed, selected) if a is not None]
+            marked = [np.asarray(a, dtype=np.int64).ravel() for a in (neighbours, missed, selected, matches)
+                      if a is not None]
             for i in np.unique(np.concatenate(marked)) if marked else []:
                 safe_hover[i] = escape_hover(raw[i])
     else:
@@ -177,6 +180,10 @@ def map_figure(
         _add_point_traces(fig, grid, colour, colour_kind, colour_title, safe_hover)
     big = 7 if dims == 2 else 5
     svg = not density  # highlights over a density are SVG: no WebGL context for three markers
+    if matches is not None and len(matches):
+        fig.add_trace(_trace(grid, np.asarray(matches), safe_hover, name=escape_hover(matches_name, 60), webgl=svg,
+                             marker={"size": big + 5, "color": "rgba(0,0,0,0)",
+                                     "line": {"color": MATCH_COLOUR, "width": 2}}))
     if neighbours is not None and len(neighbours):
         fig.add_trace(_trace(grid, np.asarray(neighbours), safe_hover, name="exact neighbours", webgl=svg,
                              marker={"size": big + 3, "color": "rgba(0,0,0,0)",
@@ -205,7 +212,9 @@ def map_figure(
         margin={"l": 10, "r": 10, "t": 70, "b": 40 if bar else 10},
         # a colour bar takes the right edge: the legend then goes under the map, so the two never overlap
         legend={"itemsizing": "constant", "font": {"size": 11},
-                **({"orientation": "h", "x": 0, "y": 0, "yanchor": "top"} if bar else {})},
+                # under the x axis title, not over it (plotly grows the bottom margin to fit it)
+                **({"orientation": "h", "x": 0, "y": -0.07 if axis_titles and axis_titles[0] else 0,
+                    "yanchor": "top"} if bar else {})},
         uirevision="map",
         hoverlabel={"align": "left"},
     )
@@ -227,7 +236,10 @@ def colour_levels(values: np.ndarray, levels: int = COLOUR_LEVELS) -> tuple[np.n
     """
     values = np.asarray(values, dtype=np.float64)
     lo, hi = (np.percentile(values, [1, 99]) if values.size else (0.0, 1.0))
-    hi = hi if hi > lo else lo + 1e-9
+    if hi - lo <= 1e-6 * max(abs(lo), abs(hi)):  # one value up to rounding (every norm 1.0): a scale of
+        centre = (lo + hi) / 2  # ±1 % around it, so its ticks read 0.99 … 1.01, not 1.000000001
+        half = max(abs(float(centre)) * 0.01, 1e-6)
+        lo, hi = centre - half, centre + half
     level = np.clip(np.floor((values - lo) / (hi - lo) * levels), 0, levels - 1).astype(np.int64)
     edges = np.linspace(lo, hi, levels + 1)
     if values.size:
@@ -240,8 +252,8 @@ def _add_point_traces(fig: go.Figure, grid: np.ndarray, colour, colour_kind: str
     """One trace per colour category or colour level, each of one colour (no per-point colour arrays)."""
     m, dims = grid.shape
     size = 4 if m <= 5_000 else 3 if m <= 50_000 else 2
-    if dims == 3:
-        size = max(size - 1, 1.5)
+    if dims == 3:  # scatter3d draws a marker of size s larger than a 2-D one: smaller, or the scene is one blob
+        size = {4: 2.5, 3: 1.8}.get(size, 1.2)
     base = {"size": size, "opacity": 0.75 if m <= 20_000 else 0.6}
     if colour_kind == "category" and colour is not None:
         labels = np.asarray(colour, dtype=object)
@@ -279,7 +291,7 @@ def _add_point_traces(fig: go.Figure, grid: np.ndarray, colour, colour_kind: str
                                      template=f"%{{hovertext}}<br>{name}: {edges[j]:.3g}–{edges[j + 1]:.3g}"))
         # the colour bar: one invisible point carries the scale
         scale = {"color": [lo], "colorscale": "Viridis", "cmin": lo, "cmax": hi, "showscale": True, "size": 0,
-                 "colorbar": {"title": {"text": html.escape(colour_title)}, "thickness": 14}}
+                 "colorbar": {"title": {"text": html.escape(colour_title)}, "thickness": 14, "tickformat": ".4~g"}}
         empty = {"x": [None], "y": [None], "mode": "markers", "hoverinfo": "skip", "showlegend": False,
                  "name": name, "marker": scale}
         fig.add_trace(go.Scatter3d(z=[None], **empty) if dims == 3 else go.Scattergl(**empty))
@@ -344,7 +356,8 @@ def density_traces(grid: np.ndarray, *, colour=None, colour_kind: str = "none", 
         z = np.where(filled, z, np.nan)
         traces.append(go.Heatmap(z=z.reshape(ny, nx).astype(np.float32), text=text.reshape(ny, nx).tolist(),
                                  colorscale="Viridis", zmin=lo, zmax=hi,
-                                 colorbar={"title": {"text": "mean " + html.escape(colour_title)}, "thickness": 14},
+                                 colorbar={"title": {"text": "mean " + html.escape(colour_title)}, "thickness": 14,
+                                           "tickformat": ".4~g"},
                                  **common))
     elif colour_kind == "category" and colour is not None:
         labels = np.asarray(colour, dtype=object)

@@ -127,8 +127,8 @@ def test_runs_page_lists_opens_compares_and_deletes(fresh_home):
     frames = at.dataframe
     assert len(frames) >= 3  # runs list, rows, comparison
     comparison = frames[-1].value
-    delta = comparison.set_index("method")["Δ recall_at_k"]
-    assert delta["pq"] == pytest.approx(-0.1) or delta["pq"] == pytest.approx(0.1)
+    delta = comparison.set_index("configuration")["Δ recall_at_k"]
+    assert delta["method=pq"] == pytest.approx(-0.1) or delta["method=pq"] == pytest.approx(0.1)
     at.button(key="runs_delete").click().run()
     at.button(key="runs_delete_yes").click().run()
     assert not at.exception

@@ -70,10 +70,11 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     assert "Here 6 configurations ran (run #" in text and "The smallest configuration within 1 point" in text
     assert f"Run #{run.id}" in text
     (table,) = [df.value for df in at.dataframe if "pareto" in df.value]
-    assert len(table) == 6 and table["pareto"].any() and table.loc[table["label"] == "flat", "recall_at_k"].item() == 1
+    assert len(table) == 6 and table["pareto"].any()
+    assert table.loc[table["configuration"] == "Flat (exact)", "recall_at_k"].item() == 1  # plain names (issue 21)
     # the budget question, answered in words from the rows
     # it opens on a budget that has an answer: the smallest configuration reaching recall 0.9
-    ok_rows = table[table["status"] == "ok"]
+    ok_rows = rows[rows["status"] == "ok"]
     smallest = ok_rows[ok_rows["recall_at_k"] >= 0.9]["total_bytes_per_vector"].min()
     assert at.number_input(key="sweep_budget_bytes").value == pytest.approx(np.ceil(smallest * 10 - 1e-9) / 10)
     assert any(s.value.startswith("Under ") and "fit" in s.value for s in at.success), [w.value for w in at.warning]
@@ -82,7 +83,8 @@ def test_page_runs_a_sweep_draws_both_charts_and_saves_the_run():
     at.run()
     ok(at)
     answer = [s.value for s in at.success]
-    assert answer and "configuration(s) fit; fastest:" in answer[0] and "sq qtype=int8" in page_text(at)
+    assert answer and "configuration(s) fit; fastest:" in answer[0]
+    assert "Scalar quantization · int8 numbers" in page_text(at)  # the configuration in plain words
     at.slider(key="sweep_budget_recall").set_value(1.0)
     at.number_input(key="sweep_budget_bytes").set_value(2.0)
     at.run()
@@ -251,16 +253,18 @@ def test_memory_figure_log_axis_families_and_a_step_frontier():
     rows = rows_frame()
     fig = recall_vs_memory_figure(rows)
     assert fig.layout.xaxis.type == "log" and "recall@10" in fig.layout.yaxis.title.text
-    points = [t for t in fig.data if t.mode == "markers"]
+    points = [t for t in fig.data if "markers" in t.mode]
     assert sum(len(t.x) for t in points) == 5  # the skipped row is not drawn
-    assert {t.name for t in points} == {"Exact search", "Scalar quantization", "Product quantization",
-                                        "Binary codes", "Graph (HNSW)"}
+    assert {t.name for t in points} == {"Flat (exact)", "Scalar quantization", "PQ", "Binary codes (sign bits)",
+                                        "HNSW-Flat"}  # one line per method, named in plain words
+    assert {t.legendgrouptitle.text for t in points} == {"Exact search", "Scalar quantization",
+                                                         "Product quantization", "Binary codes", "Graph (HNSW)"}
     (front,) = [t for t in fig.data if t.name == "Pareto frontier"]
     assert front.line.shape == "hv"
     expected = rows[pareto_frontier(rows)].sort_values("bytes_per_vector")
     assert list(front.x[: len(expected)]) == list(expected["bytes_per_vector"])
     assert list(front.x) == [4.0, 8.0, 32.0, 128.0, 272.0]  # extended to the largest point
-    hover = next(t for t in points if t.name == "Product quantization").hovertext[0]
+    hover = next(t for t in points if t.name == "PQ").hovertext[0]
     assert "pq m=8" in hover and "PQ8x8np" in hover and "recall@10: 0.600" in hover
     # counting re-rank vectors moves binary off the frontier
     total = recall_vs_memory_figure(rows, x="total_bytes_per_vector")

@@ -98,11 +98,26 @@ def test_map_page_search_a_point_and_compare_with_hnsw():
     tables = [df.value for df in at.dataframe]
     assert tables, "the neighbour table is shown"
     table = tables[0]
-    assert len(table) == 10 and "found by hnsw_flat" in table.columns
-    assert "exact nearest neighbours" in page_text(at)
+    assert len(table) == 10 and list(table.columns) == ["#", "id", "score", "found"]  # the list beside the map
+    assert "exact nearest neighbours" in page_text(at) and "HNSW-Flat · " in page_text(at)
     at.selectbox(key="map_approx").set_value("ivf_flat").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "found by ivf_flat" in at.dataframe[0].value.columns
+    assert "IVF-Flat · " in page_text(at) and "found" in at.dataframe[0].value.columns
+
+
+def test_a_search_rings_every_match_on_the_map_not_only_the_listed_50():
+    import json
+
+    at = open_map()
+    at.text_input(key="map_search").input("p").run()  # every id starts with p: all 500 points match
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.selectbox(key="map_search_pick").options) == 50
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    (ring,) = [t for t in figure["data"] if str(t.get("name", "")).startswith("500 matches")]
+    assert len(ring["customdata"]["bdata"]) > 0 and ring["marker"]["line"]["color"] == "#00d000"
+    at.text_input(key="map_search").input("p017").run()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    (ring,) = [t for t in figure["data"] if str(t.get("name", "")).startswith("1 match ")]
 
 
 def test_map_page_samples_above_the_budget_and_says_so():
@@ -110,7 +125,7 @@ def test_map_page_samples_above_the_budget_and_says_so():
     at = open_map(spec)
     at.number_input(key="map_budget_pca").set_value(1000).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "showing 1,000 of 1,200 points, random sample, seed 0" in page_text(at)
+    assert "1,000 of 1,200 points, a random sample (seed 0)" in page_text(at)
 
 
 def test_a_link_can_ask_for_a_budget_and_a_density_and_the_page_says_what_it_drew():
@@ -124,7 +139,7 @@ def test_a_link_can_ask_for_a_budget_and_a_density_and_the_page_says_what_it_dre
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     text = page_text(at)
-    assert "showing 1,000 of 1,200 points, random sample, seed 0" in text
+    assert "1,000 of 1,200 points, a random sample (seed 0)" in text
     assert "Drawn as a density" in text and "switch *Draw* to points" in text.replace("\\", "")
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert figure["data"][0]["type"] == "heatmap" and "drawn as a density" in figure["layout"]["title"]["text"]

@@ -153,7 +153,11 @@ def test_quality_cost_says_points_lost_for_memory_saved():
     assert ref["label"] == "flat"
     assert quality_cost(rows.iloc[1], ref) == "sq qtype=int8: −0.3 points of nDCG@10 for 4.0× less memory"
     assert quality_cost(rows.iloc[2], ref) == "binary: −4.7 points of nDCG@10 for 32.0× less memory"
-    assert quality_cost(rows.iloc[0], ref) == "flat: ±0.0 points of nDCG@10 for 1.0× less memory"
+    assert quality_cost(rows.iloc[0], ref) == "Flat (exact): ±0.0 points of nDCG@10 for 1.0× less memory"
+    # a row with its method's parameters is named in plain words, integers as integers
+    ivf = pd.Series({"method": "ivf_flat", "label": "ivf_flat nlist=51 nprobe=2", "nlist": 51.0, "nprobe": 2.0,
+                     "ndcg_at_10": 0.4, "bytes_per_vector": 1544.0})
+    assert quality_cost(ivf, ref).startswith("IVF-Flat · 51 clusters, 2 clusters searched: −3.6 points")
     assert reference_row(rows[rows["method"] != "flat"]) is None
 
 

@@ -50,7 +50,7 @@ def test_sample_rows_rejects_a_bad_budget():
 
 
 def test_sample_note_says_what_is_drawn():
-    assert sample_note(400_000, 20_000, 0) == "showing 20,000 of 400,000 points, random sample, seed 0"
+    assert sample_note(400_000, 20_000, 0) == "20,000 of 400,000 points, a random sample (seed 0)"
     assert sample_note(500, 500, 3) == "all 500 points"
 
 
@@ -203,7 +203,7 @@ def test_umap_on_a_sample_uses_the_samples_own_graph(tmp_path):
     ws = _workspace(tmp_path, x, labels)
     proj = project(ws, "umap", 2, budget=250, seed=1, params={"n_epochs": 30})
     assert proj.sampled and proj.n_shown == 250
-    assert proj.note == "showing 250 of 400 points, random sample, seed 1"
+    assert proj.note == "250 of 400 points, a random sample (seed 1)"
     assert np.array_equal(proj.rows, sample_rows(400, 250, 1))
     frame = coords_frame(proj, ws.dataset)
     assert list(frame.columns) == ["id", "label", "x", "y"] and len(frame) == 250

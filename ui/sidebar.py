@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.data.uploads import PREFIX, list_user_datasets
 from figures.text import markdown_text
+from ui.glossary import show_glossary
 from ui.runs_in_progress import show_runs_in_progress
 from ui.state import DEFAULT_DATASET, DEFAULT_ENCODER, set_workspace_spec, take_switch, workspace_spec
 from ui.url import clean_encoder
@@ -132,6 +133,7 @@ def workspace_picker() -> None:
         st.sidebar.caption("Vector dataset: vectors are used as given (no encoder).")
         encoder = "given-vectors"
 
+    show_glossary()  # every page: the sidebar is drawn before each
     show_runs_in_progress(dataset)  # the top of the main area: this function runs before every page
     new = {"dataset": dataset, "params": params, "encoder": encoder, "encoder_options": encoder_options}
     if new != spec:

@@ -28,7 +28,7 @@ from core.experiments.compression import (
 )
 from core.experiments.export import config_from_row, export_configuration, search_snippet_of, zip_folder
 from core.index.metrics import best_under_budget, get_metric, pareto_frontier, quality_cost, reference_row
-from core.index.registry import METHODS, display_name
+from core.index.registry import METHODS, config_name, display_name
 from core.store.runs import RunStore
 from figures.compression import quality_vs_memory_figure, recall_vs_memory_figure, recall_vs_qps_figure
 from figures.map import figure_png, png_export_status
@@ -47,6 +47,7 @@ from ui.state import (
     state_link,
     streamlit_progress,
 )
+from ui.tables import show_table
 
 st.title("Compression")
 
@@ -57,10 +58,11 @@ ds = ws.dataset
 n, d = x.shape
 intro = st.container()
 LIVE_COLUMNS = ["label", "status", "recall_at_k", "bytes_per_vector", "qps", "p50_ms", "build_s", "reason"]
+#: The table at 1366 px: the configuration in plain words, its main measures; MRR, p99, build and train
+#: times, label, factory string, threads, reasons and notes are in the CSV (and each chart point's hover).
 TABLE_COLUMNS = [
-    "label", "family", "status", "pareto", "recall_at_k", "ndcg_at_10", "mrr_at_10", "bytes_per_vector",
-    "rerank_bytes_per_vector", "total_bytes_per_vector", "compression_ratio", "qps", "p50_ms", "p99_ms", "train_s",
-    "build_s", "factory", "threads", "reason", "note",
+    "configuration", "pareto", "recall_at_k", "ndcg_at_10", "bytes_per_vector", "rerank_bytes_per_vector",
+    "compression_ratio", "qps", "p50_ms",
 ]
 BY_ID = "by id"
 RECALL_LABELS = dict(zip(RECALL_DEFINITIONS, [BY_ID, "by distance (ann-benchmarks)"], strict=True))
@@ -321,8 +323,13 @@ answer = best_under_budget(rows, budget, min_recall, bytes_col=bytes_col)
        if has_quality and reference is not None and not answer.rows.empty
        and pd.notna(answer.rows.iloc[0].get("ndcg_at_10")) else ""))
 if not answer.rows.empty:
-    st.dataframe(answer.rows[["label", "recall_at_k", bytes_col, "qps", "p50_ms"]].head(5), hide_index=True,
-                 key="sweep_budget_rows")
+    best = answer.rows.head(5).copy()
+    best.insert(0, "configuration", [config_name(r["method"], r) for r in best.to_dict("records")])
+    show_table(best[["configuration", "recall_at_k", bytes_col, "qps", "p50_ms"]], key="sweep_budget_rows",
+               column_config={"recall_at_k": st.column_config.NumberColumn(f"recall@{rk}", format="%.3f"),
+                              bytes_col: st.column_config.NumberColumn("B/vector", format="%.1f"),
+                              "qps": st.column_config.NumberColumn("QPS", format="%.0f"),
+                              "p50_ms": st.column_config.NumberColumn("p50 ms", format="%.3f")})
 
 # -- take it home -----------------------------------------------------------------------------------------
 st.subheader("Take it home")
@@ -366,17 +373,22 @@ if labels:
 st.subheader("All configurations")
 table = rows.copy()
 table["pareto"] = pareto_frontier(table, bytes_col, "recall_at_k")
+table["configuration"] = [config_name(r["method"], r) for r in table.to_dict("records")]
 cols = [c for c in TABLE_COLUMNS if c in table and (c not in ("ndcg_at_10", "mrr_at_10") or table[c].notna().any())]
-st.dataframe(
-    table[cols], hide_index=True, key="sweep_table",
+show_table(
+    table[cols], key="sweep_table",
     column_config={
         "recall_at_k": st.column_config.NumberColumn(f"recall@{rk}", format="%.3f"),
         "ndcg_at_10": st.column_config.NumberColumn("nDCG@10", format="%.3f"),
         "mrr_at_10": st.column_config.NumberColumn("MRR@10", format="%.3f"),
-        "bytes_per_vector": st.column_config.NumberColumn("B/vector (index)", format="%.1f"),
-        "rerank_bytes_per_vector": st.column_config.NumberColumn("B/vector (re-rank)", format="%.0f"),
+        "bytes_per_vector": st.column_config.NumberColumn("index B", format="%.1f",
+                                                          help="bytes per vector of the index"),
+        "rerank_bytes_per_vector": st.column_config.NumberColumn("re-rank B", format="%.0f",
+                                                                 help="bytes per vector of the float vectors kept "
+                                                                      "for re-ranking"),
         "total_bytes_per_vector": st.column_config.NumberColumn("B/vector (total)", format="%.1f"),
-        "compression_ratio": st.column_config.NumberColumn("compression", format="%.1f×"),
+        "compression_ratio": st.column_config.NumberColumn("× smaller", format="%.1f×",
+                                                           help="how many times smaller than float32"),
         "qps": st.column_config.NumberColumn("QPS", format="%.0f"),
         "p50_ms": st.column_config.NumberColumn("p50 ms", format="%.3f"),
         "p99_ms": st.column_config.NumberColumn("p99 ms", format="%.3f"),
@@ -384,7 +396,8 @@ st.dataframe(
         "build_s": st.column_config.NumberColumn("build s", format="%.2f"),
     },
 )
-st.caption("Click a column header to sort. `pareto` marks the frontier of the memory chart.")
+st.caption("Click a column header to sort. *pareto* marks the frontier of the memory chart. The CSV below also has "
+           "each row's label, faiss factory string, family, threads and notes.")
 not_ok = rows[rows["status"] != "ok"]
 if not not_ok.empty:
     st.info(f"**{len(not_ok)} configuration(s) did not run.** "
@@ -436,7 +449,9 @@ if choices:
             worst.insert(worst.columns.get_loc("recall") + 1, "recall_ties",
                          [float(drill.recall_ties[position[q]]) for q in worst["query"]])
         worst["open"] = [state_link(drill_query_state(run, row, q, drill)) for q in worst["query"]]
-        st.dataframe(worst, hide_index=True, key="sweep_worst", column_config={
+        show_table(worst, key="sweep_worst", column_config={
+            "returned_instead": st.column_config.TextColumn(
+                "returned instead", help="items the method returned that are not in the exact top-k"),
             "recall": st.column_config.NumberColumn(f"recall@{drill.k}", format="%.2f",
                                                     help="by id: the share of the exact top-k ids returned; the "
                                                          "Query page's 'found' is this number (items tied exactly "

@@ -8,6 +8,7 @@ import streamlit as st
 from core import config
 from core.data.describe import category_table, norm_summary, query_table, sample_table, vector_norms
 from core.data.uploads import PREFIX, upload_quota_bytes, uploads_bytes
+from core.experiments.compression import format_bytes
 from core.experiments.relevance import exact_relevance
 from core.workspace import encode_time_text, load_time_for_encoder, measured_rate_for_encoder
 from figures.data import category_bar, norm_histogram
@@ -30,6 +31,7 @@ from ui.state import (
     switch_dataset,
     workspace_spec,
 )
+from ui.tables import show_table
 
 st.title("Data")
 publish_state(page_state(DataState))  # the URL holds the workspace only
@@ -78,19 +80,17 @@ def dataset_card(ws) -> None:
     if ds.params:
         with st.expander("How it was built"):
             st.text(", ".join(f"{k}={v}" for k, v in ds.params.items() if k != "path"))
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Sample items** (seeded random sample)")
-        st.dataframe(sample_table(ds), hide_index=True, width="stretch")
-        if ds.queries is not None and len(ds.queries):
-            st.markdown("**Sample queries** and their relevant items")
-            st.dataframe(query_table(ds), hide_index=True, width="stretch")
-    with right:
-        if ds.labels is not None:
-            key = (ds.name, repr(sorted(ds.params.items())), ds.fingerprint())
-            cats = shared("data.categories", key, lambda: category_table(ds.labels))
-            st.plotly_chart(shared("data.category_bar", key, lambda: category_bar(cats)), key="cat_bar")
-            st.caption(f"{len(cats):,} categories; the largest holds {cats['share'].iloc[0]:.1%} of the items.")
+    st.markdown("**Sample items** (seeded random sample)")
+    show_table(sample_table(ds, width=240), key="data_sample")
+    if ds.queries is not None and len(ds.queries):
+        st.markdown("**Sample queries** and their relevant items")
+        show_table(query_table(ds), key="data_queries")
+    if ds.labels is not None:
+        key = (ds.name, repr(sorted(ds.params.items())), ds.fingerprint())
+        cats = shared("data.categories", key, lambda: category_table(ds.labels))
+        chart, _ = st.columns([3, 2])
+        chart.plotly_chart(shared("data.category_bar", key, lambda: category_bar(cats)), key="cat_bar")
+        chart.caption(f"{len(cats):,} categories; the largest holds {cats['share'].iloc[0]:.1%} of the items.")
 
 
 def encoding_section(ws) -> None:
@@ -121,7 +121,7 @@ def encoding_section(ws) -> None:
         meta = ws.embeddings_meta() or {}
         rate = meta.get("per_second")
         st.success(
-            f"Encoded: {x.shape[0]:,} × {x.shape[1]} float32 ({x.nbytes / 2**20:.1f} MiB), cached"
+            f"Encoded: {x.shape[0]:,} × {x.shape[1]} float32 ({format_bytes(x.nbytes)}), cached"
             + (f"; first encode ran at {rate:.0f} passages/s" if rate else "")
             + "."
         )
@@ -134,9 +134,9 @@ def encoding_section(ws) -> None:
                 f"{encode_time_text(n, ws.measured_encode_rate(), ws.encoder_name, ws.expected_load_time())}.")
         execution = execution_picker("encode_execution")
         if st.button("Encode", key="encode", type="primary"):
-            x = encode_with_progress(ws, execution)
-        else:
-            return
+            encode_with_progress(ws, execution)
+            st.rerun()  # the card above (Dimensions) and this section redraw as encoded, not half of each
+        return
     relevance_section(ws)
     norms = vector_norms(x)
     spread = float(norms.max() - norms.min()) if norms.size else 0.0
@@ -230,7 +230,7 @@ def upload_options(info) -> dict:
     if not columns:
         return options
     if info.preview:
-        st.dataframe(info.preview, hide_index=True, width="stretch")
+        show_table(info.preview, key="data_upload_preview")
     vector = pick_column(st, "Vector column (optional)", columns, info.vector_column, "upload_vector_col",
                          help="A column with one vector per row (a list of floats, or a JSON array in CSV): its "
                               "vectors are used as given, nothing is encoded. None: the text is encoded.")

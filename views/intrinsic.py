@@ -25,6 +25,7 @@ from figures.text import markdown_text as esc
 from ui.page_states import IntrinsicState
 from ui.shared import shared
 from ui.state import page_state, publish_state, require_embeddings, require_workspace, streamlit_progress
+from ui.tables import show_table
 
 st.title("Intrinsic dimension")
 
@@ -84,7 +85,7 @@ def calibration_panel(k: int, threshold: float) -> None:
         "are not small in many dimensions. PCA-ID is exact on a flat subspace like this one but reads high on "
         "curved data."
     )
-    st.dataframe(table.round(2), hide_index=True, key="id_cal_table")
+    show_table(table.round(2), key="id_cal_table")
 
 
 # -- controls ------------------------------------------------------------------------
@@ -166,7 +167,7 @@ g2.plotly_chart(shared("id.pca", view_key,
                 key="id_pca_chart")
 shown = est[["estimator", "dimension", "setting", "n_degenerate", "reads"]].rename(
     columns={"n_degenerate": "points without estimate"})
-st.dataframe(shown.round({"dimension": 2}), hide_index=True, key="id_estimates_table")
+show_table(shown.round({"dimension": 2}), key="id_estimates_table")
 finite = est["dimension"].dropna()
 if len(finite) > 1:
     lo, hi = est.loc[finite.idxmin()], est.loc[finite.idxmax()]

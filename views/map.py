@@ -54,6 +54,7 @@ from ui.job_progress import background_build_progress
 from ui.page_states import MAP_APPROX, MapState
 from ui.shared import run_key, shared
 from ui.state import index_of, page_state, publish_state, require_embeddings, require_workspace, streamlit_progress
+from ui.tables import show_table, tail_cut
 
 st.title("Embedding map")
 #: neighbours per item in the Parquet download
@@ -116,6 +117,18 @@ def method_params(method: str) -> dict:
                                                                              p.high), key=key,
                                                   help=f"{p.help} ({kind} parameter)"))
     return values
+
+
+#: The neighbour list's column beside the chart at 1366 px (2/5 of the main area), and the id characters
+#: it shows (long ids keep their end).
+SIDE_PX = 340
+SIDE_ID_CHARS = 15
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def all_matches(embeddings_key: str, query: str) -> np.ndarray:
+    """Every item matching ``query`` (the list beside the map offers the first 50)."""
+    return find_items(ds.ids, ds.texts, ds.labels, query, limit=max(n, 1))
 
 
 def select_row(row: int | None) -> None:
@@ -278,118 +291,135 @@ st.caption(f"{proj.method_name} {dims}-D of {proj.note}: {how} (first computed i
               "its cell; hover a cell for its first items, choose *Draw: points* to see and click each point."
               if density else ""))
 
-chart_box = st.container()
+# the neighbour list beside the chart, as the embedding projectors lay it out: both on one screen
+chart_box, side_box = st.columns([3, 2], gap="medium")
 downloads_box = st.container()
 
 # -- a point and its neighbours ------------------------------------------------------------
-st.subheader("A point and its neighbours")
-if state.point and "map_selected" not in st.session_state:
-    if state.point in set(ds.ids):
-        select_row(ds.ids.index(state.point))
-    else:
-        select_row(None)
-        st.warning(f"The link's point {esc(state.point)} is not an item of {esc(ds.name)}; none is selected.")
-selected = st.session_state.get("map_selected")
-row = selected[1] if selected and selected[0] == ws.embeddings_key and selected[1] < n else None
-state = state.replace(projection=method, dims=dims, colour=colour_by, point=None if row is None else ds.ids[row],
-                      budget=None if asked_budget == default_budget else asked_budget, draw=draw, seed=seed,
-                      n_neighbors=params.get("n_neighbors"), min_dist=params.get("min_dist"),
-                      n_epochs=params.get("n_epochs"))
-if row is None:
-    publish_state(state.replace(compare=None, compare_params=None))
-
-s1, s2 = st.columns([1, 2])
-query = s1.text_input("Find a point by id, label or text", key="map_search",
-                      placeholder="e.g. " + (ds.ids[0][:30] if ds.ids else "an id"))
-if query.strip():
-    matches = find_items(ds.ids, ds.texts, ds.labels, query)
-    if len(matches) == 0:
-        s2.info(f"No item's id, label or text contains {esc(repr(query))}.")
-    else:
-
-        def describe(i: int) -> str:
-            head = ds.ids[i] + (f" — {ds.labels[i]}" if ds.labels is not None else "")
-            return head if ds.texts is None else f"{head} — {' '.join(ds.texts[i].split())[:80]}"
-
-        found_label = f"{len(matches):,} match{'es' if len(matches) != 1 else ''}"
-        s2.selectbox(found_label + (" (first 50)" if len(matches) == 50 else ""), [int(i) for i in matches],
-                     index=None, format_func=describe, key="map_search_pick",
-                     on_change=on_search_pick, placeholder="pick one to show it on the map")
-elif row is None:
-    s2.caption("…or switch *Draw* to points and click one on the map (2-D maps)." if density
-               else "…or click a point on the map (2-D maps).")
-
-highlight: dict = {}
-if row is not None:
-    k1, k2 = st.columns([1, 2])
-    k = int(k1.slider("Neighbours k", 1, 50, int(state.k), key="map_k"))
-    choices = list(MAP_APPROX)
-    approx = k2.selectbox(
-        "Compare with", choices, index=index_of(choices, state.compare, DEFAULT_APPROX), key="map_approx",
-        format_func=lambda m: f"{m} — {registry.METHODS[m].description.split(':')[0].split('.')[0]}",
-        help="Any method of the compression sweep's registry (except leanvec_ood, which needs queries).",
-    )
-    approx_params = method_params(approx)
-    build, search = split_params(approx, approx_params)
-    state = state.replace(k=k, compare=approx, compare_params={approx: approx_params} if approx_params else None)
-    publish_state(state)
-    settings = registry.METHODS[approx].factory({**build, **search}) + "".join(
-        f", {name}={value}" for name, value in search.items())
-    index_job = None
-    try:
-        # the cached kNN graph answers at once; without one, one exact search of this point (never a whole graph)
-        use_graph = not proj.sampled and (n <= defaults.BACKGROUND_INDEX_N or ws.has_knn(max(k, GRAPH_K)))
-        graph = ws.knn(max(k, GRAPH_K)) if use_graph else None
-        scores, ids = exact_neighbours(x, row, k, ws.metric, graph)
-        build_json = json.dumps(build, sort_keys=True)
-        if n > defaults.BACKGROUND_INDEX_N:  # minutes here: built in a server thread, for every session
-            index_key = f"map-index:{ws.embeddings_key}:{ws.metric}:{approx}:{build_json}"
-            index_job = start_job(index_key, "index", lambda _progress: registry.build(approx, x, ws.metric, build))
-            if index_job.error is not None:
-                raise ValueError(index_job.error)
-            built = None if index_job.running else index_job.result
+with side_box:
+    st.markdown("##### A point and its neighbours")
+    if state.point and "map_selected" not in st.session_state:
+        if state.point in set(ds.ids):
+            select_row(ds.ids.index(state.point))
         else:
-            with st.spinner(f"Building {approx} over {n:,} vectors (once per setting)…"):
-                built = approx_index(ws.embeddings_key, ws.metric, approx, build_json, x)
-        found = approx_neighbours(built, x, row, k, search) if built is not None else None
-    except ValueError as exc:
-        st.error(f"Cannot compare neighbours: {esc(exc)}")
-    else:
-        missed = neighbour_misses(ids, found) if found is not None else []
-        label = f" ({esc(ds.labels[row])})" if ds.labels is not None else ""
-        st.markdown(f"Selected: **{esc(ds.ids[row])}**{label}")
-        if ds.texts is not None:
-            st.text(" ".join(ds.texts[row].split())[:400])
-        source = "from the cached kNN graph" if graph is not None else f"exact search over all {n:,} items"
-        if found is None:
-            st.markdown(f"Its **{len(ids)} exact nearest neighbours** ({source}; score: "
-                        f"{closeness_label(ws.metric)}). What **{approx}** ({settings}) finds appears here once its "
-                        f"index over all {n:,} vectors is built.")
-            background_build_progress(index_job.key)
+            select_row(None)
+            st.warning(f"The link's point {esc(state.point)} is not an item of {esc(ds.name)}; none is selected.")
+    selected = st.session_state.get("map_selected")
+    row = selected[1] if selected and selected[0] == ws.embeddings_key and selected[1] < n else None
+    state = state.replace(projection=method, dims=dims, colour=colour_by, point=None if row is None else ds.ids[row],
+                          budget=None if asked_budget == default_budget else asked_budget, draw=draw, seed=seed,
+                          n_neighbors=params.get("n_neighbors"), min_dist=params.get("min_dist"),
+                          n_epochs=params.get("n_epochs"))
+    if row is None:
+        publish_state(state.replace(compare=None, compare_params=None))
+
+    s1, s2 = st.container(), st.container()
+    query = s1.text_input("Find a point by id, label or text", key="map_search",
+                          placeholder="e.g. " + (ds.ids[0][:30] if ds.ids else "an id"))
+    highlight: dict = {}
+    if query.strip():
+        matches = find_items(ds.ids, ds.texts, ds.labels, query)
+        if len(matches):  # every match is marked on the map, not only the first 50 the list offers
+            every = all_matches(ws.embeddings_key, query) if len(matches) == 50 else matches
+            highlight = {"matches": drawn_positions(proj.rows, every),
+                         "matches_name": f"{len(every):,} match{'es' if len(every) != 1 else ''} for "
+                                         f"“{query.strip()[:30]}”"}
+        if len(matches) == 0:
+            s2.info(f"No item's id, label or text contains {esc(repr(query))}.")
         else:
-            st.markdown(
-                f"Its **{len(ids)} exact nearest neighbours** ({source}; "
-                f"score: {closeness_label(ws.metric)}). **{approx}** ({settings}) finds **{len(ids) - len(missed)}** "
-                f"of them (recall@{len(ids)} = {(len(ids) - len(missed)) / max(len(ids), 1):.2f})"
-                + (f" and misses {len(missed)}, marked ✕ on the map." if missed else ".")
-            )
-        st.dataframe(neighbour_table(ds, scores, ids, missed if found is not None else None, approx),
-                     hide_index=True, width="stretch",
-                     key="map_neighbours")
-        neighbour_pos = drawn_positions(proj.rows, ids)
-        selected_pos = drawn_positions(proj.rows, [row])
-        highlight = {
-            "selected": int(selected_pos[0]) if selected_pos.size else None,
-            "neighbours": neighbour_pos,
-            "missed": drawn_positions(proj.rows, missed),
-            "missed_name": f"missed by {approx}",
-        }
-        if proj.sampled:
-            st.caption(f"{neighbour_pos.size} of the {len(ids)} neighbours are among the drawn sample"
-                       + ("." if selected_pos.size else "; the point itself is not."))
-    if st.button("Clear selection", key="map_clear"):
-        select_row(None)
-        st.rerun()
+
+            def describe(i: int) -> str:
+                head = ds.ids[i] + (f" — {ds.labels[i]}" if ds.labels is not None else "")
+                return head if ds.texts is None else f"{head} — {' '.join(ds.texts[i].split())[:80]}"
+
+            found_label = highlight["matches_name"] + (" (the first 50 listed; all ringed on the map)"
+                                                      if len(matches) == 50 else " (ringed on the map)")
+            s2.selectbox(found_label, [int(i) for i in matches],
+                         index=None, format_func=describe, key="map_search_pick",
+                         on_change=on_search_pick, placeholder="pick one to show it on the map")
+    elif row is None:
+        s2.caption("…or switch *Draw* to points and click one on the map (2-D maps)." if density
+                   else "…or click a point on the map (2-D maps).")
+
+    if row is not None:
+        k1, k2 = st.columns([1, 2])
+        k = int(k1.slider("Neighbours k", 1, 50, int(state.k), key="map_k"))
+        choices = list(MAP_APPROX)
+        approx = k2.selectbox(
+            "Compare with", choices, index=index_of(choices, state.compare, DEFAULT_APPROX), key="map_approx",
+            format_func=registry.display_name,
+            help="Any method of the compression sweep's registry (except LeanVec-OOD, which needs queries). "
+                 + " ".join(f"{registry.display_name(m)}: {registry.plain_sentence(m)}" for m in choices),
+        )
+        with st.expander(f"Settings of {registry.display_name(approx)}"):  # folded: the list stays on screen
+            approx_params = method_params(approx)
+        build, search = split_params(approx, approx_params)
+        state = state.replace(k=k, compare=approx, compare_params={approx: approx_params} if approx_params else None)
+        publish_state(state)
+        settings = registry.config_name(approx, {**build, **search})
+        index_job = None
+        try:
+            # the cached kNN graph answers at once; without one, one exact search of this point (never a graph)
+            use_graph = not proj.sampled and (n <= defaults.BACKGROUND_INDEX_N or ws.has_knn(max(k, GRAPH_K)))
+            graph = ws.knn(max(k, GRAPH_K)) if use_graph else None
+            scores, ids = exact_neighbours(x, row, k, ws.metric, graph)
+            build_json = json.dumps(build, sort_keys=True)
+            if n > defaults.BACKGROUND_INDEX_N:  # minutes here: built in a server thread, for every session
+                index_key = f"map-index:{ws.embeddings_key}:{ws.metric}:{approx}:{build_json}"
+                index_job = start_job(index_key, "index",
+                                      lambda _progress: registry.build(approx, x, ws.metric, build))
+                if index_job.error is not None:
+                    raise ValueError(index_job.error)
+                built = None if index_job.running else index_job.result
+            else:
+                with st.spinner(f"Building {approx} over {n:,} vectors (once per setting)…"):
+                    built = approx_index(ws.embeddings_key, ws.metric, approx, build_json, x)
+            found = approx_neighbours(built, x, row, k, search) if built is not None else None
+        except ValueError as exc:
+            st.error(f"Cannot compare neighbours: {esc(exc)}")
+        else:
+            missed = neighbour_misses(ids, found) if found is not None else []
+            label = f" ({esc(ds.labels[row])})" if ds.labels is not None else ""
+            st.markdown(f"Selected: **{esc(ds.ids[row])}**{label}")
+            if ds.texts is not None:
+                st.caption(esc(" ".join(ds.texts[row].split()), 120))
+            source = "from the cached kNN graph" if graph is not None else f"exact search over all {n:,} items"
+            if found is None:
+                st.markdown(f"Its **{len(ids)} exact nearest neighbours**; what **{esc(settings)}** finds appears "
+                            f"here once its index over all {n:,} vectors is built.",
+                            help=f"Exact neighbours {source}; score: {closeness_label(ws.metric)}.")
+                background_build_progress(index_job.key)
+            else:
+                st.markdown(
+                    f"**{esc(settings)}** finds **{len(ids) - len(missed)}** of its **{len(ids)} exact nearest "
+                    f"neighbours** (recall@{len(ids)} = {(len(ids) - len(missed)) / max(len(ids), 1):.2f})"
+                    + (f" and misses {len(missed)}, marked ✕ on the map." if missed else "."),
+                    help=f"Exact neighbours {source}; score: {closeness_label(ws.metric)}.",
+                )
+            side = neighbour_table(ds, scores, ids, missed if found is not None else None, approx).drop(
+                columns=["text", "label"], errors="ignore")
+            side = side.rename(columns={"rank": "#", f"found by {approx}": "found"})
+            side["id"] = [tail_cut(i, SIDE_ID_CHARS) for i in side["id"]]
+            show_table(side, key="map_neighbours", budget=SIDE_PX,
+                       column_config={"found": st.column_config.TextColumn(
+                           "found", help=f"whether {registry.display_name(approx)} returned it"),
+                           "score": st.column_config.NumberColumn("score", help=closeness_label(ws.metric))})
+            neighbour_pos = drawn_positions(proj.rows, ids)
+            selected_pos = drawn_positions(proj.rows, [row])
+            highlight = {
+                "selected": int(selected_pos[0]) if selected_pos.size else None,
+                "neighbours": neighbour_pos,
+                "missed": drawn_positions(proj.rows, missed),
+                "missed_name": f"missed by {registry.display_name(approx)}",
+                **highlight,
+            }
+            if proj.sampled:
+                st.caption(f"{neighbour_pos.size} of the {len(ids)} neighbours are among the drawn sample"
+                           + ("." if selected_pos.size else "; the point itself is not."))
+        if st.button("Clear selection", key="map_clear"):
+            select_row(None)
+            st.rerun()
+
 
 # -- the map -------------------------------------------------------------------------------
 title = f"{proj.method_name} {dims}-D map of {ds.name}" + (f", coloured by {colour.title}" if colour.title else "")
@@ -428,7 +458,7 @@ with chart_box:
 
 with downloads_box:
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{ds.name}-{proj.method}-{dims}d")
-    b1, b2, b3, b4, b5 = st.columns([1, 1.3, 1, 1, 2])
+    b1, b2, b3, b4, b5 = st.columns([1.3, 1.7, 1.25, 1.15, 1.4])  # each button's label whole at 1366 px
     b1.download_button("Coordinates (CSV)", data=lambda: coords_frame(proj, ds).to_csv(index=False).encode(),
                        file_name=f"{stem}.csv", mime="text/csv", key="map_dl_csv", on_click="ignore")
     b2.download_button("With neighbours (Parquet)",

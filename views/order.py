@@ -61,6 +61,7 @@ from ui.state import (
     state_link,
     streamlit_progress,
 )
+from ui.tables import HALF, show_table
 from views.encoder_ranking_section import encoder_ranking_section
 
 st.title("HNSW insertion order")
@@ -297,7 +298,7 @@ def vs_id_section() -> None:
     key = run_key(run)
     st.plotly_chart(shared("vsid.chart", key, lambda: recall_vs_id_figure(rows)), key="vsid_chart")
     st.markdown(esc(shared("vsid.sentence", key, lambda: vs_id_sentence(rows))))
-    st.dataframe(shared("vsid.table", key, lambda: vs_id_table(rows).round(3)), hide_index=True, key="vsid_table")
+    show_table(shared("vsid.table", key, lambda: vs_id_table(rows).round(3)), key="vsid_table")
 
 
 # -- results -------------------------------------------------------------------------------------------
@@ -352,7 +353,7 @@ notes = sorted({note for note in rows["note"].dropna() if note})
 if notes:
     st.info("**Why some rows read as they do.** " + " ".join(f"{esc(note)}." for note in notes))
 with st.expander("All rows"):
-    st.dataframe(rows.drop(columns=["study"], errors="ignore"), hide_index=True, key="order_rows")
+    show_table(rows.drop(columns=["study", "note"], errors="ignore"), key="order_rows")
     st.download_button("Download CSV", rows.to_csv(index=False).encode(), f"order-run-{run.id}.csv", "text/csv",
                        key="order_download")
 
@@ -415,12 +416,12 @@ else:
     if drill is not None:
         d1.plotly_chart(shared("order.drill_chart", drill_key,
                                lambda: per_query_recall_figure(drill.recall, k=drill.k)), key="order_drill_chart")
-        d1.caption(esc(drill.sentence()))
-        d2.markdown(f"**The {len(drill.worst)} hardest queries** ({esc(drill.label)})")
+        d2.caption(esc(drill.sentence()))
+        st.markdown(f"**The {len(drill.worst)} hardest queries** ({esc(drill.label)})")
         worst = drill.worst.drop(columns=["missed", "returned_instead"], errors="ignore").copy()
         worst["open"] = [state_link(drill_query_state(run, lid_backend, drill_order, drill_seed, lid_ef, q, drill))
                          for q in worst["query"]]
-        d2.dataframe(worst, hide_index=True, key="order_worst", column_config={
+        show_table(worst, key="order_worst", column_config={
             "recall": st.column_config.NumberColumn(f"recall@{drill.k}", format="%.2f"),
             "lid": st.column_config.NumberColumn("LID", format="%.1f"),
             "open": st.column_config.LinkColumn("on the Query page", display_text="open"),
@@ -469,7 +470,7 @@ if st.session_state.get("order_diag") == diag_key:
                 median = float(pd.Series(diag.in_degree).median())
                 st.caption(f"{diag.n_without_in_links:,} of {diag.n_base:,} nodes have no in-link at level 0; the "
                            f"busiest hub has {int(diag.in_degree.max())} (median {median:g}).")
-                st.dataframe(hub_table(ws, diag, base_rows), hide_index=True, key="order_hubs")
+                show_table(hub_table(ws, diag, base_rows), key="order_hubs", budget=HALF)
         with c2:
             n_never = diag.never_returned.size
             st.metric("Never returned", f"{n_never:,}", help=f"of {diag.n_base:,} base points, top-{diag.k} at "
@@ -477,7 +478,7 @@ if st.session_state.get("order_diag") == diag_key:
             if n_never:
                 st.markdown(f"**{n_never:,}** base points ({n_never / diag.n_base:.1%}) are never among anyone's "
                             f"top-{diag.k} — not even their own query: the graph barely reaches them.")
-                st.dataframe(never_returned_table(ws, diag, base_rows), hide_index=True, key="order_never")
+                show_table(never_returned_table(ws, diag, base_rows), key="order_never", budget=HALF)
             else:
                 st.markdown(f"Every base point is returned by at least one search (top-{diag.k} at efSearch "
                             f"{diag.ef_search}).")

@@ -50,6 +50,7 @@ from ui.state import (
     require_embeddings,
     require_workspace,
 )
+from ui.tables import tail_cut
 from views.relevance_filter_section import mapped_caption, mapped_threshold_control, relevance_filter_section
 
 st.title("Query comparison")
@@ -439,11 +440,21 @@ st.caption(f"Scores: {closeness_label(metric)}. *score* is the method's own (an 
 
 # -- two methods per row: every column of a result table fits without scrolling sideways ------------------
 #: Column widths in pixels: the seven columns fit in half the main area of a 1280 px wide window.
+ID_PX = 142
+ID_CHARS = 17  # what fits in ID_PX at the 14 px font
+
+
+def registry_description(method: str) -> str:
+    spec = registry.METHODS.get(method)
+    return spec.description if spec is not None else ""
+
+
 config = {
     "rank": st.column_config.NumberColumn("#", width=30, help="rank in this method's results"),
-    "id": st.column_config.TextColumn("id", width=104, help="the item's id; its text is in the table below"),
+    "id": st.column_config.TextColumn("id", width=ID_PX, help="the item's id (long ids keep their end: the whole id "
+                                                               "and its text are in the table below)"),
     "in exact top-k": st.column_config.CheckboxColumn("top-k", width=46, help=f"among the exact top-{k} (ties count)"),
-    "exact rank": st.column_config.NumberColumn("exact #", width=54, help="rank in exact search (1 = nearest)"),
+    "exact rank": st.column_config.NumberColumn("exact #", width=52, help="rank in exact search (1 = nearest)"),
     "exact score": st.column_config.NumberColumn("exact", format="%.3f", width=56,
                                                  help="exact score, recomputed from the float vectors"),
     "score": st.column_config.NumberColumn("score", format="%.3f", width=56, help="the method's own score"),
@@ -454,8 +465,10 @@ order = ["rank", "id", "in exact top-k", "exact rank", "exact score", "score", "
 
 
 def method_column(r) -> None:
-    st.markdown(f"#### {r.method}")
-    st.caption(r.label)
+    st.markdown(f"#### {esc(registry.display_name(r.method))}",
+                help=f"{r.method}: {r.label}. {registry_description(r.method)}")
+    st.caption(esc(registry.config_name(r.method, {**r.build_params, **r.search_params})) + " — "
+               + esc(registry.plain_sentence(r.method)))
     if not r.ok:
         st.error(f"{r.method} could not run: {esc(r.error)}")
         return
@@ -466,6 +479,7 @@ def method_column(r) -> None:
     built = "index reused from the cache" if r.reused else f"index built in {r.build_s:.2f} s"
     st.caption(built + (f"; {r.note}" if r.note else ""))
     table = result_frame(r, ds, threshold, metric, judged=bool(relevant))
+    table["id"] = [tail_cut(i, ID_CHARS) for i in table["id"]]
     st.dataframe(table, hide_index=True, width="stretch", column_config=config, key=f"query_table_{r.method}",
                  column_order=[c for c in order if c in table.columns])
 
@@ -524,6 +538,11 @@ if ran:
                   "items methods returned in place of the ones they missed. " if beyond
                   else f"Every method returned only items of the exact top-{k}. ")
                + f"✓ in *cut-off*: the exact score passes the {CUT_OFF[metric]}." + mapped_caption(filter_view))
+    if ds.titles is not None and ds.texts is not None:
+        st.caption("*text* shows each item as *title — passage*. Only the passage (after the dash) was encoded and "
+                   "searched; the title is shown to help you read it. In the docstring corpora the title is the "
+                   "docstring's first line, and the dataset's queries are those first lines: a query's relevant "
+                   "item starts with the query's own words, which its vector never saw.")
 
 # -- agreement and score curves ---------------------------------------------------------------------------
 if len(ran) >= 2:

@@ -4,11 +4,12 @@ import io
 
 import streamlit as st
 
-from core.store.compare import change_summary, compare_runs
+from core.store.compare import change_summary, compact_comparison, compare_runs
 from core.store.runs import RunStore
 from figures.text import markdown_text as esc
 from ui.page_states import RunsState
 from ui.state import index_of, page_state, publish_state
+from ui.tables import fitting_columns, show_table
 
 st.title("Runs")
 st.markdown(
@@ -30,7 +31,7 @@ frame = store.runs_frame()
 kinds = sorted(frame["kind"].unique())
 kind = st.selectbox("Kind", ["all", *kinds], key="runs_kind")
 shown = frame if kind == "all" else frame[frame["kind"] == kind]
-st.dataframe(shown, hide_index=True, width="stretch")
+show_table(shown, key="runs_list")
 st.caption(f"{len(shown)} of {len(frame)} runs. A run whose process ended without finishing it shows as "
            "interrupted, with the rows it saved.")
 
@@ -54,7 +55,10 @@ with c1.expander("Parameters", expanded=True):
     st.json(run.params)
 with c2.expander("Environment"):
     st.json(run.environment)
-st.dataframe(rows, hide_index=True, width="stretch")
+visible, left_out = fitting_columns(rows)
+show_table(rows[visible], key="runs_rows")
+if left_out:
+    st.caption(f"{len(left_out)} more column(s) in the downloads: {esc(', '.join(left_out))}.")
 
 d1, d2, d3 = st.columns(3)
 d1.download_button("Download CSV", rows.to_csv(index=False).encode(), f"run-{run.id}.csv", "text/csv",
@@ -87,5 +91,8 @@ if same_kind:
         st.error(esc(exc))
     else:
         st.markdown(esc(change_summary(table, f"#{run.id}", f"#{other_id}")))
-        st.dataframe(table, hide_index=True, width="stretch")
-        st.caption("Rows are matched on their shared configuration columns; Δ = other run minus this run.")
+        show_table(compact_comparison(table, f"#{run.id}", f"#{other_id}"), key="runs_compare")
+        st.caption("Rows are matched on their shared configuration columns; Δ = other run minus this run. "
+                   "The first measures are shown; the CSV has every one.")
+        st.download_button("Download the comparison (CSV)", table.to_csv(index=False).encode(),
+                           f"runs-{run.id}-vs-{other_id}.csv", "text/csv", key="runs_compare_csv")

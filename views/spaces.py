@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.analysis.projection import hover_texts, project
+from core.analysis.projection import hover_texts, project, projection_is_cached
 from core.encode.registry import list_encoders
 from core.experiments.spaces import (
     KIND,
@@ -18,11 +18,13 @@ from core.experiments.spaces import (
 from core.store.runs import RunStore
 from core.workspace import Workspace
 from figures.map import map_figure
+from figures.numbers import value_text
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
 from ui.page_states import SpacesState
 from ui.shared import shared
 from ui.state import index_of, page_state, publish_state, require_workspace, streamlit_progress, workspace_spec
+from ui.tables import show_table
 from views.isotropy_section import isotropy_section
 
 st.title("Compare spaces")
@@ -43,6 +45,14 @@ if ds.kind != "text":
 
 ENCODERS = [e["name"] for e in list_encoders()] if ds.kind == "text" else ["given-vectors"]
 DERIVED = ["as is", "truncate", "pca", "abtt", "whiten"]
+
+
+def integer_rows(table: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    """A measures table (one row per measure) as text: counts without ".0", other numbers to 4 figures."""
+    out = table.copy()
+    for col in cols:
+        out[col] = [value_text(v) if float(v).is_integer() else f"{v:.4g}" for v in table[col]]
+    return out
 
 
 def space_picker(side: str, default_encoder: str) -> str:
@@ -153,8 +163,8 @@ names = {"dim": "dimensions", "mean_cosine": "mean pairwise cosine", "top1_varia
          "hubness_skew": "hubness: skew of the k-occurrence", "twonn_id": "intrinsic dimension (TwoNN)",
          "pca99_id": "intrinsic dimension (PCA, 99% variance)"}
 ga, gb = cmp.geometry_a.as_dict(), cmp.geometry_b.as_dict()
-st.dataframe(pd.DataFrame({"measure": list(names.values()), a: [ga[key] for key in names],
-                           b: [gb[key] for key in names]}), hide_index=True, key="spaces_geometry")
+show_table(integer_rows(pd.DataFrame({"measure": list(names.values()), a: [ga[key] for key in names],
+                                      b: [gb[key] for key in names]}), a, b), key="spaces_geometry")
 if cmp.sample < cmp.n:
     st.caption(f"CKA and geometry on a seeded sample of {cmp.sample:,} of {cmp.n:,} items.")
 isotropy_section(spec["dataset"], params_json, [a, b])
@@ -164,7 +174,7 @@ if cmp.retrieval_a is not None and not cmp.disagreeing.empty:
     st.subheader("Where the search task tells them apart")
     st.markdown("The queries on which the two spaces disagree most: the reciprocal rank of the relevant item in "
                 "each space's exact top 10 (1 = first, 0 = not in the top 10).")
-    st.dataframe(cmp.disagreeing, hide_index=True, key="spaces_disagreeing")
+    show_table(cmp.disagreeing, key="spaces_disagreeing")
 
 # -- where they disagree ------------------------------------------------------------------------------
 st.subheader("Where they disagree")
@@ -172,28 +182,37 @@ pair_key = (str(ws.cache.root), spec["dataset"], params_json, a, b, cmp.k)  # wh
 left, right = st.columns(2)
 with left:
     st.plotly_chart(shared("spaces.agreement", pair_key, lambda: per_query_recall_figure(
-        cmp.rows["agreement"].to_numpy(), k=cmp.k, title=f"Neighbour agreement per item (k={cmp.k})")),
+        cmp.rows["agreement"].to_numpy(), k=cmp.k, title=f"Neighbour agreement per item (k={cmp.k})",
+        x_title=f"neighbour agreement of one item (of its {cmp.k})", unit="items")),
                     key="spaces_agreement_hist")
-    st.caption("Each bar: the share of items whose k neighbours overlap by that much; red: less than half.")
+    st.caption(f"Each bar: the share of the items whose {cmp.k} nearest neighbours in {esc(a)} and in {esc(b)} "
+               "share that many; red: fewer than half.")
 with right:
     try:
         space_a = opened_space(spec["dataset"], params_json, a)
-        proj = project(space_a.ws, "pca", 2) if space_a.spec.derivation is None else None
+        if space_a.spec.derivation is not None:
+            proj = None
+        else:  # the Embedding map's own projection: UMAP when its default map is cached, else PCA
+            shown = "umap" if projection_is_cached(space_a.ws, "umap", 2) else "pca"
+            proj = project(space_a.ws, shown, 2)
     except ValueError:
         proj = None
     if proj is not None:
-        fig = shared("spaces.map", (*pair_key, proj.method, proj.note), lambda: map_figure(
+        fig = shared("spaces.map", (*pair_key, proj.method, proj.note, proj.budget, proj.seed), lambda: map_figure(
             proj.coords, colour=cmp.rows["agreement"].to_numpy()[proj.rows], colour_kind="continuous",
             colour_title="agreement", hover=hover_texts(ds, proj.rows),
-            title=f"{a}: each item coloured by its neighbour agreement with {b}", height=420))
+            title=f"Agreement of each item, {proj.method_name} map", height=420))
         st.plotly_chart(fig, key="spaces_map")
-        st.caption(f"PCA map of {esc(a)} ({proj.note}); dark items keep few of their neighbours in {esc(b)}.")
+        st.caption(f"The Embedding map's {proj.method_name} map of {esc(a)} ({esc(proj.note)}), each item coloured "
+                   f"by its neighbour agreement with {esc(b)}: dark items keep few of their neighbours."
+                   + ("" if proj.method == "umap" else " (UMAP is drawn here once the Embedding map has computed "
+                      "it for these embeddings.)"))
     else:
         st.caption("The map is drawn for plain (not derived) spaces.")
 
 worst = cmp.rows.sort_values("agreement", kind="stable").head(15)
 st.markdown(f"**The {len(worst)} items whose neighbourhoods differ most**")
-st.dataframe(worst, hide_index=True, key="spaces_worst",
+show_table(worst, key="spaces_worst",
              column_config={"agreement": st.column_config.NumberColumn("agreement", format="%.2f")})
 item_options = list(worst.index) + [i for i in range(min(ds.n, 50)) if i not in set(worst.index)]
 linked_item = ds.ids.index(state.item) if state.item in set(ds.ids) else None
@@ -205,7 +224,7 @@ publish_state(state.replace(item=ds.ids[int(pick)]))
 try:
     table = neighbours_side_by_side(opened_space(spec["dataset"], params_json, a),
                                     opened_space(spec["dataset"], params_json, b), int(pick), cmp.k)
-    st.dataframe(table, hide_index=True, key="spaces_side_by_side")
+    show_table(table, key="spaces_side_by_side")
     st.caption("✓ marks a neighbour both spaces share. Agreement of this item: "
                f"{cmp.rows['agreement'].iloc[int(pick)]:.0%}.")
 except ValueError as exc:

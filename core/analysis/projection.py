@@ -91,7 +91,7 @@ def sample_note(n_total: int, n_shown: int, seed: int) -> str:
     """What the map shows, in words: all points, or the sample and how it was drawn."""
     if n_shown >= n_total:
         return f"all {n_total:,} points"
-    return f"showing {n_shown:,} of {n_total:,} points, random sample, seed {seed}"
+    return f"{n_shown:,} of {n_total:,} points, a random sample (seed {seed})"
 
 
 def _rows_digest(rows: np.ndarray) -> str:
@@ -539,10 +539,11 @@ def map_colour(ws, proj: Projection, by: str, progress: ProgressFn | None = None
             return MapColour(by, "continuous", lid, f"LID (k={k})", summary)
         k = min(HUBNESS_K, I.shape[1])
         counts = k_occurrence(I, k=k)
-        summary = (f"k-occurrence N{k} {where}: mean {counts.mean():.0f} by construction, max "
-                   f"{counts.max():,}, {np.mean(counts == 0):.1%} of points are in nobody's top {k}; "
-                   f"skewness {skewness(counts):.2f} (above ~1: the space has hubs)")
-        return MapColour(by, "continuous", counts.astype(np.float64), f"N{k} (k-occurrence)", summary)
+        summary = (f"hubness: how many other points have this one among their {k} nearest neighbours (the "
+                   f"k-occurrence N{k}, Radovanović et al. 2010; neighbours {where}): mean {counts.mean():.0f} by "
+                   f"construction, max {counts.max():,}, {np.mean(counts == 0):.1%} of points are in nobody's top "
+                   f"{k}; skewness {skewness(counts):.2f} (above ~1: the space has hubs)")
+        return MapColour(by, "continuous", counts.astype(np.float64), f"in others' top {k}", summary)
     if by == "norm":
         ds = ws.dataset
         source = ds.vectors if ds.kind == "vectors" else ws.embeddings(progress)

@@ -81,7 +81,7 @@ def build_synthetic(*, n: int, dim: int, intrinsic_dim: int, noise: float, n_clu
     x, clusters = subspace_points(n, dim, intrinsic_dim, noise=noise, n_clusters=n_clusters, seed=seed)
     width = len(str(n - 1))
     params = dict(n=n, dim=dim, intrinsic_dim=intrinsic_dim, noise=noise, n_clusters=n_clusters, seed=seed)
-    shape = f"{n_clusters} Gaussian clusters on" if n_clusters else "Gaussian points on"
+    shape = f"points in {n_clusters} Gaussian clusters on" if n_clusters else "Gaussian points on"
     return Dataset(
         name="synthetic",
         ids=[f"p{i:0{width}d}" for i in range(n)],

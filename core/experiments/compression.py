@@ -43,7 +43,7 @@ from core.analysis.sweep import (
 )
 from core.experiments.per_query import WORST_SHOWN, Drilldown, eval_query_lid, query_texts
 from core.index.exact import check_k
-from core.index.metrics import pareto_frontier
+from core.index.metrics import describe, pareto_frontier
 from core.index.registry import METHODS, get_method
 from core.index.task_pq import Judged
 from core.progress import ProgressFn, report
@@ -626,14 +626,14 @@ def summary_sentence(rows: pd.DataFrame, bytes_col: str = "bytes_per_vector", bo
     ratio = 4.0 * near["d"] / near[bytes_col] if "d" in near and near[bytes_col] > 0 else float("nan")
     counted = " counting the float vectors it re-ranks with" if (
         bytes_col == "total_bytes_per_vector" and near.get("rerank_bytes_per_vector", 0) > 0) else ""
-    text = (f"The smallest configuration within 1 point of the best {rk} ({best:.3f}) is {b}{near['label']}{b}: "
+    text = (f"The smallest configuration within 1 point of the best {rk} ({best:.3f}) is {b}{describe(near)}{b}: "
             f"{near[bytes_col]:,.1f} B/vector{counted}"
             + (f" ({size_versus_float32(ratio)})" if math.isfinite(ratio) else "")
             + f", {rk} {near['recall_at_k']:.3f}")
     fast = ok[np.isfinite(ok["qps"].astype(float))]
     if not fast.empty:
         top = fast.sort_values("qps", ascending=False).iloc[0]
-        text += (f"; the fastest is {b}{top['label']}{b} at {top['qps']:,.0f} queries/s "
+        text += (f"; the fastest is {b}{describe(top)}{b} at {top['qps']:,.0f} queries/s "
                  f"({rk} {top['recall_at_k']:.3f}, {top[bytes_col]:,.1f} B/vector)")
     return text + "."
 

@@ -301,7 +301,14 @@ def quality_cost(row: pd.Series, reference: pd.Series, *, col: str = "ndcg_at_10
 
 
 def describe(row: pd.Series) -> str:
-    """Short name of a configuration row: its label, else method and factory."""
+    """Short name of a configuration row in plain words (`core.index.registry.config_name`:
+    ``"Scalar quantization · int8 numbers"``) when the row carries its method's parameters; else its
+    label, else method and factory."""
+    from core.index.registry import METHODS, config_name
+
+    spec = METHODS.get(row.get("method")) if isinstance(row.get("method"), str) else None
+    if spec is not None and all(p.name in row and pd.notna(row[p.name]) for p in spec.params):
+        return config_name(spec.name, dict(row))
     if "label" in row and isinstance(row["label"], str):
         return row["label"]
     return f"{row.get('method', '?')} ({row.get('factory', '')})"

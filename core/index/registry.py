@@ -488,7 +488,8 @@ DISPLAY_NAMES: dict[str, str] = {
     "pq_fastscan": "PQ fast-scan (4-bit)", "ivf_flat": "IVF-Flat", "ivf_pq": "IVF-PQ", "ivf_sq8": "IVF-SQ8",
     "hnsw_flat": "HNSW-Flat", "hnsw_sq8": "HNSW-SQ8", "binary": "Binary codes (sign bits)",
     "bebr": "BEBR (multi-bit binary)", "bebr_learned": "Learned BEBR (trained binary codes)",
-    "pq_task": "Task-aware PQ (JPQ-style)", "rabitq": "RaBitQ", "ivf_rabitq": "IVF-RaBitQ", "pca": "PCA (LeanVec-ID)",
+    "pq_task": "Task-aware PQ (JPQ-style)", "rabitq": "RaBitQ", "ivf_rabitq": "IVF-RaBitQ",
+    "pca": "PCA (fewer dimensions)",
     "leanvec_ood": "LeanVec-OOD", "truncate": "Truncation (Matryoshka)", "random_projection": "Random projection",
 }
 
@@ -496,3 +497,93 @@ DISPLAY_NAMES: dict[str, str] = {
 def display_name(method: str) -> str:
     """``"PQ fast-scan (4-bit)"`` for ``"pq_fastscan"``; unknown names are returned as they are."""
     return DISPLAY_NAMES.get(method, method)
+
+
+#: One plain sentence per method: what it stores and how it searches, for a person who has not met it
+#: (the faiss factory string and the parameters go in the help beside it).
+PLAIN: dict[str, str] = {
+    "flat": "Compares the query with every vector exactly: the slow, perfect answer the others are measured against.",
+    "sq": "Stores each number of a vector with fewer bits (16, 8 or 4 instead of 32) and searches them all.",
+    "pq": "Cuts each vector into pieces and stores each piece as the number of its nearest of 256 learned "
+          "patterns, one byte a piece.",
+    "opq": "Product quantization after first turning the space so that every piece carries a similar share "
+           "of the information.",
+    "pq_fastscan": "Product quantization with 16 patterns a piece (half a byte), scanned very fast with "
+                   "processor vector instructions.",
+    "ivf_flat": "Sorts the vectors into clusters and compares the query exactly only with the vectors of "
+                "its nearest few clusters.",
+    "ivf_pq": "Clusters as IVF-Flat, with each vector stored in a few bytes by product quantization: "
+              "small and fast, the classic choice for billions of vectors.",
+    "ivf_sq8": "Clusters as IVF-Flat, with each number stored in one byte.",
+    "hnsw_flat": "Links every vector to its near neighbours in a layered graph and walks the graph "
+                 "towards the query.",
+    "hnsw_sq8": "The HNSW graph over vectors whose numbers are stored in one byte each.",
+    "binary": "Keeps one bit per number (is it above zero?) and compares bit patterns; optionally re-scores "
+              "the best candidates with the full vectors.",
+    "bebr": "Several bits per number: the first bit is the sign, each next bit corrects what the previous "
+            "ones got wrong.",
+    "bebr_learned": "Several bits per number as BEBR, but the bits are trained on a sample of the vectors to "
+                    "rebuild them as closely as possible; searched code against code (SDC).",
+    "pq_task": "Product quantization whose patterns are tuned with training queries and their relevant "
+               "passages, so that search ranks well rather than vectors being rebuilt well (JPQ).",
+    "rabitq": "Turns the space at random, keeps a few bits per number, and corrects the estimated "
+              "similarity so it is right on average.",
+    "ivf_rabitq": "Clusters as IVF-Flat, with each vector stored as RaBitQ bits.",
+    "pca": "Keeps only the directions in which the vectors vary most (fewer numbers per vector), then "
+           "re-scores the best candidates with the full vectors.",
+    "leanvec_ood": "Like PCA, but the directions are chosen from the queries as well as the stored vectors.",
+    "truncate": "Keeps the first numbers of each vector and drops the rest (works for models trained "
+                "for it, Matryoshka-style).",
+    "random_projection": "Mixes the numbers of each vector at random into fewer numbers; distances are "
+                         "roughly kept.",
+}
+
+#: Parameters in plain words, as `config_name` writes them (``nlist=51`` -> ``51 clusters``).
+PARAM_WORDS: dict[str, str] = {
+    "qtype": "{} numbers", "m": "{} pieces", "niter": "{} rotation rounds", "nlist": "{} clusters",
+    "nprobe": "{} clusters searched", "M": "{} links per vector", "ef_construction": "build list {}",
+    "ef_search": "search list {}", "rerank": "re-score {}", "bits": "{} bits per number",
+    "nb_bits": "{} bits per number", "qb": "query at {} bits", "d_out": "{} dims", "codec": "stored as {}",
+    "hidden": "MLP width {}", "schedule": "{} training", "distance": "{} search",
+}
+
+
+def plain_sentence(method: str) -> str:
+    """`PLAIN` for a method, else the first sentence of its registry description."""
+    if method in PLAIN:
+        return PLAIN[method]
+    spec = METHODS.get(method)
+    return spec.description.split(". ")[0].rstrip(".") + "." if spec is not None else method
+
+
+def _param_word(name: str, value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if name == "center":
+        return "centred" if value else ""
+    if name == "rerank" and not value:
+        return ""
+    word = PARAM_WORDS.get(name, name + " {}").format(value)
+    return word.replace("1 bits", "1 bit") if value == 1 else word
+
+
+def config_name(method: str, params: Params | None = None) -> str:
+    """A configuration in plain words: ``"IVF-PQ · 51 clusters, 48 pieces, 8 clusters searched"``.
+
+    ``params`` may hold other keys (a result row); only the method's own parameters are named,
+    integers as integers, a missing (NaN/None) value left out.
+    """
+    spec = METHODS.get(method)
+    if spec is None:
+        return display_name(method)
+    words = []
+    for p in spec.params:
+        value = (params or {}).get(p.name)
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        word = _param_word(p.name, value)
+        if word:
+            words.append(word)
+    return display_name(method) + (f" · {', '.join(words)}" if words else "")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 #: Columns that identify a configuration rather than measure it.
-RESULT_HINTS = ("recall", "ndcg", "mrr", "qps", "_ms", "_s", "bytes", "ratio", "dimension", "lid")
+RESULT_HINTS = ("recall", "ndcg", "mrr", "qps", "_ms", "_s", "bytes", "ratio", "dimension", "lid", "agreement")
+#: The measures a compact comparison shows first (the rest stay in the full table), in this order.
+FIRST_MEASURES = ("recall", "agreement", "ndcg", "mrr", "dimension", "lid", "qps", "bytes")
 
 
 #: Columns that are neither a configuration nor a result: counts and bookkeeping of how a row was
@@ -69,3 +71,23 @@ def _plain(value: object) -> str:
     """``8.0`` as ``8`` (configuration values arrive as text, floats where a column had gaps)."""
     text = str(value)
     return text[:-2] if text.endswith(".0") and text[:-2].lstrip("-").isdigit() else text
+
+
+def compact_comparison(merged: pd.DataFrame, label_a: str = "A", label_b: str = "B",
+                       measures: int = 2) -> pd.DataFrame:
+    """`compare_runs`'s table for reading: one ``configuration`` column (its non-empty key values,
+    ``"method=pq m=8"``, integers as integers), then for the first ``measures`` result columns (recall first,
+    see `FIRST_MEASURES`) the difference and the two runs' values. Empty key columns (a parameter only some
+    methods have) are left out, so no column of blanks pushes the differences off the page."""
+    deltas = [c.removeprefix("Δ ") for c in merged.columns if c.startswith("Δ ")]
+    ranked = sorted(deltas, key=lambda c: next((j for j, h in enumerate(FIRST_MEASURES) if h in c),
+                                               len(FIRST_MEASURES)))[:measures]
+    keys = [c for c in merged.columns if not c.startswith("Δ ") and not c.endswith((f" {label_a}", f" {label_b}"))]
+    out = pd.DataFrame({"configuration": [
+        " ".join(f"{k}={_plain(r[k])}" for k in keys if str(r[k]) not in ("nan", "None", "", "<NA>"))
+        for _, r in merged.iterrows()]})
+    for c in ranked:
+        out[f"Δ {c}"] = merged[f"Δ {c}"].to_numpy()
+        out[f"{c} {label_a}"] = merged[f"{c} {label_a}"].to_numpy()
+        out[f"{c} {label_b}"] = merged[f"{c} {label_b}"].to_numpy()
+    return out
