@@ -25,6 +25,7 @@ from core.experiments.compression import (
     sweep_for_workspace,
     sweep_run_params,
     task_quality_costs,
+    training_split_queries,
 )
 from core.experiments.export import config_from_row, export_configuration, search_snippet_of, zip_folder
 from core.index.metrics import best_under_budget, get_metric, pareto_frontier, quality_cost, reference_row
@@ -116,8 +117,13 @@ with st.container(border=True):
                                "grid (minutes to hours; the estimate is shown before you run).")
     methods = a2.multiselect("Methods", list(METHODS), default=list(METHODS), format_func=method_label,
                              key="sweep_methods", help="Each method's parameters are set below.")
-    n_queries = int(a4.number_input("Queries", 1, max(1, max_nq), min(default_nq, max(1, max_nq)), key="sweep_queries",
-                                    help=f"Default: {query_source}."))
+    # a method trained on judged queries (task-aware PQ) opens on half of them: the other half trains it
+    split_nq = training_split_queries(ws, methods, None)
+    opening_nq = split_nq if split_nq is not None else default_nq
+    n_queries = int(a4.number_input(
+        "Queries", 1, max(1, max_nq), min(opening_nq, max(1, max_nq)), key="sweep_queries",
+        help=f"Default: {query_source}." + (f" With task-aware PQ chosen it opens on {split_nq:,}: the other "
+                                            "judged queries train it and are never evaluated." if split_nq else "")))
     n_base, nq, query_source = eval_sizes(ws, n_queries)
     k = int(a3.number_input("Recall@k", 1, max(1, min(1000, n_base)), min(10, n_base), key="sweep_k",
                             help="How many of the exact top-k neighbours each method must find."))
