@@ -120,11 +120,10 @@ class StickyProxy:
 # ------------------------------------------------------------------ the app processes
 
 
-def app_command(port: int, cookie_secret: str) -> list[str]:
+def app_command(port: int) -> list[str]:
     app = Path(__file__).resolve().parents[2] / "app.py"
     return [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true", "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.cookieSecret", cookie_secret,
-            "--browser.gatherUsageStats", "false"]
+            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
 
 
 def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -158,7 +157,9 @@ def cmd_serve_class(args: argparse.Namespace) -> int:
     if args.port in ports:
         raise UserError("--first-app-port must leave --port to the proxy")
     secret = secrets.token_hex(32)  # one cookie secret: every process accepts the others' XSRF cookies
-    procs = [subprocess.Popen(app_command(p, secret), start_new_session=True) for p in ports]
+    # Streamlit takes its cookie secret from the environment only (not from a command-line flag)
+    env = {**os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": secret}
+    procs = [subprocess.Popen(app_command(p), env=env, start_new_session=True) for p in ports]
     try:
         for port, proc in zip(ports, procs, strict=True):
             wait_healthy(port, proc)
