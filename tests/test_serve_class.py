@@ -53,16 +53,17 @@ def proxy():
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     ports: list[int] = []
+    running = []
     for name in (b"app0", b"app1"):
         ready = threading.Event()
-        asyncio.run_coroutine_threadsafe(_backend(name, ports, ready), loop)
+        running.append(asyncio.run_coroutine_threadsafe(_backend(name, ports, ready), loop))
         assert ready.wait(10)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     sticky = StickyProxy([("127.0.0.1", p) for p in ports])
     started = asyncio.Event()
-    asyncio.run_coroutine_threadsafe(sticky.serve("127.0.0.1", port, started), loop)
+    running.append(asyncio.run_coroutine_threadsafe(sticky.serve("127.0.0.1", port, started), loop))
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -70,7 +71,12 @@ def proxy():
         except OSError:
             threading.Event().wait(0.02)
     yield port, sticky
+    for future in running:
+        future.cancel()
+    threading.Event().wait(0.2)  # let the cancellations run
     loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
 
 
 def _exchange(port: int, request: bytes, then: bytes = b"") -> bytes:
