@@ -82,9 +82,10 @@ def child(args: argparse.Namespace) -> None:
             t = time.perf_counter()
             enable_umap_disk_cache()
             out["import_s"] = time.perf_counter() - t
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         proj = project(ws, "umap", 2, budget=args.budget)
         out["ask_s"] = time.perf_counter() - t
+        out["ask_cpu_s"] = time.process_time() - c
         out["cached"] = proj.cached
         out["shape"] = list(proj.coords.shape)
         out["note"] = proj.note
@@ -144,6 +145,7 @@ def bench_large(n: int) -> None:
         tmp = Path(tmp)
         warm = run_child("warmup", 300, n, tmp / "home-warmup", tmp / "numba")
         print(f"  prepare's UMAP warm-up: {warm['warm_s']:.1f} s", file=sys.stderr)
+        load_before = os.getloadavg()[0]
         r = run_child("map", n, n, tmp / "home", tmp / "numba")
     g = r.get("graph") or {}
     graph_s = float(g.get("seconds", float("nan")))
@@ -156,7 +158,8 @@ def bench_large(n: int) -> None:
         print(f"  fuzzy graph + layout            {r['ask_s'] - graph_s:9.1f} s")
     else:
         print(f"  exact kNN graph, fuzzy graph and layout (graph {g})")
-    print(f"  ask -> map                      {r['ask_s']:9.1f} s")
+    print(f"  ask -> map                      {r['ask_s']:9.1f} s  (process CPU {r['ask_cpu_s']:.1f} s, "
+          f"load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f})")
     print(f"  process -> map                  {r['process_s']:9.1f} s")
 
 
