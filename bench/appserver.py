@@ -22,13 +22,16 @@ def free_port() -> int:
 
 
 def start_app(port: int | None = None, *, log_path: Path | None = None, env: dict | None = None,
-              timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    """The server process and its URL; RuntimeError (naming the log) when it does not come up."""
+              timeout: float = 90, launcher: list[str] | None = None) -> tuple[subprocess.Popen, str]:
+    """The server process and its URL; RuntimeError (naming the log) when it does not come up.
+
+    ``launcher`` replaces ``python -m streamlit`` (bench/sessions.py starts `bench.timed_server`)."""
     port = port or free_port()
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed by stop_app
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        [*(launcher or [sys.executable, "-m", "streamlit"]), "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
         cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
     )
     proc.log = log  # type: ignore[attr-defined]

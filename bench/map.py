@@ -3,6 +3,12 @@
     python -m bench.map            # 10k and 100k, all scenarios (~6 min on 2 cores)
     python -m bench.map --quick    # 10k only, without the umap-learn default baseline
     python -m bench.map --full     # also a UMAP of all 100k points (budget 100,000)
+    python -m bench.map --large 400000   # only: one UMAP of N GloVe words, all drawn, numba warm
+
+``--large N`` maps all N points (budget N), after warming numba, in one new process, and reports
+the kNN graph's cost and kind (from `APPROX_GRAPH_POINTS` up an approximate HNSW graph: its measured
+recall against exact search and efSearch) apart from the fuzzy graph and layout. Its baseline is the
+same map from the exact kNN graph, measured earlier in bench/README.md (1,051 s at 400k).
 
 Every scenario runs in a *new* Python process (that is what "cold" means), against a
 fresh artifact cache and a private numba cache folder (``NUMBA_CACHE_DIR``), so the
@@ -76,12 +82,14 @@ def child(args: argparse.Namespace) -> None:
             t = time.perf_counter()
             enable_umap_disk_cache()
             out["import_s"] = time.perf_counter() - t
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         proj = project(ws, "umap", 2, budget=args.budget)
         out["ask_s"] = time.perf_counter() - t
+        out["ask_cpu_s"] = time.process_time() - c
         out["cached"] = proj.cached
         out["shape"] = list(proj.coords.shape)
         out["note"] = proj.note
+        out["graph"] = proj.graph
         t = time.perf_counter()
         again = project(ws, "umap", 2, budget=args.budget)
         out["again_s"] = time.perf_counter() - t
@@ -131,10 +139,36 @@ def bench_size(n: int, budget: int, with_baseline: bool) -> list[tuple[str, floa
     return rows
 
 
+def bench_large(n: int) -> None:
+    """One UMAP of all ``n`` GloVe words (numba warm), its kNN graph's time and recall reported apart."""
+    with tempfile.TemporaryDirectory(prefix="bench-map-") as tmp:
+        tmp = Path(tmp)
+        warm = run_child("warmup", 300, n, tmp / "home-warmup", tmp / "numba")
+        print(f"  prepare's UMAP warm-up: {warm['warm_s']:.1f} s", file=sys.stderr)
+        load_before = os.getloadavg()[0]
+        r = run_child("map", n, n, tmp / "home", tmp / "numba")
+    g = r.get("graph") or {}
+    graph_s = float(g.get("seconds", float("nan")))
+    print(f"\nUMAP 2-D of {n:,} GloVe words ({r['note']}), numba warm, cpu count {os.cpu_count()}")
+    print(f"  dataset load                    {r['load_s']:9.1f} s")
+    if g.get("kind") == "hnsw":
+        print(f"  approximate kNN graph (HNSW M={g['M']}, efC {g['ef_construction']}, efSearch {g['ef_search']}, "
+              f"recall@{g['k']} {g['recall']:.4f} on {g['recall_sample']:,} points, measurement included) "
+              f"{graph_s:.1f} s")
+        print(f"  fuzzy graph + layout            {r['ask_s'] - graph_s:9.1f} s")
+    else:
+        print(f"  exact kNN graph, fuzzy graph and layout (graph {g})")
+    print(f"  ask -> map                      {r['ask_s']:9.1f} s  (process CPU {r['ask_cpu_s']:.1f} s, "
+          f"load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f})")
+    print(f"  process -> map                  {r['process_s']:9.1f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="10k only, no baseline")
     p.add_argument("--full", action="store_true", help="also UMAP all 100k points")
+    p.add_argument("--large", type=int, default=0, metavar="N",
+                   help="only one UMAP of N GloVe words, all drawn (approximate graph from 50,000)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, default=10_000, help=argparse.SUPPRESS)
     p.add_argument("--budget", type=int, default=20_000, help=argparse.SUPPRESS)
@@ -142,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         args.scenario = args.child
         child(args)
+        return 0
+    if args.large:
+        bench_large(args.large)
         return 0
     sizes = [(10_000, 20_000)] if args.quick else [(10_000, 20_000), (100_000, 20_000)]
     if args.full:

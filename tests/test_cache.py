@@ -1,9 +1,11 @@
 import json
+import os
+import time
 
 import numpy as np
 import pytest
 
-from core.store.artifacts import ArtifactCache, artifact_key
+from core.store.artifacts import STALE_TEMP_S, ArtifactCache, artifact_key
 
 
 @pytest.fixture
@@ -47,7 +49,12 @@ def test_missing_metadata_means_interrupted_write(cache):
     npy = cache.save("embeddings", "k3", x)
     npy.with_suffix(".json").unlink()
     assert cache.load("embeddings", "k3") is None
-    assert not npy.exists()
+    # a fresh array without metadata may be another process's write in progress: kept
+    assert npy.exists()
+    old = time.time() - STALE_TEMP_S - 60
+    os.utime(npy, (old, old))
+    assert cache.load("embeddings", "k3") is None
+    assert not npy.exists()  # an old one is a write interrupted long ago: deleted
 
 
 def test_garbage_metadata_is_ignored(cache):

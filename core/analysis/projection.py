@@ -3,8 +3,13 @@
 * Above a point budget the map uses a seeded random sample of rows (`sample_rows`),
   never the first N rows, and says so (`sample_note`).
 * PCA is exact and instant (eigen-decomposition of the ``d x d`` covariance).
-* UMAP is fed the exact kNN graph (`Workspace.knn`, or the sample's own exact graph)
-  through ``precomputed_knn``, so pynndescent never runs. umap-learn expects each
+* UMAP is fed a kNN graph through ``precomputed_knn``, so pynndescent never runs: the
+  exact graph (`Workspace.knn`, or the sample's own exact graph) up to
+  `APPROX_GRAPH_POINTS` drawn points, above it an approximate one (`approximate_knn_graph`:
+  faiss HNSW built on one thread, so it is deterministic) whose recall against exact
+  search is measured on a seeded sample of points (`graph_recall`) and kept with the map
+  (`Projection.graph`, `Projection.graph_note`). The exact graph stays where exact
+  neighbours are the point (LID and hubness colours, the map table, the LID page). umap-learn expects each
   row of that graph to start with the point itself at distance 0 (its
   ``smooth_knn_dist`` skips column 0), with ``n_neighbors`` columns in all, and
   distances, not similarities: `graph_distances` turns faiss scores into Euclidean
@@ -37,9 +42,10 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+import faiss
 import numpy as np
 
-from core.index.exact import knn_graph
+from core.index.exact import exact_search, faiss_metric, knn_graph
 from core.progress import ProgressFn, report
 from core.store.artifacts import artifact_key
 
@@ -52,7 +58,8 @@ DEFAULT_BUDGETS = {"pca": 100_000, "umap": DEFAULT_BUDGET}
 #: The largest budget the map page offers (all of GloVe's 400,000 words and more).
 MAX_BUDGET = 1_000_000
 #: UMAP layouts of more points than this run as a background job (the page shows PCA meanwhile): all
-#: 400k GloVe words took 1,051 s on 2 shared cores (exact kNN graph k=30 384 s, layout 666 s).
+#: 400k GloVe words took 573 s on 2 shared cores (approximate kNN graph 222 s, layout 351 s; with the exact
+#: graph it was 1,051 s: graph 384 s, layout 666 s).
 UMAP_BACKGROUND_POINTS = 50_000
 #: Neighbours per point in the map's kNN graph (UMAP uses n_neighbors - 1, LID 20, hubness 10).
 GRAPH_K = 30
@@ -63,6 +70,16 @@ METHOD_NAMES = {"pca": "PCA", "umap": "UMAP"}
 #: eigensolve that cost 3 s at 10k and 5 s at 20k GloVe points on 2 busy cores, for no
 #: gain in the 15-NN kept by the 2-D map (0.117 with PCA init, 0.115 spectral, 10k GloVe).
 UMAP_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "n_epochs": 200, "init": "pca"}
+#: From this many drawn points up, UMAP's kNN graph is approximate (HNSW) instead of exact: the exact
+#: graph of all 400k GloVe words took 384 s on 2 shared cores, an n^2 cost (bench/README.md).
+APPROX_GRAPH_POINTS = 50_000
+#: The approximate graph: faiss HNSW-Flat with these settings; the search's efSearch doubles from
+#: ``ef_search`` up to ``max_ef_search`` until the measured recall reaches `MIN_GRAPH_RECALL`.
+APPROX_GRAPH_HNSW = {"M": 16, "ef_construction": 100, "ef_search": 64, "max_ef_search": 512}
+#: The recall the approximate graph must reach against exact search, and the seeded sample of
+#: points it is measured on (each point's exact neighbours among all points).
+MIN_GRAPH_RECALL = 0.95
+GRAPH_RECALL_SAMPLE = 1_000
 #: LID and hubness of the map use this many neighbours.
 LID_K = 20
 HUBNESS_K = 10
@@ -329,6 +346,146 @@ def warm_umap(n: int = 300, seed: int = 0) -> float:
     return time.perf_counter() - t0
 
 
+# ------------------------------------------------------------------ approximate kNN graph
+
+
+@contextlib.contextmanager
+def _faiss_threads(n: int):
+    """Run a block with faiss limited to ``n`` OpenMP threads, restoring the old count."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def drop_self(D: np.ndarray, I: np.ndarray, k: int, own_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each point's own id from its row of a self-search ``D, I`` ``(n, >= k + 1)``.
+
+    Row ``r`` is point ``own_ids[r]`` (default ``r``).
+
+    Keeps the first ``k`` other neighbours of each row (best first), as `core.index.exact.knn_graph`
+    does: by id, so exact duplicates stay neighbours; a row without its own id loses its last column.
+    Missing neighbours (faiss's ``-1``) are filled with the row's last valid neighbour.
+    """
+    n = I.shape[0]
+    if I.shape[1] < k + 1:
+        raise ValueError(f"a self-search needs k + 1 = {k + 1} columns, got {I.shape[1]}")
+    I = I[:, : k + 1]
+    D = D[:, : k + 1]
+    own_ids = np.arange(n) if own_ids is None else np.asarray(own_ids)
+    own = I == own_ids[:, None]
+    own[~own.any(axis=1), -1] = True
+    own &= np.cumsum(own, axis=1) == 1  # a row holding its own id twice loses only the first
+    keep = ~own
+    D, I = D[keep].reshape(n, k).copy(), I[keep].reshape(n, k).copy()
+    bad = I < 0
+    if bad.any():
+        for r in np.flatnonzero(bad.any(axis=1)):
+            good = np.flatnonzero(~bad[r])
+            if good.size == 0:
+                raise ValueError(f"the approximate graph found no neighbour for point {int(r)}")
+            I[r, bad[r]], D[r, bad[r]] = I[r, good[-1]], D[r, good[-1]]
+    return D, I
+
+
+def approximate_knn_graph(
+    x: np.ndarray,
+    k: int,
+    metric: str = "cosine",
+    *,
+    M: int = 16,
+    ef_construction: int = 100,
+    ef_search: int = 64,
+    block: int = 8192,
+    progress: ProgressFn | None = None,
+) -> tuple[faiss.IndexHNSWFlat, np.ndarray, np.ndarray]:
+    """Approximate kNN graph of ``x`` ``(n, d)`` (self excluded) from a faiss HNSW-Flat index.
+
+    The index is built on one thread (a multi-threaded HNSW build is not deterministic); every point
+    is then searched for its ``k + 1`` nearest with ``ef_search`` on all threads (each query's result
+    depends only on the index). Returns the index and ``D, I`` ``(n, k)`` in faiss scores, best
+    first, like `core.index.exact.knn_graph`.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n = x.shape[0]
+    if not 1 <= k < n:
+        raise ValueError(f"k must be between 1 and n - 1 = {n - 1}, got {k}")
+    index = faiss.IndexHNSWFlat(x.shape[1], int(M), faiss_metric(metric))
+    index.hnsw.efConstruction = int(ef_construction)
+    with _faiss_threads(1):
+        for start in range(0, n, block):
+            index.add(x[start:start + block])
+            report(progress, min(n, start + block), n, "approximate kNN graph: HNSW build")
+    D, I = hnsw_self_search(index, x, k, ef_search, block=block, progress=progress)
+    return index, D, I
+
+
+def hnsw_self_search(index, x: np.ndarray, k: int, ef_search: int, *, block: int = 8192,
+                     progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``x`` searched in its own HNSW ``index`` for ``k`` neighbours besides itself."""
+    n = x.shape[0]
+    index.hnsw.efSearch = int(max(ef_search, k + 1))
+    D = np.empty((n, k + 1), dtype=np.float32)
+    I = np.empty((n, k + 1), dtype=np.int64)
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        D[start:stop], I[start:stop] = index.search(x[start:stop], k + 1)
+        report(progress, stop, n, f"approximate kNN graph: search (efSearch {index.hnsw.efSearch})")
+    return drop_self(D, I, k)
+
+
+def graph_recall(x: np.ndarray, I: np.ndarray, metric: str = "cosine", *, sample: int = GRAPH_RECALL_SAMPLE,
+                 seed: int = 0) -> tuple[float, int]:
+    """Recall of a kNN graph ``I`` ``(n, k)`` (self excluded) against exact search, on a seeded sample.
+
+    For ``sample`` points drawn with ``seed`` (all points when ``n <= sample``), the share of each
+    point's exact ``k`` nearest others (`core.index.exact.exact_search` among all ``n``, the point
+    itself removed by id) found in its row of ``I``, averaged. Returns ``(recall, points measured)``.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    n, k = I.shape
+    rows = sample_rows(n, sample, seed)
+    _, exact = exact_search(x, x[rows], k + 1, metric)
+    _, exact = drop_self(np.zeros(exact.shape, dtype=np.float32), exact, k, rows)
+    found = [len(np.intersect1d(exact[j], I[r])) for j, r in enumerate(rows)]
+    return float(np.sum(found)) / (rows.size * k), int(rows.size)
+
+
+def measured_approximate_graph(x: np.ndarray, k: int, metric: str, *, seed: int = 0,
+                               progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """`approximate_knn_graph` with its recall measured (`graph_recall`); efSearch doubles until the
+    recall reaches `MIN_GRAPH_RECALL` (or ``max_ef_search``). Returns ``D, I`` and what was done."""
+    cfg = APPROX_GRAPH_HNSW
+    t0 = time.perf_counter()
+    index, D, I = approximate_knn_graph(x, k, metric, M=cfg["M"], ef_construction=cfg["ef_construction"],
+                                        ef_search=cfg["ef_search"], progress=progress)
+    ef = cfg["ef_search"]
+    while True:
+        report(progress, 0, 1, f"recall of the approximate graph (efSearch {ef}) against exact search")
+        recall, sampled = graph_recall(x, I, metric, seed=seed)
+        if recall >= MIN_GRAPH_RECALL or ef * 2 > cfg["max_ef_search"]:
+            break
+        ef *= 2
+        D, I = hnsw_self_search(index, np.ascontiguousarray(x, dtype=np.float32), k, ef, progress=progress)
+    info = {"kind": "hnsw", "k": int(k), "M": cfg["M"], "ef_construction": cfg["ef_construction"],
+            "ef_search": int(max(ef, k + 1)), "recall": recall, "recall_sample": sampled, "recall_seed": seed,
+            "seconds": time.perf_counter() - t0}
+    return D, I, info
+
+
+def graph_note(info: dict | None) -> str:
+    """How a map's kNN graph was computed, in words (what the map page says under the chart)."""
+    if not info:
+        return ""
+    if info.get("kind") != "hnsw":
+        return f"exact kNN graph ({info.get('k', '?')} neighbours, faiss flat search)"
+    return (f"approximate kNN graph (faiss HNSW, M={info['M']}, efConstruction {info['ef_construction']}, "
+            f"efSearch {info['ef_search']}): recall@{info['k']} {info['recall']:.3f} against exact search "
+            f"on {info['recall_sample']:,} sampled points (seed {info['recall_seed']})")
+
+
 # ------------------------------------------------------------------ workspace maps
 
 
@@ -346,6 +503,10 @@ class Projection:
         explained_variance: PCA only: variance ratio of each axis.
         seconds: compute time when it was first computed.
         cached: whether this call loaded it from the artifact cache.
+        graph: UMAP only: how its kNN graph was computed (`map_graph_for_umap`): ``kind`` ``"exact"``
+            or ``"hnsw"``, ``k``; for ``"hnsw"`` also ``M``, ``ef_construction``, ``ef_search``,
+            ``recall`` (against exact search), ``recall_sample``, ``recall_seed``, ``seconds``.
+            ``None`` for PCA and for maps cached before it was recorded.
     """
 
     coords: np.ndarray
@@ -359,6 +520,7 @@ class Projection:
     explained_variance: list[float] | None = None
     seconds: float = 0.0
     cached: bool = False
+    graph: dict | None = None
 
     @property
     def n_shown(self) -> int:
@@ -375,6 +537,11 @@ class Projection:
     @property
     def method_name(self) -> str:
         return METHOD_NAMES[self.method]
+
+    @property
+    def graph_note(self) -> str:
+        """How the kNN graph behind a UMAP map was computed, with its measured recall ("" for PCA)."""
+        return graph_note(self.graph)
 
 
 def resolve_params(method: str, params: dict | None, seed: int = 0) -> dict:
@@ -406,8 +573,16 @@ def layout_job_key(embeddings_key: str, method: str, dims: int, budget: int, n: 
     return f"{method}:{embeddings_key}:{dims}:{min(int(budget), int(n))}:{int(seed)}:{sorted((params or {}).items())}"
 
 
+def uses_approximate_graph(method: str, n_shown: int) -> bool:
+    """Whether a map of ``n_shown`` points is laid out from the approximate kNN graph."""
+    return method == "umap" and n_shown >= APPROX_GRAPH_POINTS
+
+
 def projection_key(ws, method: str, dims: int, params: dict, rows: np.ndarray) -> str:
-    return artifact_key("projection", ws.embeddings_key, ws.metric, method, dims, params, _rows_digest(rows))
+    parts = [ws.embeddings_key, ws.metric, method, dims, params, _rows_digest(rows)]
+    if uses_approximate_graph(method, int(rows.shape[0])):
+        parts.append({"graph": "hnsw", **APPROX_GRAPH_HNSW, "min_recall": MIN_GRAPH_RECALL})
+    return artifact_key("projection", *parts)
 
 
 def projection_is_cached(ws, method: str = "umap", dims: int = 2, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
@@ -443,6 +618,34 @@ def map_graph(ws, rows: np.ndarray, k: int = GRAPH_K, progress: ProgressFn | Non
     return D, I
 
 
+def map_graph_for_umap(ws, rows: np.ndarray, k: int, progress: ProgressFn | None = None,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The kNN graph UMAP lays the drawn points out from, and how it was computed.
+
+    Below `APPROX_GRAPH_POINTS` drawn points: the exact graph (`map_graph`). From there up: the
+    approximate HNSW graph with its measured recall (`measured_approximate_graph`), cached as a
+    ``knn`` artifact keyed by the rows and the HNSW settings. Returns ``D, I`` ``(m, k)`` and the
+    graph's description (`Projection.graph`).
+    """
+    m = int(rows.shape[0])
+    k = min(k, m - 1)
+    if not uses_approximate_graph("umap", m):
+        D, I = map_graph(ws, rows, k, progress)
+        return D, I, {"kind": "exact", "k": int(k)}
+    key = artifact_key("approx-knn", ws.embeddings_key, ws.metric, k, _rows_digest(rows), APPROX_GRAPH_HNSW,
+                       MIN_GRAPH_RECALL, GRAPH_RECALL_SAMPLE, seed)
+    hitI = ws.cache.load("knn", key)
+    hitD = ws.cache.load("knn", key + "d")
+    if hitI is not None and hitD is not None and "graph" in hitI[1]:
+        return hitD[0], hitI[0], hitI[1]["graph"]
+    x = ws.embeddings(progress)
+    xs = x if m == x.shape[0] else x[rows]
+    D, I, info = measured_approximate_graph(xs, k, ws.metric, seed=seed, progress=progress)
+    ws.cache.save("knn", key + "d", D, {"k": k, "part": "D", "graph": info})
+    ws.cache.save("knn", key, I, {"k": k, "part": "I", "graph": info})
+    return D, I, info
+
+
 def project(
     ws,
     method: str = "pca",
@@ -469,22 +672,27 @@ def project(
     if hit is not None:
         coords, meta = hit
         return Projection(coords, rows, method, dims, n, seed, budget, params,
-                          meta.get("explained_variance"), float(meta.get("seconds", 0.0)), cached=True)
+                          meta.get("explained_variance"), float(meta.get("seconds", 0.0)), cached=True,
+                          graph=meta.get("graph"))
     t0 = time.perf_counter()
-    explained = None
+    explained = graph = None
     if method == "pca":
         coords, ratio = pca_project(x[rows], dims)
         explained = [float(r) for r in ratio]
     else:
-        D, I = map_graph(ws, rows, max(GRAPH_K, params["n_neighbors"] - 1), progress)
+        # the exact graph is shared with the LID and hubness colours (GRAPH_K columns); the
+        # approximate one is UMAP's alone, so it has just the columns UMAP reads
+        k = GRAPH_K if not uses_approximate_graph(method, int(rows.shape[0])) else params["n_neighbors"] - 1
+        D, I, graph = map_graph_for_umap(ws, rows, max(k, params["n_neighbors"] - 1), progress, seed)
         coords = umap_project(x[rows], D, I, ws.metric, dims, progress=progress, **params)
     seconds = time.perf_counter() - t0
     ws.cache.save("projection", key, coords, {
         "dataset": ws.dataset.name, "method": method, "dims": dims, "params": params, "n_total": n,
         "n_shown": int(rows.shape[0]), "seed": seed, "budget": budget, "explained_variance": explained,
-        "seconds": seconds,
+        "seconds": seconds, "graph": graph,
     })
-    return Projection(coords, rows, method, dims, n, seed, budget, params, explained, seconds, cached=False)
+    return Projection(coords, rows, method, dims, n, seed, budget, params, explained, seconds, cached=False,
+                      graph=graph)
 
 
 # ------------------------------------------------------------------ colours and tables

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that register experiment subcommands with `command` (each owned by its engine).
 PLUGINS = ("core.cli.data", "core.cli.runs", "core.cli.sweep", "core.cli.intrinsic", "core.cli.order", "core.cli.map",
-           "core.cli.compare", "core.cli.export", "core.cli.relevance_filter")
+           "core.cli.compare", "core.cli.export", "core.cli.relevance_filter", "core.cli.serve")
 
 
 def _load_plugins() -> None:

@@ -59,6 +59,8 @@ def cmd_map(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     how = "loaded from cache" if proj.cached else "computed"
     print(f"{proj.method_name} {args.dims}-D of {ws.dataset.name} ({proj.note}): {how} in {seconds:.1f} s")
+    if proj.graph_note:
+        print(f"UMAP laid out from the {proj.graph_note}")
     if proj.explained_variance:
         parts = ", ".join(f"PC{j + 1} {v:.1%}" for j, v in enumerate(proj.explained_variance))
         print(f"explained variance: {parts} (total {sum(proj.explained_variance):.1%})")

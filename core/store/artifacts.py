@@ -10,6 +10,7 @@ Arrays are always loaded with ``allow_pickle=False``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -39,7 +40,9 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, write: Callable[[object], None]) -> None:
+def _atomic_write_bytes(path: Path, write: Callable[[object], None]) -> tuple[int, str]:
+    """Write ``path`` through a temp file and a rename; returns the size and SHA-256 of what was
+    written, read from the temp file before the rename (another process may replace ``path`` after)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -47,10 +50,12 @@ def _atomic_write_bytes(path: Path, write: Callable[[object], None]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        size, digest = os.stat(tmp).st_size, _sha256_file(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return size, digest
 
 
 #: Temp files older than this are left by a killed write (a live write finishes far sooner).
@@ -142,14 +147,14 @@ class ArtifactCache:
         if array.dtype == object:
             raise ValueError("object arrays cannot be cached (they would need pickle)")
         js.unlink(missing_ok=True)  # invalidate first: metadata is the commit marker
-        _atomic_write_bytes(npy, lambda f: np.save(f, array, allow_pickle=False))
+        size, digest = _atomic_write_bytes(npy, lambda f: np.save(f, array, allow_pickle=False))
         record = {
             "kind": kind,
             "key": key,
             "shape": list(array.shape),
             "dtype": str(array.dtype),
-            "bytes": npy.stat().st_size,
-            "sha256": _sha256_file(npy),
+            "bytes": size,
+            "sha256": digest,
             "created": time.time(),
             "meta": meta or {},
         }
@@ -160,15 +165,29 @@ class ArtifactCache:
         """Return ``(array, meta)`` or ``None`` when missing or invalid.
 
         An invalid artifact (truncated, wrong checksum, unreadable metadata,
-        shape/dtype mismatch) is deleted so the caller recomputes it.
+        shape/dtype mismatch) is deleted so the caller recomputes it. Several processes may share the
+        cache (app servers behind one proxy, docs/SCALING.md): an array without metadata is another
+        process's write in progress (a miss), deleted only once it is `STALE_TEMP_S` old; an
+        artifact whose metadata changed while it was read was rewritten meanwhile and is read again.
         """
+        for _ in range(3):
+            outcome = self._load_once(kind, key, verify)
+            if outcome != "rewritten":
+                return outcome
+        return None
+
+    def _load_once(self, kind: str, key: str, verify: bool):
         npy, js = self._paths(kind, key)
         if not js.exists() or not npy.exists():
             if npy.exists() and not js.exists():
-                npy.unlink(missing_ok=True)  # interrupted write
+                with contextlib.suppress(OSError):
+                    if time.time() - npy.stat().st_mtime > STALE_TEMP_S:
+                        npy.unlink()  # a write interrupted long ago
             return None
+        text = None
         try:
-            record = json.loads(js.read_text())
+            text = js.read_text()
+            record = json.loads(text)
             if npy.stat().st_size != record["bytes"]:
                 raise ValueError("truncated: size differs from the record")
             if verify and _sha256_file(npy) != record["sha256"]:
@@ -177,6 +196,11 @@ class ArtifactCache:
             if list(array.shape) != record["shape"] or str(array.dtype) != record["dtype"]:
                 raise ValueError("shape/dtype differ from the record")
         except Exception as exc:
+            with contextlib.suppress(OSError):
+                if text is not None and js.read_text() != text:
+                    return "rewritten"  # another process committed a new write while this one read
+            if not js.exists():
+                return None  # another process is rewriting it now: a miss, not a corrupt file
             reason = str(exc) if isinstance(exc, ValueError) and exc.args else "unreadable"
             notice = f"cached {kind} were corrupt ({reason}); deleted and recomputed"
             self.notices.append(notice)

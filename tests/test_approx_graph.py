@@ -1,0 +1,124 @@
+"""The approximate kNN graph behind big UMAP maps: recall against exact, self removal, the threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import core.analysis.projection as projection
+from core.analysis.projection import (
+    approximate_knn_graph,
+    drop_self,
+    graph_recall,
+    measured_approximate_graph,
+    project,
+)
+from core.data.dataset import Dataset
+from core.store.artifacts import ArtifactCache
+from core.workspace import Workspace
+
+LINE = np.array([[0.0], [1.0], [3.0], [7.0], [15.0]], dtype=np.float32)  # gaps 1, 2, 4, 8: no ties
+
+
+def test_graph_recall_hand_case_k1():
+    # exact nearest other: 0->1, 1->0, 2->1, 3->2, 4->3; this graph is right for 0, 2 and 4
+    I = np.array([[1], [2], [1], [4], [3]])
+    recall, measured = graph_recall(LINE, I, "l2", sample=10)
+    assert measured == 5 and recall == pytest.approx(3 / 5)
+
+
+def test_graph_recall_hand_case_k2_and_order_does_not_matter():
+    # exact 2 nearest others: 0->{1,2}, 1->{0,2}, 2->{1,0}, 3->{2,1}, 4->{3,2}
+    I = np.array([[2, 1], [0, 2], [0, 1], [2, 1], [3, 0]])  # row 4 misses 2: 9 of 10 found
+    recall, _ = graph_recall(LINE, I, "l2", sample=10)
+    assert recall == pytest.approx(9 / 10)
+
+
+def test_graph_recall_on_a_sample_uses_the_seeded_rows():
+    I = np.array([[1], [2], [1], [4], [3]])  # right for rows 0, 2, 4
+    rows = projection.sample_rows(5, 3, seed=7)
+    recall, measured = graph_recall(LINE, I, "l2", sample=3, seed=7)
+    expected = np.mean([1.0 if r in (0, 2, 4) else 0.0 for r in rows])
+    assert measured == 3 and recall == pytest.approx(expected)
+
+
+def test_drop_self_removes_the_point_by_id_wherever_it_is():
+    D = np.array([[9, 8, 7], [9, 8, 7], [9, 8, 7]], dtype=np.float32)
+    I = np.array([[0, 5, 6], [4, 1, 6], [5, 6, 7]])  # self first, self second, self missing
+    D2, I2 = drop_self(D, I, 2)
+    assert I2.tolist() == [[5, 6], [4, 6], [5, 6]]
+    assert D2.tolist() == [[8, 7], [9, 7], [9, 8]]
+
+
+def _clusters(n=2000, d=16, c=20, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(c, d)) * 3
+    x = (centres[np.arange(n) % c] + rng.normal(size=(n, d))).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_approximate_graph_recall_matches_a_brute_force_count_and_is_deterministic():
+    x = _clusters()
+    k = 10
+    _, _, I = approximate_knn_graph(x, k, "cosine", M=8, ef_construction=40, ef_search=16)
+    assert I.shape == (2000, k) and not (I == np.arange(2000)[:, None]).any()
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    exact = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    by_hand = np.mean([len(set(I[i]) & set(exact[i])) / k for i in range(2000)])
+    recall, measured = graph_recall(x, I, "cosine", sample=5000)
+    assert measured == 2000 and recall == pytest.approx(by_hand, abs=1e-9)
+    assert 0.5 < recall < 1.0  # small efSearch: some misses, so the check can see them
+    _, _, again = approximate_knn_graph(x, k, "cosine", M=8, ef_construction=40, ef_search=16)
+    assert np.array_equal(I, again)  # built on one thread: the same graph every time
+
+
+def test_measured_graph_raises_ef_search_until_the_recall_is_reached(monkeypatch):
+    monkeypatch.setattr(projection, "APPROX_GRAPH_HNSW",
+                        {"M": 4, "ef_construction": 16, "ef_search": 11, "max_ef_search": 1024})
+    x = _clusters(n=1500)
+    _, I, info = measured_approximate_graph(x, 10, "cosine")
+    assert info["kind"] == "hnsw" and info["recall"] >= projection.MIN_GRAPH_RECALL
+    assert info["ef_search"] > 11 and info["recall_sample"] == 1000
+    assert info["recall"] == pytest.approx(graph_recall(x, I, "cosine")[0])
+
+
+def _workspace(tmp_path, x):
+    ds = Dataset(name="toy", ids=[f"p{i}" for i in range(x.shape[0])], vectors=x, metric="cosine")
+    return Workspace(ds, cache=ArtifactCache(tmp_path / "cache"))
+
+
+def test_the_map_uses_the_approximate_graph_above_the_threshold(tmp_path, monkeypatch):
+    monkeypatch.setattr(projection, "APPROX_GRAPH_POINTS", 300)
+    ws = _workspace(tmp_path, _clusters(n=400))
+
+    def no_exact(*args, **kwargs):
+        raise AssertionError("the exact graph was computed above the threshold")
+
+    monkeypatch.setattr(projection, "map_graph", no_exact)
+    proj = project(ws, "umap", 2, budget=400, params={"n_epochs": 20})
+    assert proj.graph["kind"] == "hnsw" and proj.graph["k"] == 14
+    assert proj.graph["recall"] >= projection.MIN_GRAPH_RECALL and proj.graph["recall_sample"] == 400
+    assert f"recall@14 {proj.graph['recall']:.3f}" in proj.graph_note
+    again = project(ws, "umap", 2, budget=400, params={"n_epochs": 20})
+    assert again.cached and again.graph == proj.graph
+
+
+def test_the_map_uses_the_exact_graph_below_the_threshold(tmp_path, monkeypatch):
+    monkeypatch.setattr(projection, "APPROX_GRAPH_POINTS", 300)
+    ws = _workspace(tmp_path, _clusters(n=400))
+
+    def no_approx(*args, **kwargs):
+        raise AssertionError("the approximate graph was used below the threshold")
+
+    monkeypatch.setattr(projection, "measured_approximate_graph", no_approx)
+    proj = project(ws, "umap", 2, budget=299, params={"n_epochs": 20})
+    assert proj.n_shown == 299 and proj.graph == {"kind": "exact", "k": projection.GRAPH_K}
+    assert proj.graph_note.startswith("exact kNN graph")
+    assert project(ws, "pca", 2).graph is None
+
+
+def test_drop_self_of_a_sample_uses_the_rows_ids():
+    D = np.zeros((2, 3), dtype=np.float32)
+    I = np.array([[3, 0, 1], [1, 4, 2]])  # rows are points 3 and 4
+    assert drop_self(D, I, 2, np.array([3, 4]))[1].tolist() == [[0, 1], [1, 2]]
