@@ -63,7 +63,7 @@ import hnswlib
 import numpy as np
 
 from core.analysis.intrinsic import LocalMLE, subspace_data
-from core.index.exact import exact_search, to_distances
+from core.index.exact import exact_search, faiss_threads, to_distances
 from core.progress import ProgressFn, report
 
 BACKENDS: tuple[str, ...] = ("faiss", "hnswlib")
@@ -157,15 +157,6 @@ def insertion_order(
 # ------------------------------------------------------------------ builds
 
 
-@contextlib.contextmanager
-def faiss_threads(n: int):
-    """Run a block with faiss limited to ``n`` OpenMP threads, restoring the old count."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 def _check_metric(metric: str) -> None:

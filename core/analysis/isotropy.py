@@ -68,10 +68,7 @@ class AllButTheTop:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """``(X - mean_)`` minus its projection on ``components_``, float32 ``(n, d)``."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.mean_.shape[0]:
-            raise ValueError(f"vectors have shape {X.shape} but the transform was fitted on "
-                             f"{self.mean_.shape[0]} dimensions")
+        X = _fitted_shape(X, self.mean_)
         centred = X - self.mean_
         return (centred - (centred @ self.components_.T) @ self.components_).astype(np.float32)
 
@@ -107,10 +104,7 @@ class Whitening:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Whitened vectors, float32 ``(n, k)``."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.mean_.shape[0]:
-            raise ValueError(f"vectors have shape {X.shape} but the transform was fitted on "
-                             f"{self.mean_.shape[0]} dimensions")
+        X = _fitted_shape(X, self.mean_)
         return (((X - self.mean_) @ self.components_.T) / np.sqrt(self.explained_variance_)).astype(np.float32)
 
 
@@ -119,3 +113,11 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     return np.ascontiguousarray(X / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+
+def _fitted_shape(X: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``X`` as float64, checked against the dimension a transform was fitted on."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != mean.shape[0]:
+        raise ValueError(f"vectors have shape {X.shape} but the transform was fitted on {mean.shape[0]} dimensions")
+    return X

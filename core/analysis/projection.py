@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
-from core.index.exact import exact_search, faiss_metric, knn_graph
+from core.index.exact import exact_search, faiss_metric, faiss_threads, knn_graph
 from core.progress import ProgressFn, report
 from core.store.artifacts import artifact_key
 
@@ -349,15 +349,6 @@ def warm_umap(n: int = 300, seed: int = 0) -> float:
 # ------------------------------------------------------------------ approximate kNN graph
 
 
-@contextlib.contextmanager
-def _faiss_threads(n: int):
-    """Run a block with faiss limited to ``n`` OpenMP threads, restoring the old count."""
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
 
 
 def drop_self(D: np.ndarray, I: np.ndarray, k: int, own_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -414,7 +405,7 @@ def approximate_knn_graph(
         raise ValueError(f"k must be between 1 and n - 1 = {n - 1}, got {k}")
     index = faiss.IndexHNSWFlat(x.shape[1], int(M), faiss_metric(metric))
     index.hnsw.efConstruction = int(ef_construction)
-    with _faiss_threads(1):
+    with faiss_threads(1):
         for start in range(0, n, block):
             index.add(x[start:start + block])
             report(progress, min(n, start + block), n, "approximate kNN graph: HNSW build")

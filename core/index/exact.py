@@ -8,10 +8,23 @@ product (larger is closer; cosine expects unit vectors); for ``l2`` it is the
 
 from __future__ import annotations
 
+import contextlib
+
 import faiss
 import numpy as np
 
 from core.progress import ProgressFn, report
+
+
+@contextlib.contextmanager
+def faiss_threads(n: int):
+    """Run a block with faiss limited to ``n`` OpenMP threads, restoring the old count."""
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def faiss_metric(metric: str) -> int:
