@@ -373,6 +373,17 @@ class Workspace:
         self._mark_loaded()
         return x
 
+    def encode_query_text(self, text: str) -> np.ndarray:
+        """`encode_queries` of one text, saved in the artifact cache (used for the pages' example queries, which
+        `prepare` encodes: a cold server then opens the Query page without loading the model)."""
+        key = artifact_key("query-text", self.embeddings_key, text)
+        hit = self.cache.load("query-text", key)
+        if hit is not None:
+            return hit[0]
+        x = self.encode_queries([text])
+        self.cache.save("query-text", key, x, {"chars": len(text)})
+        return x
+
     def has_query_embeddings(self) -> bool:
         """Whether the dataset's queries are ready without encoding (given as vectors, or cached)."""
         q = self.dataset.queries

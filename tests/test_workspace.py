@@ -190,3 +190,13 @@ def test_has_knn_says_whether_the_graph_would_be_read_or_computed(tmp_path):
     assert ws.has_knn(5) and ws.has_knn(10) and not ws.has_knn(12)
     fresh = Workspace(vector_ds(30), "given-vectors", {}, ArtifactCache(tmp_path))
     assert fresh.has_knn(10)  # from the cache, not memory
+
+
+def test_an_example_query_is_encoded_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    texts = [f"document {i} about topic {i % 5} and words {i * 7}" for i in range(40)]
+    ds = Dataset(name="t", ids=[f"d{i}" for i in range(40)], texts=texts)
+    first = Workspace(ds, "tfidf-svd", {"dim": 8}, ArtifactCache(tmp_path)).encode_query_text("topic 3 words")
+    again = Workspace(ds, "tfidf-svd", {"dim": 8}, ArtifactCache(tmp_path))
+    monkeypatch.setattr(Workspace, "encode_queries", lambda self, t: pytest.fail("encoded again"))
+    np.testing.assert_array_equal(again.encode_query_text("topic 3 words"), first)
+    assert "encoder" not in again.__dict__  # no encoder was built (nor fitted) to answer it

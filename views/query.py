@@ -20,6 +20,7 @@ from core.experiments.query_comparison import (
     IndexCache,
     compare_query,
     exact_reference,
+    example_query,
     method_defaults,
     order_study_method,
     overlap_frame,
@@ -105,18 +106,8 @@ else:
 n, d = x.shape
 
 #: A free-text query that the docstring corpora answer well, so the page opens answered.
-EXAMPLE_QUERIES = {"stdlib-docs": "read a file line by line", "pydocs": "read a file line by line"}
 #: The item a vector dataset opens on when it has no free text (GloVe's first word is "the").
 EXAMPLE_ITEMS = {"glove-6b-50d": "king"}
-
-
-def example_query(dataset) -> str:
-    """The query the page opens with: a known-good example, else the start of the first item's text."""
-    if dataset.name in EXAMPLE_QUERIES:
-        return EXAMPLE_QUERIES[dataset.name]
-    if dataset.texts:
-        return " ".join(dataset.texts[0].split()[:8])
-    return ""
 
 
 def pick_item(row: int | None) -> None:
@@ -197,7 +188,9 @@ if mode == FREE_TEXT:
     if text.strip():
         try:
             with st.spinner(f"Encoding the query with {ws.encoder_name}…"):
-                xq = encode_text(ws.embeddings_key, text.strip(), ws)
+                # the example query is read from the cache (prepare encoded it); others are encoded now
+                xq = (ws.encode_query_text(text.strip()) if text.strip() == example_query(ds)
+                      else encode_text(ws.embeddings_key, text.strip(), ws))
         except (ValueError, RuntimeError) as exc:
             st.error(f"Cannot encode this query: {esc(exc)}")
         query_sig.append(text.strip())
@@ -210,7 +203,7 @@ elif mode == OWN_QUERY:
                       format_func=lambda i: q.ids[i] + (f" — {snippet(q.texts[i], 100)}" if q.texts else ""))
     query_id = q.ids[qi]
     try:
-        if q.vectors is not None:
+        if q.vectors is not None or ws.has_query_embeddings():  # given, or encoded once and cached
             xq = ws.query_embeddings()[qi : qi + 1]
         else:
             with st.spinner(f"Encoding the query with {ws.encoder_name}…"):

@@ -25,6 +25,7 @@ STEPS = (
     ("spaces", "the encoder against TF-IDF + SVD (Compare spaces)"),
     ("cutoff", "one global score cut-off over the judged queries (papers page)"),
     ("geometry", "how isotropic the space is (papers page)"),
+    ("query", "the Query page's example query and the dataset's queries, encoded"),
 )
 
 
@@ -160,8 +161,21 @@ def _geometry(ws, progress: ProgressFn | None) -> str:
     return _evidence(GEOMETRY_KIND, geometry_rows)(ws, progress)
 
 
+def _query(ws, progress: ProgressFn | None) -> str:
+    """The vectors the Query page opens on, so a cold server shows it without loading the model."""
+    from core.experiments.query_comparison import example_query
+
+    if ws.dataset.kind != "text":
+        return "skipped: a vector dataset has no free-text query"
+    text = example_query(ws.dataset)
+    if text:
+        ws.encode_query_text(text)
+    ws.query_embeddings(progress)
+    return f"{text!r} encoded" if text else "no example query"
+
+
 _RUNNERS: dict[str, Callable] = {"map": _map, "id": _id, "order": _order, "sweep": _sweep, "vs_id": _vs_id,
-                                 "spaces": _spaces, "cutoff": _cutoff, "geometry": _geometry}
+                                 "spaces": _spaces, "cutoff": _cutoff, "geometry": _geometry, "query": _query}
 
 
 def prepare_demo(ws, *, bar: Callable[[str], tuple[ProgressFn, Callable[[], None]]] | None = None,

@@ -381,6 +381,19 @@ def _search_one(built, xq: np.ndarray, k: int, search: Mapping, exclude_row: int
     return I[0][keep][:k].astype(np.int64), np.asarray(D[0][keep][:k], dtype=np.float32), ms
 
 
+#: The free-text query the Query page opens with, per dataset (a known-good example).
+EXAMPLE_QUERIES = {"stdlib-docs": "read a file line by line", "pydocs": "read a file line by line"}
+
+
+def example_query(dataset) -> str:
+    """The query the Query page opens with: a known-good example, else the start of the first item's text."""
+    if dataset.name in EXAMPLE_QUERIES:
+        return EXAMPLE_QUERIES[dataset.name]
+    if dataset.texts:
+        return " ".join(dataset.texts[0].split()[:8])
+    return ""
+
+
 def compare_query(
     x: np.ndarray,
     xq: np.ndarray,
