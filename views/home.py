@@ -35,7 +35,7 @@ cols[0].metric("Items", f"{s['n']:,}")
 cols[1].metric("Dimensions", s["dim"] if s["dim"] else "—")
 cols[2].metric("Categories", f"{s['categories']:,}" if s["categories"] else "none")
 cols[3].metric("Queries", f"{s['queries']:,}" if s["queries"] else "held-out sample")
-cols[4].metric("Saved runs of this dataset", len(runs),
+cols[4].metric("Saved runs", len(runs),
                help="Runs on the Runs page that used this dataset (the Runs page lists every dataset's).")
 
 encoded = "encoded and cached" if s["encoded"] else "**not encoded yet** (Data page)"
