@@ -285,7 +285,7 @@ st.session_state["map_rows"] = proj.rows
 density = draws_density(proj.n_shown, dims, draw)
 how = "loaded from the cache" if proj.cached else "computed just now"
 st.caption(f"{proj.method_name} {dims}-D of {proj.note}: {how} (first computed in {proj.seconds:.1f} s)."
-           + (f" Laid out from the {proj.graph_note}." if proj.graph_note else "")
+           + (f" Laid out from the {proj.graph_note}." if proj.graph_note.startswith("approximate") else "")
            + (f" {esc(colour.summary)}." if colour.summary else "")
            + (f" 3-D maps draw at most {POINTS_LIMIT:,} points." if capped_3d else "")
            + (f" Drawn as a density (more than {POINTS_LIMIT:,} points, or asked for): every point counts in "
