@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.store.runs import RunStoreDamaged
+from ui.gc_heap import freeze_long_lived
 from ui.sidebar import workspace_picker
 from ui.state import show_late_cache_notices
 
@@ -52,3 +53,4 @@ except RunStoreDamaged as exc:  # said once, without the server's paths; the fil
     st.error(exc.visitor_message)
 finally:  # also when a page stopped early (st.stop)
     show_late_cache_notices()
+    freeze_long_lived()  # before Streamlit's full collection after the run: it then walks only new objects

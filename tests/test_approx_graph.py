@@ -75,7 +75,7 @@ def test_approximate_graph_recall_matches_a_brute_force_count_and_is_determinist
 
 def test_measured_graph_raises_ef_search_until_the_recall_is_reached(monkeypatch):
     monkeypatch.setattr(projection, "APPROX_GRAPH_HNSW",
-                        {"M": 4, "ef_construction": 16, "ef_search": 11, "max_ef_search": 1024})
+                        {"M": 4, "ef_construction": 16, "ef_search": 11, "max_ef_search": 1024, "shards": 2})
     x = _clusters(n=1500)
     _, I, info = measured_approximate_graph(x, 10, "cosine")
     assert info["kind"] == "hnsw" and info["recall"] >= projection.MIN_GRAPH_RECALL
@@ -122,3 +122,32 @@ def test_drop_self_of_a_sample_uses_the_rows_ids():
     D = np.zeros((2, 3), dtype=np.float32)
     I = np.array([[3, 0, 1], [1, 4, 2]])  # rows are points 3 and 4
     assert drop_self(D, I, 2, np.array([3, 4]))[1].tolist() == [[0, 1], [1, 2]]
+
+
+def test_sharded_graph_merges_the_shards_lists_into_the_exact_neighbours_when_the_search_is_wide():
+    import faiss
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 16)).astype(np.float32)  # one cloud, so each shard's graph is connected
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    k = 8
+    threads = faiss.omp_get_max_threads()
+    index, D, I = approximate_knn_graph(x, k, "cosine", M=16, ef_construction=200, ef_search=600, shards=3)
+    assert faiss.omp_get_max_threads() == threads  # each shard's one-thread setting stayed in its thread
+    assert [ids.tolist() for ids in index.ids] == [list(range(s, 600, 3)) for s in range(3)]
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    exact = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    assert graph_recall(x, I, "cosine", sample=600)[0] == 1.0  # every shard searched to its end
+    assert np.allclose(D, np.take_along_axis(sims, exact, 1), atol=1e-5)  # merged best first
+    _, _, again = approximate_knn_graph(x, k, "cosine", M=16, ef_construction=200, ef_search=600, shards=3)
+    assert np.array_equal(I, again)
+
+
+def test_sharded_graph_merges_l2_lists_smallest_distance_first():
+    x = np.random.default_rng(4).normal(size=(300, 8)).astype(np.float32)
+    _, D, I = approximate_knn_graph(x, 5, "l2", M=16, ef_construction=200, ef_search=300, shards=2)
+    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d2, np.inf)
+    assert np.allclose(D, np.sort(d2, axis=1)[:, :5], rtol=1e-4, atol=1e-4)
+    assert (np.diff(D, axis=1) >= 0).all()

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 
-from core.index.exact import exact_search, faiss_metric, faiss_threads, knn_graph
+from core.index.exact import exact_search, faiss_metric, higher_is_closer, knn_graph
 from core.progress import ProgressFn, report
 from core.store.artifacts import artifact_key
 
@@ -73,9 +73,10 @@ UMAP_DEFAULTS = {"n_neighbors": 15, "min_dist": 0.1, "n_epochs": 200, "init": "p
 #: From this many drawn points up, UMAP's kNN graph is approximate (HNSW) instead of exact: the exact
 #: graph of all 400k GloVe words took 384 s on 2 shared cores, an n^2 cost (bench/README.md).
 APPROX_GRAPH_POINTS = 50_000
-#: The approximate graph: faiss HNSW-Flat with these settings; the search's efSearch doubles from
+#: The approximate graph: faiss HNSW-Flat with these settings, over ``shards`` shards built side by side
+#: (each on one thread, so the graph is deterministic); the search's efSearch doubles from
 #: ``ef_search`` up to ``max_ef_search`` until the measured recall reaches `MIN_GRAPH_RECALL`.
-APPROX_GRAPH_HNSW = {"M": 16, "ef_construction": 100, "ef_search": 64, "max_ef_search": 512}
+APPROX_GRAPH_HNSW = {"M": 16, "ef_construction": 100, "ef_search": 64, "max_ef_search": 512, "shards": 2}
 #: The recall the approximate graph must reach against exact search, and the seeded sample of
 #: points it is measured on (each point's exact neighbours among all points).
 MIN_GRAPH_RECALL = 0.95
@@ -381,6 +382,16 @@ def drop_self(D: np.ndarray, I: np.ndarray, k: int, own_ids: np.ndarray | None =
     return D, I
 
 
+@dataclass
+class ShardedHNSW:
+    """HNSW-Flat indexes over disjoint shards of a set of points: ``ids[s]`` are the points (rows of
+    ``x``) that ``indexes[s]`` holds, in its own order."""
+
+    indexes: list
+    ids: list[np.ndarray]
+    metric: str
+
+
 def approximate_knn_graph(
     x: np.ndarray,
     k: int,
@@ -389,41 +400,79 @@ def approximate_knn_graph(
     M: int = 16,
     ef_construction: int = 100,
     ef_search: int = 64,
+    shards: int = 2,
     block: int = 8192,
     progress: ProgressFn | None = None,
-) -> tuple[faiss.IndexHNSWFlat, np.ndarray, np.ndarray]:
-    """Approximate kNN graph of ``x`` ``(n, d)`` (self excluded) from a faiss HNSW-Flat index.
+) -> tuple[ShardedHNSW, np.ndarray, np.ndarray]:
+    """Approximate kNN graph of ``x`` ``(n, d)`` (self excluded) from faiss HNSW-Flat indexes.
 
-    The index is built on one thread (a multi-threaded HNSW build is not deterministic); every point
-    is then searched for its ``k + 1`` nearest with ``ef_search`` on all threads (each query's result
-    depends only on the index). Returns the index and ``D, I`` ``(n, k)`` in faiss scores, best
-    first, like `core.index.exact.knn_graph`.
+    The points are dealt into ``shards`` shards (point ``i`` into shard ``i % shards``), and each
+    shard's index is built on one thread of its own, the shards side by side: an HNSW build on several
+    threads is not deterministic, one shard built on one thread is (and on 400k GloVe words two shards
+    built at once took 27 s where one index of all took 65 s on one thread). Every point is then
+    searched in every shard for its ``k + 1`` nearest with ``ef_search`` on all threads (each query's
+    result depends only on the indexes), the shards' lists merged (`hnsw_self_search`). Returns the
+    indexes and ``D, I`` ``(n, k)`` in faiss scores, best first, like `core.index.exact.knn_graph`.
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
     n = x.shape[0]
     if not 1 <= k < n:
         raise ValueError(f"k must be between 1 and n - 1 = {n - 1}, got {k}")
-    index = faiss.IndexHNSWFlat(x.shape[1], int(M), faiss_metric(metric))
-    index.hnsw.efConstruction = int(ef_construction)
-    with faiss_threads(1):
-        for start in range(0, n, block):
-            index.add(x[start:start + block])
-            report(progress, min(n, start + block), n, "approximate kNN graph: HNSW build")
+    shards = max(1, min(int(shards), n))
+    ids = [np.arange(s, n, shards) for s in range(shards)]
+    indexes = [faiss.IndexHNSWFlat(x.shape[1], int(M), faiss_metric(metric)) for _ in ids]
+    added = [0] * shards
+    failed: list[BaseException] = []
+
+    def build(s: int) -> None:
+        try:
+            faiss.omp_set_num_threads(1)  # this thread's OpenMP setting only
+            indexes[s].hnsw.efConstruction = int(ef_construction)
+            part = np.ascontiguousarray(x[ids[s]])
+            for start in range(0, part.shape[0], block):
+                indexes[s].add(part[start:start + block])
+                added[s] = min(part.shape[0], start + block)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failed.append(exc)
+
+    workers = [threading.Thread(target=build, args=(s,), name=f"hnsw-shard-{s}", daemon=True) for s in range(shards)]
+    for w in workers:
+        w.start()
+    for w in workers:  # progress is reported from the caller's thread only
+        while w.is_alive():
+            w.join(0.5)
+            report(progress, sum(added), n, f"approximate kNN graph: HNSW build ({shards} shards)")
+    if failed:
+        raise failed[0]
+    index = ShardedHNSW(indexes, ids, metric)
     D, I = hnsw_self_search(index, x, k, ef_search, block=block, progress=progress)
     return index, D, I
 
 
-def hnsw_self_search(index, x: np.ndarray, k: int, ef_search: int, *, block: int = 8192,
+def hnsw_self_search(index: ShardedHNSW, x: np.ndarray, k: int, ef_search: int, *, block: int = 8192,
                      progress: ProgressFn | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Each row of ``x`` searched in its own HNSW ``index`` for ``k`` neighbours besides itself."""
+    """Each row of ``x`` searched in every shard of ``index`` for ``k`` neighbours besides itself.
+
+    Each shard answers ``k + 1`` neighbours; the lists are merged by score (ties by shard, then rank,
+    so the merge is deterministic) and the first ``k + 1`` kept before the point itself is removed."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
     n = x.shape[0]
-    index.hnsw.efSearch = int(max(ef_search, k + 1))
+    ef = int(max(ef_search, k + 1))
     D = np.empty((n, k + 1), dtype=np.float32)
     I = np.empty((n, k + 1), dtype=np.int64)
+    sign = -1.0 if higher_is_closer(index.metric) else 1.0
     for start in range(0, n, block):
         stop = min(n, start + block)
-        D[start:stop], I[start:stop] = index.search(x[start:stop], k + 1)
-        report(progress, stop, n, f"approximate kNN graph: search (efSearch {index.hnsw.efSearch})")
+        Ds, Is = [], []
+        for shard, ids in zip(index.indexes, index.ids, strict=True):
+            shard.hnsw.efSearch = ef
+            d, i = shard.search(x[start:stop], k + 1)
+            Ds.append(d)
+            Is.append(np.where(i >= 0, ids[np.maximum(i, 0)], -1))
+        d, i = np.concatenate(Ds, axis=1), np.concatenate(Is, axis=1)
+        order = np.argsort(sign * d, axis=1, kind="stable")[:, : k + 1]
+        D[start:stop], I[start:stop] = np.take_along_axis(d, order, 1), np.take_along_axis(i, order, 1)
+        report(progress, stop, n, f"approximate kNN graph: search (efSearch {ef})")
     return drop_self(D, I, k)
 
 
@@ -451,7 +500,7 @@ def measured_approximate_graph(x: np.ndarray, k: int, metric: str, *, seed: int 
     cfg = APPROX_GRAPH_HNSW
     t0 = time.perf_counter()
     index, D, I = approximate_knn_graph(x, k, metric, M=cfg["M"], ef_construction=cfg["ef_construction"],
-                                        ef_search=cfg["ef_search"], progress=progress)
+                                        ef_search=cfg["ef_search"], shards=cfg["shards"], progress=progress)
     ef = cfg["ef_search"]
     while True:
         report(progress, 0, 1, f"recall of the approximate graph (efSearch {ef}) against exact search")
@@ -461,6 +510,7 @@ def measured_approximate_graph(x: np.ndarray, k: int, metric: str, *, seed: int 
         ef *= 2
         D, I = hnsw_self_search(index, np.ascontiguousarray(x, dtype=np.float32), k, ef, progress=progress)
     info = {"kind": "hnsw", "k": int(k), "M": cfg["M"], "ef_construction": cfg["ef_construction"],
+            "shards": cfg["shards"],
             "ef_search": int(max(ef, k + 1)), "recall": recall, "recall_sample": sampled, "recall_seed": seed,
             "seconds": time.perf_counter() - t0}
     return D, I, info
@@ -472,7 +522,9 @@ def graph_note(info: dict | None) -> str:
         return ""
     if info.get("kind") != "hnsw":
         return f"exact kNN graph ({info.get('k', '?')} neighbours, faiss flat search)"
-    return (f"approximate kNN graph (faiss HNSW, M={info['M']}, efConstruction {info['ef_construction']}, "
+    shards = int(info.get("shards", 1))
+    return (f"approximate kNN graph (faiss HNSW{f' over {shards} shards' if shards > 1 else ''}, M={info['M']}, "
+            f"efConstruction {info['ef_construction']}, "
             f"efSearch {info['ef_search']}): recall@{info['k']} {info['recall']:.3f} against exact search "
             f"on {info['recall_sample']:,} sampled points (seed {info['recall_seed']})")
 
