@@ -17,14 +17,15 @@ Two kinds of student (``--client``, default both, one table each):
   of the 30-over-30-s scenario while the median page took 24x one alone); in a class every
   student's browser draws on the student's own machine.
 * ``stream``: what the server sees of a student, without a browser drawing on the server's cores. It
-  fetches what a fresh browser fetches before the app runs (the page's HTML and every script and
-  style sheet that HTML names, gzip accepted), then opens Streamlit's websocket
-  (``/_stcore/stream``, as the browser does: subprotocol ``streamlit``, the page's Origin), asks
-  for a run of the page (a ``BackMsg.rerun_script`` with the page name and an empty widget state,
-  what the frontend sends on a first visit) and reads every ``ForwardMsg`` until ``script_finished``.
-  Served: the script finished successfully with no exception element. Page time: from the first
-  request to ``script_finished``, i.e. everything the server does for a first view, with the
-  drawing left out.
+  fetches the page's HTML, then, side by side, every file a fresh Chromium context fetched from the
+  server for the same link (recorded once in the same run: scripts, style sheets, fonts, the lazily
+  loaded chunks such as plotly's, ``/_stcore/health``, ``host-config``; gzip accepted) and a websocket
+  session as the front end opens it (``/_stcore/stream``, subprotocol ``streamlit``, the page's
+  Origin): one ``BackMsg.rerun_script`` with the page name, the link's query and an empty widget
+  state, what the front end sends on a first visit, then every ``ForwardMsg`` read until
+  ``script_finished``. Served: the script finished successfully with no exception element. Page
+  time: from the first request to the last byte, i.e. everything the server does for a first view,
+  with the drawing left out.
 
 Reported per scenario:
 
@@ -58,7 +59,6 @@ import asyncio
 import functools
 import json
 import os
-import re
 import shutil
 import statistics
 import sys
@@ -190,8 +190,9 @@ async def visit(browser, url: str, path: str, delay: float, timeout_s: float, t_
     return view
 
 
-async def http_get(url: str, path: str) -> bytes:
-    """One HTTP/1.1 GET on its own connection (as a fresh browser context fetches), gzip accepted."""
+async def http_get(url: str, path: str, expect: int = 200) -> bytes:
+    """One HTTP/1.1 GET on its own connection (as a fresh browser context fetches), gzip accepted; its
+    status must be ``expect`` (the front end probes a few paths that answer 404 before the right one)."""
     host, port = url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
@@ -203,28 +204,53 @@ async def http_get(url: str, path: str) -> bytes:
         writer.close()
     head, _, body = data.partition(b"\r\n\r\n")
     status = head.split(b" ", 2)[1:2]
-    if status != [b"200"]:
+    if status != [str(expect).encode()]:
         raise RuntimeError(f"GET {path} answered {head.splitlines()[0].decode(errors='replace')}")
     return body
 
 
-def page_assets(html: bytes) -> list[str]:
-    """The scripts and style sheets a Streamlit page's HTML names (what a browser fetches first)."""
-    text = html.decode(errors="replace")
-    refs = re.findall(r'<script[^>]+src="([^"]+)"', text) + re.findall(
-        r'<link[^>]+rel="(?:stylesheet|modulepreload)"[^>]+href="([^"]+)"', text)
-    return ["/" + r.removeprefix("./").lstrip("/") for r in refs]
+async def record_requests(browser, url: str, path: str, timeout_s: float) -> list[tuple[str, int]]:
+    """What one fresh Chromium context fetches from the server for a first view of ``/path``, besides the
+    page itself and the websocket: scripts, style sheets, fonts, the lazily loaded chunks (plotly's among
+    them), ``/_stcore/health`` and ``host-config``, with the status each got. Session-made media
+    (``/media/``) is left out."""
+    seen: list[tuple[str, int]] = []
+    ctx = await browser.new_context(viewport={"width": 1366, "height": 900})
+    page = await ctx.new_page()
+
+    def on_response(resp) -> None:
+        if resp.request.method == "GET" and resp.url.startswith(url + "/"):
+            rel = resp.url[len(url):]
+            if not rel.startswith(("/_stcore/stream", "/media/")) and rel.split("?")[0] != "/" + path.strip("/"):
+                seen.append((rel, resp.status))
+
+    page.on("response", on_response)
+    try:
+        await page.goto(f"{url}/{path}", timeout=timeout_s * 1000)
+        for _ in range(2):
+            await page.wait_for_function(IDLE_JS, timeout=timeout_s * 1000)
+            await page.wait_for_timeout(500)
+    finally:
+        await ctx.close()
+    return list(dict.fromkeys(seen))
 
 
-async def stream_page(url: str, path: str) -> str:
-    """A first view of ``/path`` over Streamlit's own protocol; returns "" when served, else why not."""
+async def stream_page(url: str, path: str, assets: list[tuple[str, int]]) -> str:
+    """A first view of ``/path`` over Streamlit's own protocol, fetching ``assets`` beside the websocket
+    session (as the front end fetches its chunks while the script runs); "" when served, else why not."""
+
+    page, _, query = path.partition("?")
+    await http_get(url, "/" + page.strip("/"))
+    served, *_ = await asyncio.gather(stream_run(url, page, query), *(http_get(url, a, status) for a, status in assets))
+    return served
+
+
+async def stream_run(url: str, page: str, query: str) -> str:
+    """The websocket part of `stream_page`: one script run of ``page`` read to its end."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
     from websockets.asyncio.client import connect
 
-    page, _, query = path.partition("?")
-    html = await http_get(url, "/" + page.strip("/"))
-    await asyncio.gather(*(http_get(url, a) for a in page_assets(html)))
     async with connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
                        origin=url, max_size=None) as ws:
         ask = BackMsg()
@@ -244,12 +270,13 @@ async def stream_page(url: str, path: str) -> str:
                     f"{exceptions} exception(s) on the page" if exceptions else "")
 
 
-async def stream_visit(url: str, path: str, delay: float, timeout_s: float, t_origin: float) -> View:
+async def stream_visit(assets: list[tuple[str, int]], url: str, path: str, delay: float, timeout_s: float,
+                       t_origin: float) -> View:
     await asyncio.sleep(delay)
     view = View(start=time.perf_counter() - t_origin)
     t0 = time.perf_counter()
     try:
-        view.error = await asyncio.wait_for(stream_page(url, path), timeout_s)
+        view.error = await asyncio.wait_for(stream_page(url, path, assets), timeout_s)
         view.page_s = time.perf_counter() - t0
         view.served = not view.error
     except Exception as exc:  # a timeout or a dropped connection is an unserved session, reported
@@ -341,22 +368,26 @@ async def main_async(args: argparse.Namespace) -> int:
     clients = ["stream", "browser"] if args.client == "both" else [args.client]
     results: dict[str, list[Scenario]] = {}
     try:
-        warm = await run_scenario(stream_visit, "first visit (loads the workspace)", url, args.path, [0.0],
-                                  server.pid, log, args.timeout)
-        print(f"first visit of the server (stream): {warm.views[0].page_s:.1f} s {warm.views[0].error}",
-              flush=True)
-        if "stream" in clients:
-            results["stream"] = await run_client(stream_visit, "stream", args, url, server.pid, log)
-        if "browser" in clients:
-            async with async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=low_priority_browser(folder), args=ARGS)
-                ours = sorted(set(process_tree(os.getpid())) - set(process_tree(server.pid)) - {os.getpid()})
-                nice = niceness(ours)
-                print(f"browser niceness: {min(nice)}..{max(nice)} over {len(nice)} processes; server "
-                      f"{niceness([server.pid])}", flush=True)
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=low_priority_browser(folder), args=ARGS)
+            warm = await run_scenario(functools.partial(visit, browser), "first visit (loads the workspace)", url,
+                                      args.path, [0.0], server.pid, log, args.timeout)
+            print(f"first visit of the server (browser): {warm.views[0].page_s:.1f} s {warm.views[0].error}",
+                  flush=True)
+            assets = await record_requests(browser, url, args.path, args.timeout)
+            print(f"a fresh browser fetched {len(assets)} files besides the page (the stream students fetch "
+                  f"them too)", flush=True)
+            ours = sorted(set(process_tree(os.getpid())) - set(process_tree(server.pid)) - {os.getpid()})
+            nice = niceness(ours)
+            print(f"browser niceness: {min(nice)}..{max(nice)} over {len(nice)} processes; server "
+                  f"{niceness([server.pid])}", flush=True)
+            if "stream" in clients:
+                results["stream"] = await run_client(functools.partial(stream_visit, assets), "stream", args, url,
+                                                     server.pid, log)
+            if "browser" in clients:
                 results["browser"] = await run_client(functools.partial(visit, browser), "browser", args, url,
-                                                       server.pid, log)
-                await browser.close()
+                                                      server.pid, log)
+            await browser.close()
     finally:
         stop_app(server)
     print(f"\nlink: /{args.path}; server {url}; cpu count {os.cpu_count()}; load average {os.getloadavg()}")

@@ -504,7 +504,15 @@ def test_a_120k_word_map_draws_whole_as_a_density_then_as_points_that_hover_and_
         page.mouse.move(centre[0] - 3, centre[1] - 2)
         page.mouse.move(*centre)
         page.wait_for_selector(f"{chart} .hoverlayer .hovertext", state="attached", timeout=10_000)
-        return " ".join(page.locator(f"{chart} .hoverlayer .hovertext").all_text_contents()), centre
+        # plotly throttles hover: the label of the first position can still show; read until it holds still
+        label = None
+        for _ in range(20):
+            page.wait_for_timeout(250)
+            now = " ".join(page.locator(f"{chart} .hoverlayer .hovertext").all_text_contents())
+            if now and now == label:
+                break
+            label = now
+        return label, centre
 
     n = 120_000
     page.goto(link(n, budget=n))
