@@ -152,7 +152,8 @@ def bench_large(n: int) -> None:
     print(f"\nUMAP 2-D of {n:,} GloVe words ({r['note']}), numba warm, cpu count {os.cpu_count()}")
     print(f"  dataset load                    {r['load_s']:9.1f} s")
     if g.get("kind") == "hnsw":
-        print(f"  approximate kNN graph (HNSW M={g['M']}, efC {g['ef_construction']}, efSearch {g['ef_search']}, "
+        print(f"  approximate kNN graph (HNSW over {g.get('shards', 1)} shards, M={g['M']}, "
+              f"efC {g['ef_construction']}, efSearch {g['ef_search']}, "
               f"recall@{g['k']} {g['recall']:.4f} on {g['recall_sample']:,} points, measurement included) "
               f"{graph_s:.1f} s")
         print(f"  fuzzy graph + layout            {r['ask_s'] - graph_s:9.1f} s")

@@ -6,7 +6,7 @@
 * UMAP is fed a kNN graph through ``precomputed_knn``, so pynndescent never runs: the
   exact graph (`Workspace.knn`, or the sample's own exact graph) up to
   `APPROX_GRAPH_POINTS` drawn points, above it an approximate one (`approximate_knn_graph`:
-  faiss HNSW built on one thread, so it is deterministic) whose recall against exact
+  faiss HNSW over two shards built side by side, each on one thread, so it is deterministic) whose recall against exact
   search is measured on a seeded sample of points (`graph_recall`) and kept with the map
   (`Projection.graph`, `Projection.graph_note`). The exact graph stays where exact
   neighbours are the point (LID and hubness colours, the map table, the LID page). umap-learn expects each
@@ -58,8 +58,8 @@ DEFAULT_BUDGETS = {"pca": 100_000, "umap": DEFAULT_BUDGET}
 #: The largest budget the map page offers (all of GloVe's 400,000 words and more).
 MAX_BUDGET = 1_000_000
 #: UMAP layouts of more points than this run as a background job (the page shows PCA meanwhile): all
-#: 400k GloVe words took 573 s on 2 shared cores (approximate kNN graph 222 s, layout 351 s; with the exact
-#: graph it was 1,051 s: graph 384 s, layout 666 s).
+#: 400k GloVe words took 253 s on 2 quiet cores (approximate kNN graph over 2 shards 67 s, fuzzy graph and
+#: layout 186 s; one HNSW index built on one thread: 297 s; with the exact graph: 1,051 s, loaded machine).
 UMAP_BACKGROUND_POINTS = 50_000
 #: Neighbours per point in the map's kNN graph (UMAP uses n_neighbors - 1, LID 20, hubness 10).
 GRAPH_K = 30
