@@ -151,3 +151,4 @@ def test_sharded_graph_merges_l2_lists_smallest_distance_first():
     np.fill_diagonal(d2, np.inf)
     assert np.allclose(D, np.sort(d2, axis=1)[:, :5], rtol=1e-4, atol=1e-4)
     assert (np.diff(D, axis=1) >= 0).all()
+    assert np.array_equal(np.sort(I, axis=1), np.sort(np.argsort(d2, axis=1, kind="stable")[:, :5], axis=1))
