@@ -152,3 +152,36 @@ def test_sharded_graph_merges_l2_lists_smallest_distance_first():
     assert np.allclose(D, np.sort(d2, axis=1)[:, :5], rtol=1e-4, atol=1e-4)
     assert (np.diff(D, axis=1) >= 0).all()
     assert np.array_equal(np.sort(I, axis=1), np.sort(np.argsort(d2, axis=1, kind="stable")[:, :5], axis=1))
+
+
+def test_a_stopped_graph_build_stops_its_shards(monkeypatch):
+    import threading
+    import time
+
+    import faiss
+
+    adds = []
+
+    class SlowHNSW(faiss.IndexHNSWFlat):  # 20 blocks a shard, 50 ms each: the first report comes mid-build
+        def add(self, x):
+            time.sleep(0.05)
+            adds.append(len(x))
+            return super().add(x)
+
+    monkeypatch.setattr(projection.faiss, "IndexHNSWFlat", SlowHNSW)
+    x = np.random.default_rng(5).normal(size=(4000, 8)).astype(np.float32)
+
+    class Stopped(Exception):
+        pass
+
+    def progress(done, total, message):
+        if "HNSW build" in message:
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        approximate_knn_graph(x, 5, "cosine", M=8, ef_construction=40, block=100, progress=progress)
+    for t in threading.enumerate():
+        if t.name.startswith("hnsw-shard-"):
+            t.join(10)
+    assert not [t for t in threading.enumerate() if t.name.startswith("hnsw-shard-")]
+    assert 0 < len(adds) < 40  # the shards stopped after their block, not at the end of their 2 x 20 blocks

@@ -423,6 +423,7 @@ def approximate_knn_graph(
     indexes = [faiss.IndexHNSWFlat(x.shape[1], int(M), faiss_metric(metric)) for _ in ids]
     added = [0] * shards
     failed: list[BaseException] = []
+    stop = threading.Event()
 
     def build(s: int) -> None:
         try:
@@ -430,6 +431,8 @@ def approximate_knn_graph(
             indexes[s].hnsw.efConstruction = int(ef_construction)
             part = np.ascontiguousarray(x[ids[s]])
             for start in range(0, part.shape[0], block):
+                if stop.is_set():
+                    return
                 indexes[s].add(part[start:start + block])
                 added[s] = min(part.shape[0], start + block)
         except BaseException as exc:  # re-raised in the caller's thread
@@ -438,10 +441,14 @@ def approximate_knn_graph(
     workers = [threading.Thread(target=build, args=(s,), name=f"hnsw-shard-{s}", daemon=True) for s in range(shards)]
     for w in workers:
         w.start()
-    for w in workers:  # progress is reported from the caller's thread only
-        while w.is_alive():
-            w.join(0.5)
-            report(progress, sum(added), n, f"approximate kNN graph: HNSW build ({shards} shards)")
+    try:
+        for w in workers:  # progress is reported from the caller's thread only
+            while w.is_alive():
+                w.join(0.5)
+                report(progress, sum(added), n, f"approximate kNN graph: HNSW build ({shards} shards)")
+    except BaseException:  # a stopped job (its progress raised): the shards stop after their block
+        stop.set()
+        raise
     if failed:
         raise failed[0]
     index = ShardedHNSW(indexes, ids, metric)
