@@ -218,10 +218,12 @@ async def record_requests(browser, url: str, path: str, timeout_s: float) -> lis
     ctx = await browser.new_context(viewport={"width": 1366, "height": 900})
     page = await ctx.new_page()
 
+    own_page = "/" + path.split("?")[0].strip("/")
+
     def on_response(resp) -> None:
         if resp.request.method == "GET" and resp.url.startswith(url + "/"):
             rel = resp.url[len(url):]
-            if not rel.startswith(("/_stcore/stream", "/media/")) and rel.split("?")[0] != "/" + path.strip("/"):
+            if not rel.startswith(("/_stcore/stream", "/media/")) and rel.split("?")[0] != own_page:
                 seen.append((rel, resp.status))
 
     page.on("response", on_response)
