@@ -215,3 +215,60 @@ def test_compare_matches_configurations_not_measured_counts_and_says_what_change
     sentence = change_summary(table, "#1", "#2")
     assert sentence.startswith("recall_at_k changed most for method=pq m=8: 0.5 → 0.62 (+0.12)")
     assert "(3 configurations in both runs)" in sentence
+
+
+def test_a_store_opened_while_another_process_switches_it_to_wal_retries_instead_of_failing(tmp_path):
+    """Two processes opening a new store at once: SQLite fails one's WAL switch at once ("database is
+    locked", no busy wait, since waiting could deadlock); the step is retried until the lock is gone."""
+    import sqlite3
+
+    from core.store.runs import retry_when_locked
+
+    calls = []
+
+    def step():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "done"
+
+    assert retry_when_locked(step, pause_s=0.0) == "done" and len(calls) == 3
+
+    def damaged():
+        raise sqlite3.OperationalError("no such table: runs")
+
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        retry_when_locked(damaged)  # only a lock is waited out
+
+    def always_locked():
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        retry_when_locked(always_locked, within_s=0.05, pause_s=0.01)
+
+
+def test_stores_opened_at_the_same_moment_in_many_threads_all_set_up(tmp_path):
+    """Before the fix most such runs failed an opener: "database is locked" (the WAL switch) or "duplicate
+    column name" (two openers adding the same column to a new store)."""
+    import threading
+
+    from core.store.runs import RunStore
+
+    for round_ in range(6):
+        path = tmp_path / f"runs-{round_}.sqlite"
+        errors, start = [], threading.Barrier(6)
+
+        def open_it(path=path, errors=errors, start=start):
+            try:
+                start.wait()
+                RunStore(path)
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        assert RunStore(path).list_runs() == []

@@ -192,6 +192,23 @@ def check_store_file(path: Path) -> None:
         raise RunStoreDamaged(path, f"integrity check: {result[0] if result else 'no answer'}")
 
 
+def retry_when_locked(step, *, within_s: float = 60.0, pause_s: float = 0.05):
+    """Run ``step()``, again while SQLite answers "database is locked", for up to ``within_s`` seconds.
+
+    The busy timeout makes a connection wait for another's lock, except where waiting could deadlock:
+    two processes opening a new store at the same moment both hold a read lock and both want to switch
+    it to WAL, and SQLite then fails one of them at once instead of waiting (seen in the two-process
+    test: ``PRAGMA journal_mode=WAL`` raised). Every step retried here is idempotent."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause_s)
+
+
 #: (path, mtime, size) of store files found sound in this process: the check reads every page, once.
 _SOUND_FILES: set[tuple[str, float, int]] = set()
 
@@ -206,6 +223,9 @@ class RunStore:
         self.path = Path(path) if path is not None else config.store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._check()
+        retry_when_locked(self._set_up)
+
+    def _set_up(self) -> None:
         with self._connect() as con:
             # WAL is a property of the database file: set once, every later connection uses it.
             if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -214,7 +234,11 @@ class RunStore:
             have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
             for name, kind in OWNER_COLUMNS:
                 if name not in have:
-                    con.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                    try:
+                        con.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                    except sqlite3.OperationalError as exc:  # another opener added it in between
+                        if "duplicate column name" not in str(exc):
+                            raise
 
     def _check(self) -> None:
         """The integrity check, once per version of the file in this process (it reads every page)."""
