@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.analysis.neighbourhoods import find_items, k_occurrence, neighbour_misses, neighbour_table, skewness
+from core.analysis.neighbourhoods import (
+    example_id,
+    find_items,
+    k_occurrence,
+    neighbour_misses,
+    neighbour_table,
+    skewness,
+)
 from core.analysis.projection import (
     coords_frame,
     drawn_positions,
@@ -410,3 +417,11 @@ def test_map_table_has_text_and_exact_neighbours_and_round_trips_parquet(fresh_h
     assert by_id.loc["<b>d</b>", "neighbor_ids"] == ["c", "b"] and by_id.loc["<b>d</b>", "text"] == "fourth"
     back = pq.read_table(io.BytesIO(table_parquet(frame))).to_pandas()
     assert list(back.loc[0, "neighbor_ids"]) == list(frame.loc[0, "neighbor_ids"])
+
+
+def test_the_search_example_is_a_word_not_punctuation():
+    assert example_id([",", ".", "the", "of"]) == "the"
+    assert example_id(["os.path.join", "x"]) == "os.path.join"
+    assert example_id(["1", "2"]) == "1"  # no word among them: the first id
+    assert example_id([]) == "an id"
+    assert example_id(["a" * 50]) == "a" * 30

@@ -8,6 +8,7 @@ import streamlit as st
 from core.analysis import projection
 from core.analysis.neighbourhoods import (
     closeness_label,
+    example_id,
     find_items,
     neighbour_misses,
     neighbour_table,
@@ -286,7 +287,7 @@ density = draws_density(proj.n_shown, dims, draw)
 how = "loaded from the cache" if proj.cached else "computed just now"
 st.caption(f"{proj.method_name} {dims}-D of {proj.note}: {how} (first computed in {proj.seconds:.1f} s)."
            + (f" Laid out from the {proj.graph_note}." if proj.graph_note.startswith("approximate") else "")
-           + (f" {esc(colour.summary)}." if colour.summary else "")
+           + (f" {esc(colour.summary[:1].upper() + colour.summary[1:])}." if colour.summary else "")
            + (f" 3-D maps draw at most {POINTS_LIMIT:,} points." if capped_3d else "")
            + (f" Drawn as a density (more than {POINTS_LIMIT:,} points, or asked for): every point counts in "
               "its cell; hover a cell for its first items, choose *Draw: points* to see and click each point."
@@ -316,7 +317,7 @@ with side_box:
 
     s1, s2 = st.container(), st.container()
     query = s1.text_input("Find a point by id, label or text", key="map_search",
-                          placeholder="e.g. " + (ds.ids[0][:30] if ds.ids else "an id"))
+                          placeholder="e.g. " + example_id(ds.ids))
     highlight: dict = {}
     if query.strip():
         matches = find_items(ds.ids, ds.texts, ds.labels, query)

@@ -110,6 +110,15 @@ def closeness_label(metric: str) -> str:
 WORD_STARTS = (" ", ".", "_", "-", "/", ":")
 
 
+def example_id(ids: list[str], width: int = 30) -> str:
+    """An id to show as a search example: the first of the first thousand with three letters or more (GloVe's
+    first words are punctuation: "e.g. ," reads as a mistake), else the first id; cut to ``width``."""
+    if not ids:
+        return "an id"
+    word = next((i for i in ids[:1000] if sum(c.isalpha() for c in i) >= 3), ids[0])
+    return word[:width]
+
+
 def find_items(ids: list[str], texts: list[str] | None, labels: list[str] | None, query: str,
                limit: int = 50) -> np.ndarray:
     """Rows whose id, label or text contains ``query`` (case-insensitive), best matches first: the id
