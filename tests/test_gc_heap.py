@@ -21,7 +21,11 @@ def test_freezes_once_per_new_set_of_modules_and_only_in_a_served_app(monkeypatc
         assert frozen > before
         kept = [object() for _ in range(3)]  # noqa: F841 - new objects, but no new module
         assert not gc_heap.freeze_long_lived() and gc.get_freeze_count() == frozen
-        monkeypatch.setitem(sys.modules, "densescope_test_new_module", types.ModuleType("densescope_test_new_module"))
+        monkeypatch.setitem(sys.modules, "densescope_test_module_0", types.ModuleType("densescope_test_module_0"))
+        assert not gc_heap.freeze_long_lived()  # one small module is not worth pinning the heap again
+        for i in range(1, gc_heap.NEW_MODULES_TO_FREEZE):
+            name = f"densescope_test_module_{i}"
+            monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
         assert gc_heap.freeze_long_lived() and gc.get_freeze_count() >= frozen
     finally:
         gc.unfreeze()  # the test process's heap goes back to the collector

@@ -8,12 +8,13 @@ the server's life (measured 2026-12-02 with a ``gc.callbacks`` timer in the serv
 collection per view, every page).
 
 Modules and what they hold live as long as the process. So after a script run that imported new
-modules, `freeze_long_lived` collects once and moves every object alive then into the permanent
-generation (``gc.freeze``): later collections walk only what was made since, and the post-script
+modules (`NEW_MODULES_TO_FREEZE` or more since the last freeze), `freeze_long_lived` collects once and
+moves every object alive then into the permanent generation (``gc.freeze``): later collections walk
+only what was made since, and the post-script
 collection still frees each run's garbage. The price: an object alive at a freeze that later becomes
 garbage *in a reference cycle* is not reclaimed (plain reference counting still frees the rest). A
-freeze happens only when the set of imported modules grew (the first run of a process, the first use
-of a heavy page: a handful of times in a server's life), so what can be held back is bounded by a few
+freeze happens only when the set of imported modules grew by that much (the first run of a process,
+the first use of a heavy page: a handful of times in a server's life), so what can be held back is bounded by a few
 sessions' worth of objects. Only a served app freezes (a Streamlit runtime exists): AppTest runs pages
 in the test process, whose heap is not the server's.
 """
@@ -28,15 +29,19 @@ from streamlit import runtime
 
 _lock = threading.Lock()
 _modules_at_freeze = 0
+#: A freeze waits for this many new modules: a heavy import (torch: hundreds) is worth one, a lone small
+#: module is not (its objects cost the collection little; every freeze pins what is alive at that moment).
+NEW_MODULES_TO_FREEZE = 20
 
 
 def freeze_long_lived() -> bool:
-    """Collect and freeze the heap if modules were imported since the last freeze; True if it froze."""
+    """Collect and freeze the heap if `NEW_MODULES_TO_FREEZE` modules or more were imported since the last
+    freeze; True if it froze."""
     global _modules_at_freeze
-    if not runtime.exists() or len(sys.modules) <= _modules_at_freeze:
+    if not runtime.exists() or len(sys.modules) < _modules_at_freeze + NEW_MODULES_TO_FREEZE:
         return False
     with _lock:
-        if len(sys.modules) <= _modules_at_freeze:
+        if len(sys.modules) < _modules_at_freeze + NEW_MODULES_TO_FREEZE:
             return False
         gc.collect()
         gc.freeze()
