@@ -36,6 +36,7 @@ from figures.map import figure_png, png_export_status
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
 from ui.page_states import BYTES_MODES, QUALITY_METRICS, RECALL_DEFINITIONS, CompressionState, QueryState
+from ui.recorded_run import run_recorded
 from ui.shared import run_key, shared
 from ui.state import (
     execution_picker,
@@ -171,26 +172,20 @@ run_clicked = st.button("Run", key="sweep_run", type="primary", disabled=plan is
 
 # -- run ---------------------------------------------------------------------------------------------
 if run_clicked and plan is not None:
-    with st.status(f"Running {len(plan.configs)} configurations…", expanded=True) as status:
-        update, bar = streamlit_progress("Compression sweep")
-        live = st.empty()
-        rows: list[dict] = []
-        try:
-            with RunStore().recording("sweep", ds.name, ws.encoder_name, sweep_run_params(ws, plan)) as rec:
-                for row in sweep_for_workspace(ws, plan=plan, progress=update, recorder=rec, execution=execution,
-                                               ray_address=os.environ.get("RAY_ADDRESS")):
-                    rows.append(row)
-                    live.dataframe(pd.DataFrame(rows)[LIVE_COLUMNS].iloc[::-1], hide_index=True, height=260)
-        except ValueError as exc:
-            status.update(label="The sweep stopped", state="error")
-            st.error(f"Cannot run the sweep: {esc(exc)}")
-        else:
-            bar.empty()
-            live.empty()
-            n_ok = sum(r["status"] == "ok" for r in rows)
-            status.update(label=f"Done: {n_ok} of {len(rows)} configurations ran; saved as run #{rec.run_id}",
-                          state="complete", expanded=False)
-            st.session_state["sweep_run_id"] = rec.run_id
+    def sweep(update, on_row) -> int:
+        with RunStore().recording("sweep", ds.name, ws.encoder_name, sweep_run_params(ws, plan)) as rec:
+            for row in sweep_for_workspace(ws, plan=plan, progress=update, recorder=rec, execution=execution,
+                                           ray_address=os.environ.get("RAY_ADDRESS")):
+                on_row(row)
+        return rec.run_id
+
+    finished = run_recorded(
+        f"Running {len(plan.configs)} configurations…", "Compression sweep", sweep, stopped="The sweep stopped",
+        cannot="Cannot run the sweep", live_columns=LIVE_COLUMNS, live_height=260,
+        done=lambda f: (f"Done: {sum(r['status'] == 'ok' for r in f.rows)} of {len(f.rows)} configurations ran; "
+                        f"saved as run #{f.run_id}"))
+    if finished is not None:
+        st.session_state["sweep_run_id"] = finished.run_id
 
 # -- results -------------------------------------------------------------------------------------------
 def opening(k: int, nq: int, source: str) -> str:

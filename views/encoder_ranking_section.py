@@ -34,7 +34,8 @@ from core.store.runs import RunStore
 from figures.encoder_ranking import rank_slope_figure
 from figures.text import markdown_text as esc
 from ui.page_states import OrderState
-from ui.state import page_state, publish_state, run_to_show, streamlit_progress
+from ui.recorded_run import run_recorded
+from ui.state import page_state, publish_state, run_to_show
 
 #: Spaces offered beside the defaults: the isotropy post-processings and a harder truncation.
 EXTRA_SPACES = ("minilm:abtt=1", "minilm:abtt=5", "minilm:whiten", "minilm:truncate=32", "tfidf-svd:abtt=3",
@@ -114,22 +115,19 @@ def encoder_ranking_section(ws) -> None:
 
 
 def _run(ws, params: RankingParams) -> None:
-    with st.status(f"Ranking {len(params.spaces)} spaces…", expanded=True) as status:
-        update, bar = streamlit_progress("Encoder ranking")
-        try:
-            check_ranking_inputs(ws.dataset, params)
-            with RunStore().recording(KIND, ws.dataset.name, ", ".join(params.spaces),
-                                      ranking_run_params(ws, params)) as rec:
-                for _ in rank_encoders(ws.dataset, params, progress=update, recorder=rec):
-                    pass
-        except (ValueError, OSError, RuntimeError) as exc:
-            bar.empty()
-            status.update(label="The ranking stopped", state="error")
-            st.error(f"Cannot rank these spaces: {esc(exc)}")
-            return
-        bar.empty()
-        status.update(label=f"Done: saved as run #{rec.run_id}", state="complete", expanded=False)
-    st.session_state["rank_run_id"] = rec.run_id
+    def ranking(update, on_row) -> int:
+        check_ranking_inputs(ws.dataset, params)
+        with RunStore().recording(KIND, ws.dataset.name, ", ".join(params.spaces),
+                                  ranking_run_params(ws, params)) as rec:
+            for row in rank_encoders(ws.dataset, params, progress=update, recorder=rec):
+                on_row(row)
+        return rec.run_id
+
+    finished = run_recorded(f"Ranking {len(params.spaces)} spaces…", "Encoder ranking", ranking,
+                            stopped="The ranking stopped", cannot="Cannot rank these spaces",
+                            errors=(ValueError, OSError, RuntimeError))
+    if finished is not None:
+        st.session_state["rank_run_id"] = finished.run_id
 
 
 def _show(run_id: int, metric: str) -> None:

@@ -51,6 +51,7 @@ from figures.order import in_degree_figure, recall_vs_ef_figure, recall_vs_id_fi
 from figures.per_query import per_query_recall_figure
 from figures.text import markdown_text as esc
 from ui.page_states import OrderState, QueryState
+from ui.recorded_run import run_recorded
 from ui.shared import run_key, shared
 from ui.state import (
     page_state,
@@ -222,29 +223,23 @@ run_clicked = st.button("Run", key="order_run", type="primary", disabled=params 
 
 # -- run ---------------------------------------------------------------------------------------------
 if run_clicked and params is not None:
-    with st.status(f"Running {len(params.configurations())} HNSW builds…", expanded=True) as status:
-        update, bar = streamlit_progress("Insertion-order study")
-        live = st.empty()
-        rows: list[dict] = []
-        try:
-            inputs = prepare_order_study(ws, params, custom_order=custom if "custom" in orders else None,
-                                         progress=update)
-            with RunStore().recording("order", ds.name, ws.encoder_name,
-                                      order_run_params(ws, params, inputs)) as rec:
-                for row in order_study_for_workspace(ws, params, update, rec, inputs=inputs):
-                    rows.append(row)
-                    live.dataframe(pd.DataFrame(rows)[ROW_COLUMNS].iloc[::-1], hide_index=True, height=240)
-        except ValueError as exc:
-            status.update(label="The study stopped", state="error")
-            st.error(f"Cannot run the study: {esc(exc)}")
-        else:
-            bar.empty()
-            live.empty()
-            reused = sum(r["reused"] for r in rows) // max(len(params.ef_search), 1)
-            status.update(label=f"Done: {len(rows)} rows saved as run #{rec.run_id}"
-                                + (f" ({reused} builds reused from the cache)" if reused else ""),
-                          state="complete", expanded=False)
-            st.session_state["order_run_id"] = rec.run_id
+    def study(update, on_row) -> int:
+        inputs = prepare_order_study(ws, params, custom_order=custom if "custom" in orders else None, progress=update)
+        with RunStore().recording("order", ds.name, ws.encoder_name, order_run_params(ws, params, inputs)) as rec:
+            for row in order_study_for_workspace(ws, params, update, rec, inputs=inputs):
+                on_row(row)
+        return rec.run_id
+
+    def study_done(f) -> str:
+        reused = sum(r["reused"] for r in f.rows) // max(len(params.ef_search), 1)
+        return f"Done: {len(f.rows)} rows saved as run #{f.run_id}" + (
+            f" ({reused} builds reused from the cache)" if reused else "")
+
+    finished = run_recorded(f"Running {len(params.configurations())} HNSW builds…", "Insertion-order study", study,
+                            stopped="The study stopped", cannot="Cannot run the study", done=study_done,
+                            live_columns=ROW_COLUMNS)
+    if finished is not None:
+        st.session_state["order_run_id"] = finished.run_id
 
 # -- recall against intrinsic dimension (synthetic data, Elliott & Clark's construction) ---------------
 def vs_id_section() -> None:
@@ -269,20 +264,18 @@ def vs_id_section() -> None:
         st.error(f"Cannot run this study: {esc(exc)}")
         return
     if clicked:
-        with st.status(f"Building {len(params.ks) * len(params.backends)} HNSW graphs on synthetic data…",
-                       expanded=True) as status:
-            update, bar = streamlit_progress("Recall against intrinsic dimension")
-            try:
-                with RunStore().recording(VS_ID_KIND, "synthetic", "given-vectors", params.as_dict()) as rec:
-                    for _ in recall_vs_id_study(params, update, rec):
-                        pass
-            except ValueError as exc:
-                status.update(label="The study stopped", state="error")
-                st.error(f"Cannot run this study: {esc(exc)}")
-                return
-            bar.empty()
-            status.update(label=f"Done: saved as run #{rec.run_id}", state="complete", expanded=False)
-        st.session_state["vsid_run_id"] = rec.run_id
+        def study(update, on_row) -> int:
+            with RunStore().recording(VS_ID_KIND, "synthetic", "given-vectors", params.as_dict()) as rec:
+                for row in recall_vs_id_study(params, update, rec):
+                    on_row(row)
+            return rec.run_id
+
+        finished = run_recorded(f"Building {len(params.ks) * len(params.backends)} HNSW graphs on synthetic data…",
+                                "Recall against intrinsic dimension", study, stopped="The study stopped",
+                                cannot="Cannot run this study")
+        if finished is None:
+            return
+        st.session_state["vsid_run_id"] = finished.run_id
     run_id = run_to_show("vsid_run_id", state.vsid_run, latest_vs_id_run(),
                          lambda r: r is not None and r.kind == VS_ID_KIND)
     if run_id is None:
